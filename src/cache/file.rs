@@ -1,0 +1,259 @@
+//! The on-disk store: a private folder of JSON entries, each replaced atomically, with an
+//! advisory lock file per entry for single flight.
+
+use super::{CacheError, CacheKey, Entry, LockGuard, TokenStore};
+use crate::env::{Env, EnvVars};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The default folder: `$XDG_CACHE_HOME/signet`, else `~/.cache/signet` (the platform's cache
+/// folder elsewhere).
+pub fn default_dir(env: &Env) -> Option<PathBuf> {
+    if let Some(d) = env.get(EnvVars::CACHE_DIR) {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(x) = env.get("XDG_CACHE_HOME").filter(|x| Path::new(x).is_absolute()) {
+        return Some(PathBuf::from(x).join("signet"));
+    }
+    #[cfg(target_os = "linux")]
+    if let Some(h) = env.get("HOME") {
+        return Some(PathBuf::from(h).join(".cache").join("signet"));
+    }
+    dirs::cache_dir().map(|d| d.join("signet"))
+}
+
+/// The file store.
+#[derive(Debug)]
+pub struct FileStore {
+    dir: PathBuf,
+}
+
+fn io(what: &'static str, path: &Path, e: std::io::Error) -> CacheError {
+    CacheError::Io {
+        what,
+        path: path.into(),
+        reason: crate::key::io_reason(&e),
+    }
+}
+
+#[cfg(unix)]
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Checks that a file or folder (not followed if a link) belongs to us and is not writable by others.
+#[cfg(unix)]
+fn check_owner_mode(meta: &std::fs::Metadata, path: &Path) -> Result<(), CacheError> {
+    use std::os::unix::fs::MetadataExt;
+    let untrusted = |reason: String| CacheError::Untrusted {
+        path: path.into(),
+        reason,
+    };
+    if meta.file_type().is_symlink() {
+        return Err(untrusted("it is a symbolic link".into()));
+    }
+    if meta.uid() != euid() {
+        return Err(untrusted(format!(
+            "it is owned by uid {}, not by this user",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(untrusted(format!(
+            "it is writable by group or others (mode {:o})",
+            meta.mode() & 0o777
+        )));
+    }
+    Ok(())
+}
+
+impl FileStore {
+    /// Opens (creating with mode 0700 when missing) the cache folder, and checks it can be trusted.
+    pub fn open(dir: &Path) -> Result<FileStore, CacheError> {
+        match std::fs::symlink_metadata(dir) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut b = std::fs::DirBuilder::new();
+                b.recursive(true);
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+                b.create(dir).map_err(|e| io("folder cannot be created:", dir, e))?;
+            }
+            Err(e) => return Err(io("folder", dir, e)),
+        }
+        #[cfg(unix)]
+        {
+            let meta = std::fs::symlink_metadata(dir).map_err(|e| io("folder", dir, e))?;
+            check_owner_mode(&meta, dir)?;
+            if !meta.is_dir() {
+                return Err(CacheError::Untrusted {
+                    path: dir.into(),
+                    reason: "it is not a folder".into(),
+                });
+            }
+        }
+        Ok(FileStore { dir: dir.to_path_buf() })
+    }
+
+    /// Opens an existing folder without creating it (for `cache list`/`clear`).
+    pub fn open_existing(dir: &Path) -> Result<Option<FileStore>, CacheError> {
+        match std::fs::symlink_metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            _ => FileStore::open(dir).map(Some),
+        }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn entry_path(&self, key: &CacheKey) -> PathBuf {
+        self.dir.join(format!("{}.json", key.0))
+    }
+
+    fn read_entry(path: &Path) -> Result<Option<Entry>, CacheError> {
+        let mut opts = OpenOptions::new();
+        opts.read(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        let mut f = match opts.open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            #[cfg(unix)]
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(CacheError::Untrusted {
+                    path: path.into(),
+                    reason: "it is a symbolic link".into(),
+                })
+            }
+            Err(e) => return Err(io("entry", path, e)),
+        };
+        let meta = f.metadata().map_err(|e| io("entry", path, e))?;
+        #[cfg(unix)]
+        check_owner_mode(&meta, path)?;
+        if !meta.is_file() {
+            return Err(CacheError::Untrusted {
+                path: path.into(),
+                reason: "it is not a regular file".into(),
+            });
+        }
+        if meta.len() > crate::token::MAX_BODY as u64 * 2 {
+            return Ok(None);
+        }
+        let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(meta.len() as usize + 1));
+        f.read_to_end(&mut buf).map_err(|e| io("entry", path, e))?;
+        Ok(Entry::parse(&buf))
+    }
+
+    /// Every entry with its key (untrusted or unreadable ones are skipped).
+    pub fn entries(&self) -> Result<Vec<(CacheKey, Entry)>, CacheError> {
+        let mut out = vec![];
+        let rd = std::fs::read_dir(&self.dir).map_err(|e| io("folder", &self.dir, e))?;
+        for de in rd.flatten() {
+            let name = de.file_name().to_string_lossy().into_owned();
+            let Some(hex) = name.strip_suffix(".json") else {
+                continue;
+            };
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                continue;
+            }
+            if let Ok(Some(e)) = Self::read_entry(&de.path()) {
+                out.push((CacheKey(hex.to_string()), e));
+            }
+        }
+        out.sort_by(|a, b| {
+            a.1.token_url
+                .cmp(&b.1.token_url)
+                .then(a.1.client_id.cmp(&b.1.client_id))
+        });
+        Ok(out)
+    }
+
+    /// Removes an entry (and its lock file).
+    pub fn remove(&self, key: &CacheKey) -> Result<(), CacheError> {
+        let p = self.entry_path(key);
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io("entry", &p, e)),
+        }
+        let _ = std::fs::remove_file(self.dir.join(format!("{}.lock", key.0)));
+        Ok(())
+    }
+}
+
+struct FileLock {
+    _file: File,
+}
+
+impl LockGuard for FileLock {}
+
+impl TokenStore for FileStore {
+    fn get(&self, key: &CacheKey) -> Result<Option<Entry>, CacheError> {
+        Self::read_entry(&self.entry_path(key))
+    }
+
+    fn put(&self, key: &CacheKey, entry: &Entry) -> Result<(), CacheError> {
+        let path = self.entry_path(key);
+        // tempfile creates the file with mode 0600 from the start (O_EXCL, no chmod afterwards).
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".signet-")
+            .suffix(".tmp")
+            .tempfile_in(&self.dir)
+            .map_err(|e| io("entry cannot be written in", &self.dir, e))?;
+        let json = zeroize::Zeroizing::new(serde_json::to_vec(entry).unwrap_or_default());
+        tmp.write_all(&json)
+            .map_err(|e| io("entry cannot be written:", &path, e))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| io("entry cannot be written:", &path, e))?;
+        tmp.persist(&path)
+            .map_err(|e| io("entry cannot be replaced:", &path, e.error))?;
+        Ok(())
+    }
+
+    fn lock(
+        &self,
+        key: &CacheKey,
+        timeout: Duration,
+        on_wait: &mut dyn FnMut(),
+    ) -> Result<Box<dyn LockGuard>, CacheError> {
+        let path = self.dir.join(format!("{}.lock", key.0));
+        let mut opts = OpenOptions::new();
+        opts.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NOFOLLOW);
+        }
+        let file = opts.open(&path).map_err(|e| io("lock", &path, e))?;
+        let deadline = Instant::now() + timeout;
+        let mut waited = false;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Box::new(FileLock { _file: file })),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if !waited {
+                        waited = true;
+                        on_wait();
+                    }
+                    if Instant::now() >= deadline {
+                        return Err(CacheError::LockTimeout {
+                            path,
+                            secs: timeout.as_secs(),
+                        });
+                    }
+                    std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                // A filesystem without locks (some network mounts): go on without single flight.
+                Err(std::fs::TryLockError::Error(_)) => return Ok(Box::new(FileLock { _file: file })),
+            }
+        }
+    }
+}

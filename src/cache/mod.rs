@@ -1,0 +1,203 @@
+//! The token cache: one entry per identity, found by a hash of everything that changes which
+//! token comes back (see [`crate::source::TokenSource::identity`]), never by a secret.
+//!
+//! The store is behind the small [`TokenStore`] trait so that a shared backend can sit beside the
+//! file store without touching the token path.
+
+mod file;
+
+pub use file::{default_dir, FileStore};
+
+use crate::token::Token;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A token with less than this many seconds left is refetched (the default of `--min-ttl`).
+/// 60 s leaves room for a CI step to use the token after it is printed; gcp_auth and the Azure SDKs
+/// refresh a few minutes early for long-running services, which a one-shot command does not need.
+pub const DEFAULT_MIN_TTL: u64 = 60;
+
+/// The on-disk format version.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Why the cache could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheError {
+    /// An I/O error on a cache file or folder.
+    #[error("cache {what} {path}: {reason}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The folder or entry is not safe to use.
+    #[error("cache {path} is not trusted: {reason}")]
+    Untrusted {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The lock could not be had within the time limit.
+    #[error("waited {secs} s for the cache lock {path} held by another signet process")]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// The limit.
+        secs: u64,
+    },
+    /// No cache folder could be determined.
+    #[error("no cache folder: set SIGNET_CACHE_DIR or --cache-dir")]
+    NoDir,
+}
+
+/// The hex SHA-256 of an identity: the entry's name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CacheKey(pub String);
+
+impl CacheKey {
+    /// The key for an identity string.
+    ///
+    /// ```
+    /// let k = signet::cache::CacheKey::for_identity("x");
+    /// assert_eq!(k.0.len(), 64);
+    /// ```
+    pub fn for_identity(identity: &str) -> CacheKey {
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, identity.as_bytes());
+        CacheKey(d.as_ref().iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+/// A cached token with what `cache list` shows about it.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Entry {
+    /// Format version; another value is a miss.
+    pub v: u32,
+    /// The token.
+    pub access_token: String,
+    /// `token_type`.
+    pub token_type: Option<String>,
+    /// `scope` of the answer.
+    pub scope: Option<String>,
+    /// When it was received.
+    pub obtained_at: i64,
+    /// When it expires.
+    pub expires_at: i64,
+    /// The answer's other string fields.
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
+    /// For `cache list`: the token URL.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// For `cache list`: the client id.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// For `cache list`: the scopes asked for.
+    #[serde(default)]
+    pub requested_scope: Option<String>,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.access_token.zeroize();
+    }
+}
+
+impl Entry {
+    /// An entry for a token.
+    pub fn new(
+        token: &Token,
+        token_url: Option<String>,
+        client_id: Option<String>,
+        requested_scope: Option<String>,
+    ) -> Entry {
+        Entry {
+            v: FORMAT_VERSION,
+            access_token: token.access_token.expose().clone(),
+            token_type: token.token_type.clone(),
+            scope: token.scope.clone(),
+            obtained_at: token.obtained_at,
+            expires_at: token.expires_at,
+            extra: token.extra.clone(),
+            token_url,
+            client_id,
+            requested_scope,
+        }
+    }
+
+    /// The token.
+    pub fn token(&self) -> Token {
+        Token {
+            access_token: crate::Secret::new(self.access_token.clone()),
+            token_type: self.token_type.clone(),
+            scope: self.scope.clone(),
+            obtained_at: self.obtained_at,
+            expires_at: self.expires_at,
+            extra: self.extra.clone(),
+        }
+    }
+
+    /// Parses an entry; anything malformed, or of another version, is `None` (a miss).
+    ///
+    /// ```
+    /// assert!(signet::cache::Entry::parse(br#"{"v":2,"access_token":"x"}"#).is_none());
+    /// assert!(signet::cache::Entry::parse(b"{trunc").is_none());
+    /// ```
+    pub fn parse(bytes: &[u8]) -> Option<Entry> {
+        let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        if v.get("v")?.as_u64()? != FORMAT_VERSION as u64 {
+            return None;
+        }
+        let e: Entry = serde_json::from_value(v).ok()?;
+        if e.access_token.is_empty() {
+            return None;
+        }
+        Some(e)
+    }
+
+    /// Whether at least `min_ttl` seconds are left at `now`.
+    pub fn is_fresh(&self, now: i64, min_ttl: u64) -> bool {
+        self.expires_at - now >= min_ttl as i64
+    }
+
+    /// Whether it has not yet expired.
+    pub fn is_valid(&self, now: i64) -> bool {
+        self.expires_at > now
+    }
+}
+
+/// A held lock; released when dropped (and by the kernel if the process dies).
+pub trait LockGuard {}
+
+/// A place to keep tokens.
+pub trait TokenStore {
+    /// The entry for `key`, if it exists and can be trusted.
+    fn get(&self, key: &CacheKey) -> Result<Option<Entry>, CacheError>;
+    /// Writes the entry for `key`, replacing any old one atomically.
+    fn put(&self, key: &CacheKey, entry: &Entry) -> Result<(), CacheError>;
+    /// Takes the exclusive lock for `key`, waiting at most `timeout`; `on_wait` is called once if
+    /// the lock is busy.
+    fn lock(
+        &self,
+        key: &CacheKey,
+        timeout: Duration,
+        on_wait: &mut dyn FnMut(),
+    ) -> Result<Box<dyn LockGuard>, CacheError>;
+}

@@ -1,0 +1,278 @@
+//! The command line, as plain data (clap derive). Values are resolved with the environment,
+//! profile and template in `signet::config`, so every flag here is optional.
+
+use super::output::Format;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "signet",
+    version,
+    about = "Headless authentication with signed JWT client assertions: sign, exchange, cache.",
+    long_about = None,
+    after_help = "Exit codes: 0 ok, 2 usage/config, 3 key/certificate, 4 endpoint refused, 5 exchange failed.\nDocs: README.md; contract: every flag has an environment variable shown in [env: …]."
+)]
+pub struct Cli {
+    /// More logging on stderr (-v steps, -vv details); secrets are always redacted
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// No warnings
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Config file [env: SIGNET_CONFIG] (default: ~/.config/signet/config.toml)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Profile in the config file [env: SIGNET_PROFILE] (default: 'default' when it exists)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print a signed client assertion and a newline
+    Assert(AssertArgs),
+    /// Print an access token (from the cache when fresh)
+    Token(TokenArgs),
+    /// Run a command with the token in an environment variable
+    Exec(ExecArgs),
+    /// Decode a JWT's header and claims without verifying it
+    Inspect(InspectArgs),
+    /// Print a certificate's ids (thumbprints) the way providers ask for them
+    Thumbprint(ThumbprintArgs),
+    /// List, clear or locate cached tokens
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Provider templates
+    #[command(subcommand)]
+    Templates(TemplatesCommand),
+    /// Show resolved settings and where each came from
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script
+    Completions {
+        /// bash, zsh, fish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Run the whole flow against an embedded loopback issuer with a generated key
+    Demo,
+}
+
+#[derive(Args, Debug, Default, Clone)]
+pub struct SigningArgs {
+    /// Private key: PEM, encrypted PEM, PKCS#12/PFX or service-account JSON [env: SIGNET_KEY]
+    #[arg(long, value_name = "PATH")]
+    pub key: Option<String>,
+    /// File holding the key's passphrase (or set SIGNET_KEY_PASSPHRASE); never a flag value
+    #[arg(long, value_name = "PATH")]
+    pub key_passphrase_file: Option<PathBuf>,
+    /// X.509 certificate, PEM or DER [env: SIGNET_CERT]
+    #[arg(long, value_name = "PATH")]
+    pub cert: Option<PathBuf>,
+    /// Explicit kid header [env: SIGNET_KID]
+    #[arg(long, value_name = "KID")]
+    pub kid: Option<String>,
+    /// Derive the kid: hex-sha1, x5t, x5t-s256, jwk, spki-s256 or none
+    #[arg(long, value_name = "RULE")]
+    pub kid_from: Option<String>,
+    /// Add the x5t header (base64url SHA-1 of the certificate)
+    #[arg(long)]
+    pub x5t: bool,
+    /// Add the x5t#S256 header (base64url SHA-256 of the certificate)
+    #[arg(long)]
+    pub x5t_s256: bool,
+    /// Add the x5c header (the certificate chain)
+    #[arg(long)]
+    pub x5c: bool,
+    /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA [env: SIGNET_ALG]
+    #[arg(long, value_name = "ALG")]
+    pub alg: Option<String>,
+    /// Client id: default iss and sub [env: SIGNET_CLIENT_ID]
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Override iss
+    #[arg(long, value_name = "ISS")]
+    pub issuer: Option<String>,
+    /// Override sub (e.g. the user for bearer-header or JWT-bearer)
+    #[arg(long, value_name = "SUB")]
+    pub subject: Option<String>,
+    /// Audience (default: the token URL) [env: SIGNET_AUDIENCE]
+    #[arg(long, value_name = "AUD")]
+    pub audience: Option<String>,
+    /// Assertion lifetime in seconds (default 120)
+    #[arg(long, value_name = "SECS")]
+    pub lifetime: Option<String>,
+    /// Extra claim KEY=VALUE (VALUE as JSON when it parses), repeatable
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub claim: Vec<String>,
+    /// Provider template name or .toml path [env: SIGNET_TEMPLATE]
+    #[arg(long, value_name = "NAME|PATH")]
+    pub template: Option<String>,
+    /// Template variable KEY=VALUE, repeatable
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub var: Vec<String>,
+}
+
+#[derive(Args, Debug, Default, Clone)]
+pub struct ExchangeArgs {
+    /// Token endpoint (https, or http on loopback) [env: SIGNET_TOKEN_URL]
+    #[arg(long, value_name = "URL")]
+    pub token_url: Option<String>,
+    /// client-credentials, jwt-bearer, bearer-header or json-body [env: SIGNET_GRANT]
+    #[arg(long, value_name = "GRANT")]
+    pub grant: Option<String>,
+    /// Scope, repeatable (space-joined) [env: SIGNET_SCOPE]
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: Vec<String>,
+    /// Extra form (or JSON body) parameter KEY=VALUE, repeatable
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub param: Vec<String>,
+    /// JSON pointer to the token in the answer (default /access_token; - = whole body)
+    #[arg(long, value_name = "POINTER")]
+    pub token_path: Option<String>,
+    /// Extra request header 'NAME: VALUE', repeatable
+    #[arg(long, value_name = "'NAME: VALUE'")]
+    pub request_header: Vec<String>,
+    /// Lifetime assumed when the answer gives none (default 600)
+    #[arg(long, value_name = "SECS")]
+    pub default_ttl: Option<String>,
+    /// Whole-exchange time limit, retries included (default 30) [env: SIGNET_TIMEOUT]
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<String>,
+    /// Extra trusted CA certificates, PEM [env: SIGNET_CA_FILE]
+    #[arg(long, value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
+    /// Cache folder [env: SIGNET_CACHE_DIR]
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Cache backend URL: file: (default) [env: SIGNET_CACHE_URL]
+    #[arg(long, value_name = "URL")]
+    pub cache_url: Option<String>,
+    /// Key that encrypts entries on a shared cache (or SIGNET_CACHE_KEY)
+    #[arg(long, value_name = "PATH")]
+    pub cache_key_file: Option<PathBuf>,
+    /// Neither read nor write the cache
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Ignore a cached token (the new one is still written)
+    #[arg(long)]
+    pub force_refresh: bool,
+    /// Refetch a cached token with less than this many seconds left (default 60)
+    #[arg(long, value_name = "SECS")]
+    pub min_ttl: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct AssertArgs {
+    #[command(flatten)]
+    pub signing: SigningArgs,
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub signing: SigningArgs,
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+    /// Output: raw, json, header or exec-credential
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<Format>,
+    /// Header name for --format header (e.g. jde-AIS-Auth)
+    #[arg(long, value_name = "NAME")]
+    pub header_name: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub signing: SigningArgs,
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+    /// Environment variable that receives the token
+    #[arg(long, value_name = "NAME", default_value = "SIGNET_TOKEN")]
+    pub env: String,
+    /// The command and its arguments (after --)
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// The JWT, or - (or nothing) to read it from stdin
+    pub jwt: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ThumbprintArgs {
+    /// Certificate (PEM or DER), PKCS#12, or key+certificate PEM
+    #[arg(long, value_name = "PATH")]
+    pub cert: PathBuf,
+    /// hex, x5t, x5t-s256, spki-s256, jwk or all
+    #[arg(long, value_name = "FORMAT", default_value = "hex")]
+    pub format: String,
+    /// Passphrase file for a PKCS#12 (or SIGNET_KEY_PASSPHRASE)
+    #[arg(long, value_name = "PATH")]
+    pub key_passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheCommand {
+    /// List cached tokens (never the tokens themselves)
+    List {
+        /// Cache folder [env: SIGNET_CACHE_DIR]
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Remove cached tokens: all, or those matching the filters
+    Clear {
+        /// Cache folder [env: SIGNET_CACHE_DIR]
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+        /// Only entries for this token URL
+        #[arg(long, value_name = "URL")]
+        token_url: Option<String>,
+        /// Only entries for this client id
+        #[arg(long, value_name = "ID")]
+        client_id: Option<String>,
+        /// Only expired entries
+        #[arg(long)]
+        expired: bool,
+    },
+    /// Print the cache folder
+    Path {
+        /// Cache folder [env: SIGNET_CACHE_DIR]
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TemplatesCommand {
+    /// One line per template
+    List,
+    /// A template's rules, variables and the documentation it follows
+    Show {
+        /// Template name or path
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Every resolved setting and where it came from (secrets only as set/unset)
+    Show {
+        /// text or json
+        #[arg(long, value_name = "FORMAT", default_value = "text")]
+        format: String,
+        #[command(flatten)]
+        signing: SigningArgs,
+        #[command(flatten)]
+        exchange: ExchangeArgs,
+    },
+    /// Print the config file's path
+    Path,
+}

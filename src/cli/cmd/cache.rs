@@ -1,0 +1,117 @@
+//! `signet cache list|clear|path`.
+
+use crate::cli::args::CacheCommand;
+use crate::cli::{output, CmdResult, Ctx, Failure};
+use signet::cache::FileStore;
+use signet::config::ConfigError;
+use std::path::PathBuf;
+
+fn dir(ctx: &Ctx, flag: Option<PathBuf>) -> Result<PathBuf, ConfigError> {
+    flag.or_else(|| signet::cache::default_dir(&ctx.env))
+        .ok_or_else(|| ConfigError::Missing {
+            what: "a cache folder".into(),
+            how: "set SIGNET_CACHE_DIR or --cache-dir".into(),
+        })
+}
+
+fn cache_err(e: signet::cache::CacheError) -> Failure {
+    output::error(&e.to_string(), None);
+    Failure::Exit(2)
+}
+
+pub fn run(ctx: &Ctx, c: CacheCommand) -> CmdResult {
+    match c {
+        CacheCommand::Path { cache_dir } => {
+            output::stdout(&format!("{}\n", dir(ctx, cache_dir)?.display()));
+            Ok(0)
+        }
+        CacheCommand::List { cache_dir } => {
+            let d = dir(ctx, cache_dir)?;
+            let Some(store) = FileStore::open_existing(&d).map_err(cache_err)? else {
+                output::stdout("no cached tokens\n");
+                return Ok(0);
+            };
+            let entries = store.entries().map_err(cache_err)?;
+            if entries.is_empty() {
+                output::stdout("no cached tokens\n");
+                return Ok(0);
+            }
+            let now = signet::clock::now();
+            let rows: Vec<[String; 4]> = entries
+                .iter()
+                .map(|(_, e)| {
+                    [
+                        e.token_url.clone().unwrap_or_else(|| "-".into()),
+                        e.client_id.clone().unwrap_or_else(|| "-".into()),
+                        e.requested_scope
+                            .clone()
+                            .or(e.scope.clone())
+                            .unwrap_or_else(|| "-".into()),
+                        if e.is_valid(now) {
+                            signet::clock::human_duration((e.expires_at - now) as u64)
+                        } else {
+                            format!(
+                                "expired {} ago",
+                                signet::clock::human_duration((now - e.expires_at) as u64)
+                            )
+                        },
+                    ]
+                })
+                .collect();
+            let head = ["TOKEN URL", "CLIENT ID", "SCOPE", "EXPIRES IN"];
+            let mut w = [0usize; 4];
+            for r in rows
+                .iter()
+                .map(|r| r.each_ref().map(|s| s.chars().count()))
+                .chain([head.map(str::len)])
+            {
+                for i in 0..4 {
+                    w[i] = w[i].max(r[i]);
+                }
+            }
+            let line = |r: [&str; 4]| {
+                format!(
+                    "{:<a$}  {:<b$}  {:<c$}  {}\n",
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    a = w[0],
+                    b = w[1],
+                    c = w[2]
+                )
+            };
+            let mut out = line(head);
+            for r in &rows {
+                out.push_str(&line([&r[0], &r[1], &r[2], &r[3]]));
+            }
+            output::stdout(&out);
+            Ok(0)
+        }
+        CacheCommand::Clear {
+            cache_dir,
+            token_url,
+            client_id,
+            expired,
+        } => {
+            let d = dir(ctx, cache_dir)?;
+            let Some(store) = FileStore::open_existing(&d).map_err(cache_err)? else {
+                output::stdout("removed 0 cached tokens\n");
+                return Ok(0);
+            };
+            let now = signet::clock::now();
+            let mut n = 0;
+            for (k, e) in store.entries().map_err(cache_err)? {
+                let matches = token_url.as_ref().is_none_or(|u| e.token_url.as_ref() == Some(u))
+                    && client_id.as_ref().is_none_or(|c| e.client_id.as_ref() == Some(c))
+                    && (!expired || !e.is_valid(now));
+                if matches {
+                    store.remove(&k).map_err(cache_err)?;
+                    n += 1;
+                }
+            }
+            output::stdout(&format!("removed {n} cached token{}\n", if n == 1 { "" } else { "s" }));
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! `signet demo`: the whole flow on this machine, with nothing but the binary. Generates a key,
+//! starts the embedded issuer on 127.0.0.1 trusting it, fetches a token through the same code
+//! path as `signet token`, then serves it again from the cache.
+
+use crate::cli::cmd::token::{get_token, Job};
+use crate::cli::{output, CmdResult, Ctx};
+use signet::config::{self, Layer, Origin, Raw};
+use signet::issuer::{Client, Issuer, IssuerConfig};
+use signet::secret::shorten;
+use signet::source::TokenSource;
+use std::io::Write;
+use std::time::Instant;
+
+fn say(s: &str) {
+    output::stdout(&format!("{s}\n"));
+}
+
+fn io_err(e: std::io::Error) -> signet::Error {
+    signet::config::ConfigError::Usage(format!("demo setup failed: {}", signet::key::io_reason(&e))).into()
+}
+
+pub fn run(ctx: &Ctx) -> CmdResult {
+    let dir = tempfile::Builder::new()
+        .prefix("signet-demo-")
+        .tempdir()
+        .map_err(io_err)?;
+    say("signet demo: the whole flow against an embedded loopback issuer\n");
+
+    // 1. a key, written as a real PKCS#8 PEM file with mode 0600
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let pkcs8 = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &rng,
+    )
+    .map_err(|_| io_err(std::io::Error::other("key generation failed")))?;
+    let pem_text = zeroize::Zeroizing::new(pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8.as_ref().to_vec())));
+    let key_path = dir.path().join("demo-key.pem");
+    {
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        o.open(&key_path)
+            .and_then(|mut f| f.write_all(pem_text.as_bytes()))
+            .map_err(io_err)?;
+    }
+    let bundle = signet::key::load_bundle(&key_path, None, None)?;
+    let thumb = bundle.key.public_jwk().thumbprint();
+    say(&format!("1. generated an EC P-256 key: {}", key_path.display()));
+    say(&format!("   its RFC 7638 JWK thumbprint (the kid): {thumb}"));
+
+    // 2. the issuer, trusting that key for client "signet-demo"
+    let client = Client::from_bundle("signet-demo", &bundle, None);
+    let issuer = Issuer::start(IssuerConfig {
+        clients: vec![client],
+        ..Default::default()
+    })
+    .map_err(io_err)?;
+    say(&format!("2. started the embedded issuer: {}", issuer.token_url()));
+    say("   it checks the signature by kid, aud = its token URL, a lifetime of at most 10 min, a single-use jti, iss = sub = client id");
+
+    // 3. settings as `signet token --key … --client-id signet-demo --token-url … --scope demo.read` would give
+    let mut flags = Layer::new();
+    for (k, v) in [
+        ("key", key_path.to_string_lossy().into_owned()),
+        ("client_id", "signet-demo".into()),
+        ("token_url", issuer.token_url().into()),
+    ] {
+        flags.insert(k, (Raw::Str(v), Origin::Flag));
+    }
+    flags.insert("scope", (Raw::List(vec!["demo.read".into()]), Origin::Flag));
+    let settings = config::resolve(&[&flags]);
+    let src = TokenSource::from_settings(&settings, &ctx.env, None)?;
+    let signer = src.signer()?;
+    let sample = src.sign(&signer, 0)?;
+    let d = signet::inspect::dangerous::decode_unverified(sample.expose())?;
+    say("3. a client assertion (RFC 7523), signed with ES256:");
+    say(&format!("   header: {}", serde_json::Value::Object(d.header.clone())));
+    say(&format!("   claims: {}", serde_json::Value::Object(d.claims.clone())));
+    say(&format!("   compact JWT: {}", shorten(sample.expose())));
+    let req = src.request(&signer, 0)?;
+    say(&format!("4. POST {}", req.url));
+    for (k, v) in req.redacted_headers() {
+        say(&format!("   {k}: {v}"));
+    }
+    say("   body: grant_type=client_credentials&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion=[a fresh assertion]&scope=demo.read");
+
+    let job = Job {
+        src,
+        no_cache: false,
+        force_refresh: false,
+        min_ttl: 60,
+        cache_dir: Some(dir.path().join("cache")),
+    };
+    let started = Instant::now();
+    let (token, cached) = get_token(ctx, &job)?;
+    say(&format!(
+        "5. the issuer answered in {} ms after {} request: access token {} (expires in {}, cached: {cached})",
+        started.elapsed().as_millis(),
+        issuer.request_count(),
+        shorten(token.access_token.expose()),
+        signet::clock::human_duration(token.expires_in(signet::clock::now()))
+    ));
+    let started = Instant::now();
+    let (again, cached) = get_token(ctx, &job)?;
+    say(&format!(
+        "6. asked again: served from the cache in {} µs (cached: {cached}, same token: {}, requests to the issuer: {})",
+        started.elapsed().as_micros(),
+        again.access_token.expose() == token.access_token.expose(),
+        issuer.request_count()
+    ));
+    say("\ntry it with your own provider: signet token --template NAME --var … --key KEY --client-id ID (see `signet templates list`)");
+    Ok(0)
+}

@@ -1,0 +1,54 @@
+//! `signet exec`: run a command with the token in its environment, passing its exit code through.
+
+use crate::cli::args::ExecArgs;
+use crate::cli::cmd::token::{get_token, job};
+use crate::cli::{flag_layer, output, resolve, CmdResult, Ctx, Failure};
+use signet::config::ConfigError;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+pub fn run(ctx: &Ctx, a: ExecArgs) -> CmdResult {
+    if a.env.is_empty() || a.env.contains('=') || a.env.contains('\0') {
+        return Err(ConfigError::Usage(format!("--env '{}' is not a valid variable name", a.env)).into());
+    }
+    let r = resolve(ctx, flag_layer(&a.signing, &a.exchange)?)?;
+    let job = job(ctx, r)?;
+    let (token, _) = get_token(ctx, &job).map_err(Failure::Lib)?;
+    // Signals are watched before the child starts, so none arrives unforwarded.
+    let pending = Arc::new(AtomicUsize::new(0));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register_usize(sig, pending.clone(), sig as usize);
+    }
+    let mut cmd = std::process::Command::new(&a.command[0]);
+    cmd.args(&a.command[1..]).env(&a.env, token.access_token.expose());
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let name = a.command[0].to_string_lossy();
+            let (code, why) = match e.kind() {
+                std::io::ErrorKind::NotFound => (127, "command not found"),
+                std::io::ErrorKind::PermissionDenied => (126, "permission denied"),
+                _ => (126, "cannot be started"),
+            };
+            output::error(&format!("{name}: {why}"), None);
+            return Err(Failure::Exit(code));
+        }
+    };
+    loop {
+        let sig = pending.swap(0, Ordering::SeqCst);
+        if sig != 0 {
+            // SAFETY: kill with a valid pid and signal number.
+            unsafe {
+                libc::kill(child.id() as libc::pid_t, sig as libc::c_int);
+            }
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                use std::os::unix::process::ExitStatusExt;
+                return Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)));
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            Err(_) => return Ok(1),
+        }
+    }
+}

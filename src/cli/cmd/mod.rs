@@ -1,0 +1,11 @@
+//! One file per subcommand.
+
+pub mod assert;
+pub mod cache;
+pub mod config;
+pub mod demo;
+pub mod exec;
+pub mod inspect;
+pub mod templates;
+pub mod thumbprint;
+pub mod token;

@@ -1,0 +1,94 @@
+//! `signet thumbprint`: every id a provider may use for a certificate.
+
+use crate::cli::args::ThumbprintArgs;
+use crate::cli::{output, CmdResult, Ctx};
+use signet::config::ConfigError;
+use signet::key::{self, Certificate, KeyError};
+
+/// (id name, providers that use it)
+const USES: &[(&str, &str)] = &[
+    (
+        "hex-sha1",
+        "Windows certificate store, 1E (Get-1ECertificateThumbprint), Entra portal 'Thumbprint'; signet's default kid",
+    ),
+    ("x5t", "Entra ID with RS256 (ADFS, Azure Stack), JD Edwards x5t header"),
+    ("x5t-s256", "Entra ID with PS256 (what MSAL sends), x5t#S256 header"),
+    ("spki-s256", "Keycloak (kid of an imported certificate)"),
+    (
+        "jwk",
+        "Okta, Auth0, any JWKS (RFC 7638 JWK thumbprint); signet's kid without a certificate",
+    ),
+];
+
+fn load_cert(ctx: &Ctx, a: &ThumbprintArgs) -> Result<Certificate, signet::Error> {
+    let path = &a.cert;
+    let bytes = std::fs::read(path).map_err(|e| KeyError::CertRead {
+        path: path.clone(),
+        reason: key::io_reason(&e),
+    })?;
+    if let Ok(mut certs) = key::parse_certificates(&bytes) {
+        if !certs.is_empty() {
+            return Ok(certs.remove(0));
+        }
+    }
+    // A PKCS#12 or a key+certificate PEM: load it as a key bundle.
+    let pass = match &a.key_passphrase_file {
+        Some(p) => Some(key::read_passphrase_file(p)?),
+        None => ctx
+            .env
+            .get(signet::env::EnvVars::KEY_PASSPHRASE)
+            .map(|v| signet::Secret::new(v.to_string())),
+    };
+    let bundle = key::load_key(path, pass.as_ref()).map_err(|e| match e {
+        KeyError::UnknownFormat { .. } => KeyError::BadCertificate { path: path.clone() },
+        other => other,
+    })?;
+    bundle
+        .chain
+        .into_iter()
+        .next()
+        .ok_or_else(|| KeyError::BadCertificate { path: path.clone() }.into())
+}
+
+pub fn run(ctx: &Ctx, a: ThumbprintArgs) -> CmdResult {
+    let cert = load_cert(ctx, &a)?;
+    let jwk = cert.public_jwk().map(|j| j.thumbprint());
+    let value = |name: &str| -> Option<String> {
+        match name {
+            "hex" | "hex-sha1" => Some(cert.hex_sha1()),
+            "x5t" => Some(cert.x5t()),
+            "x5t-s256" | "x5t#s256" => Some(cert.x5t_s256()),
+            "spki-s256" => Some(cert.spki_s256()),
+            "jwk" => jwk.clone(),
+            _ => None,
+        }
+    };
+    let fmt = a.format.to_ascii_lowercase();
+    if fmt == "all" {
+        let mut out = format!("certificate: {}\n", cert.subject());
+        for (name, uses) in USES {
+            let v = value(name).unwrap_or_else(|| "(unsupported key type)".into());
+            out.push_str(&format!("{name:<10} {v}\n           used by: {uses}\n"));
+        }
+        output::stdout(&out);
+        return Ok(0);
+    }
+    match value(&fmt) {
+        Some(v) => {
+            output::stdout(&format!("{v}\n"));
+            Ok(0)
+        }
+        None if ["hex", "hex-sha1", "x5t", "x5t-s256", "spki-s256", "jwk"].contains(&fmt.as_str()) => {
+            Err(KeyError::UnsupportedKeyType {
+                path: a.cert.clone(),
+                what: "a certificate whose key type has no JWK form here".into(),
+            }
+            .into())
+        }
+        None => Err(ConfigError::Usage(format!(
+            "unknown --format '{}': use hex, x5t, x5t-s256, spki-s256, jwk or all",
+            a.format
+        ))
+        .into()),
+    }
+}

@@ -1,0 +1,246 @@
+//! `signet token`: serve from the cache when fresh, else lock, check again, sign, exchange, store.
+//!
+//! The order matters for speed: a cache hit resolves settings, hashes the key file, reads one
+//! entry and prints. It does not parse the key, start a runtime or build an HTTP client.
+
+use crate::cli::args::TokenArgs;
+use crate::cli::output::{self, Format};
+use crate::cli::{flag_layer, resolve, CmdResult, Ctx, Failure, Resolved};
+use signet::cache::{CacheError, CacheKey, Entry, FileStore, TokenStore};
+use signet::config::ConfigError;
+use signet::exchange::{Event, ExchangeError};
+use signet::key::KeyError;
+use signet::source::TokenSource;
+use signet::token::Token;
+use signet::Signer;
+use std::time::Duration;
+
+/// Certificate validity: outside notBefore/notAfter is an error; close to notAfter a warning.
+pub fn cert_checks(ctx: &Ctx, signer: &Signer) -> Result<(), signet::Error> {
+    let Some(c) = signer.bundle().leaf() else { return Ok(()) };
+    let now = signet::clock::now();
+    let state = if now < c.not_before() {
+        Some("not yet valid")
+    } else if now > c.not_after() {
+        Some("expired")
+    } else {
+        None
+    };
+    if let Some(state) = state {
+        return Err(KeyError::CertificateExpired {
+            subject: c.subject().into(),
+            state,
+            not_before: signet::clock::rfc3339(c.not_before()),
+            not_after: signet::clock::rfc3339(c.not_after()),
+        }
+        .into());
+    }
+    let left = c.not_after() - now;
+    if left < 14 * 86400 {
+        ctx.warn(&format!(
+            "the certificate {} expires in {} ({}): register its successor before then",
+            c.subject(),
+            signet::clock::human_duration(left as u64),
+            signet::clock::rfc3339(c.not_after())
+        ));
+    }
+    Ok(())
+}
+
+/// What the token command needs besides the source.
+pub struct Job {
+    pub src: TokenSource,
+    pub no_cache: bool,
+    pub force_refresh: bool,
+    pub min_ttl: u64,
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
+pub fn job(ctx: &Ctx, r: Resolved) -> Result<Job, signet::Error> {
+    for w in &r.warnings {
+        ctx.warn(w);
+    }
+    let s = &r.settings;
+    let min_ttl = s.secs("min_ttl")?.unwrap_or(signet::cache::DEFAULT_MIN_TTL);
+    let no_cache = s.flag("no_cache");
+    let force_refresh = s.flag("force_refresh");
+    let cache_url = s.str("cache_url").unwrap_or("file:");
+    if !(cache_url == "file:" || cache_url.starts_with("file:")) {
+        return Err(ConfigError::Usage(format!(
+            "cache URL '{}' is not supported by this build: use file: (the local disk cache)",
+            signet::token::sanitize(cache_url, 60)
+        ))
+        .into());
+    }
+    let cache_dir = s.path("cache_dir").or_else(|| signet::cache::default_dir(&ctx.env));
+    let src = TokenSource::from_settings(s, &ctx.env, r.template)?;
+    for w in &src.warnings {
+        ctx.warn(w);
+    }
+    Ok(Job {
+        src,
+        no_cache,
+        force_refresh,
+        min_ttl,
+        cache_dir,
+    })
+}
+
+/// Gets a token: (token, served from cache).
+pub fn get_token(ctx: &Ctx, job: &Job) -> Result<(Token, bool), signet::Error> {
+    let now = signet::clock::now();
+    // The self-signed grant needs no URL; every other one does, checked before any key is read.
+    if job.src.grant != signet::grant::Grant::SelfSigned {
+        signet::exchange::check_url(job.src.token_url()?)?;
+    }
+    let store = if job.no_cache {
+        None
+    } else {
+        match job.cache_dir.as_deref().map(FileStore::open) {
+            Some(Ok(s)) => Some(s),
+            Some(Err(e)) => {
+                ctx.warn(&format!("{e}; going on without the cache"));
+                None
+            }
+            None => {
+                ctx.warn("no cache folder (set SIGNET_CACHE_DIR); going on without the cache");
+                None
+            }
+        }
+    };
+    let Some(store) = store else {
+        let t = fetch(ctx, job)?;
+        return Ok((t, false));
+    };
+    let key = CacheKey::for_identity(&job.src.identity()?);
+    let mut trusted = true;
+    let mut read = |store: &FileStore| -> Option<Entry> {
+        match store.get(&key) {
+            Ok(e) => e,
+            Err(e) => {
+                if trusted {
+                    ctx.warn(&format!("{e}; ignoring it (a new token is not written there)"));
+                }
+                trusted = false;
+                None
+            }
+        }
+    };
+    if !job.force_refresh {
+        if let Some(e) = read(&store).filter(|e| e.is_fresh(now, job.min_ttl)) {
+            tracing::debug!("cache hit");
+            return Ok((e.token(), true));
+        }
+    }
+    tracing::debug!("cache miss; taking the lock");
+    let lock_timeout = job.src.timeout;
+    let guard = store.lock(&key, lock_timeout, &mut || {
+        ctx.warn("another signet process is fetching this token; waiting for it");
+    });
+    let _guard = match guard {
+        Ok(g) => Some(g),
+        Err(CacheError::LockTimeout { path, secs }) => return Err(ExchangeError::LockTimeout { path, secs }.into()),
+        Err(e) => {
+            ctx.warn(&format!("{e}; going on without the lock"));
+            None
+        }
+    };
+    let existing = read(&store);
+    if !job.force_refresh {
+        if let Some(e) = existing
+            .as_ref()
+            .filter(|e| e.is_fresh(signet::clock::now(), job.min_ttl))
+        {
+            tracing::debug!("cache hit after waiting for the lock");
+            return Ok((e.token(), true));
+        }
+    }
+    let token = match fetch(ctx, job) {
+        Ok(t) => t,
+        Err(err) => {
+            // A refresh that fails never throws away a token that still works.
+            if let Some(e) = existing.filter(|e| e.is_valid(signet::clock::now()) && !job.force_refresh) {
+                ctx.warn(&format!(
+                    "refreshing the cached token failed ({err}); using the cached one, which expires in {}",
+                    signet::clock::human_duration((e.expires_at - signet::clock::now()).max(0) as u64)
+                ));
+                return Ok((e.token(), true));
+            }
+            return Err(err);
+        }
+    };
+    if trusted {
+        let scope = if job.src.scopes.is_empty() {
+            None
+        } else {
+            Some(job.src.scopes.join(" "))
+        };
+        let entry = Entry::new(
+            &token,
+            job.src.token_url.clone(),
+            job.src.client_id.clone().or(job.src.issuer.clone()),
+            scope,
+        );
+        if let Err(e) = store.put(&key, &entry) {
+            ctx.warn(&format!("{e}; the token is not cached"));
+        }
+    }
+    Ok((token, false))
+}
+
+fn fetch(ctx: &Ctx, job: &Job) -> Result<Token, signet::Error> {
+    let signer = job.src.signer()?;
+    cert_checks(ctx, &signer)?;
+    for w in signer.warnings() {
+        ctx.warn(w);
+    }
+    let verbose = ctx.verbose;
+    let url = job.src.token_url.clone().unwrap_or_default();
+    let mut on_event = |e: &Event| match e {
+        Event::Sending { attempt } => tracing::debug!("POST {url} (attempt {attempt})"),
+        Event::Status { status, elapsed, bytes } => {
+            tracing::debug!("HTTP {status}, {bytes} bytes in {} ms", elapsed.as_millis())
+        }
+        Event::Retry { reason, after } => {
+            tracing::debug!("{reason}: retrying in {} ms", after.as_millis());
+            if verbose == 0 && *after > Duration::from_secs(2) {
+                output::warn(
+                    ctx.quiet,
+                    &format!("{reason} from the token endpoint; retrying in {} s", after.as_secs()),
+                );
+            }
+        }
+    };
+    let outcome = job.src.fetch(&signer, &mut on_event)?;
+    for w in &outcome.warnings {
+        ctx.warn(w);
+    }
+    Ok(outcome.token)
+}
+
+pub fn run(ctx: &Ctx, a: TokenArgs) -> CmdResult {
+    let mut flags = flag_layer(&a.signing, &a.exchange)?;
+    if let Some(h) = &a.header_name {
+        flags.insert(
+            "header_name",
+            (signet::config::Raw::Str(h.clone()), signet::config::Origin::Flag),
+        );
+    }
+    let r = resolve(ctx, flags)?;
+    let format = match a.format {
+        Some(f) => f,
+        None => r.settings.parse::<Format>("format")?.unwrap_or(Format::Raw),
+    };
+    let header_name = r.settings.str("header_name").map(String::from);
+    let job = job(ctx, r)?;
+    let (token, cached) = get_token(ctx, &job).map_err(Failure::Lib)?;
+    output::github_mask(&ctx.env, token.access_token.expose());
+    output::stdout(&output::render_token(
+        &token,
+        format,
+        header_name.as_deref(),
+        cached,
+        signet::clock::now(),
+    ));
+    Ok(0)
+}

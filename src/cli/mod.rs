@@ -1,0 +1,269 @@
+//! The binary: parse, resolve settings, call the library, print. Nothing here is needed by a
+//! library user; everything a Rust program needs lives in `signet`.
+
+mod args;
+mod cmd;
+mod exit;
+mod output;
+
+use args::{Cli, Command, ExchangeArgs, SigningArgs};
+use clap::Parser;
+use exit::Exit;
+use signet::config::{self, ConfigError, Layer, Origin, Raw, Settings};
+use signet::env::{Env, EnvVars};
+use signet::template::Template;
+use std::collections::BTreeMap;
+
+/// What every command gets: the environment and the global flags.
+pub struct Ctx {
+    pub env: Env,
+    pub quiet: bool,
+    pub verbose: u8,
+    pub config: Option<std::path::PathBuf>,
+    pub profile: Option<String>,
+}
+
+impl Ctx {
+    pub fn warn(&self, msg: &str) {
+        output::warn(self.quiet, msg);
+    }
+}
+
+/// A command's failure: a library error, or an exit code already reported.
+pub enum Failure {
+    Lib(signet::Error),
+    Exit(i32),
+}
+
+impl<E: Into<signet::Error>> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure::Lib(e.into())
+    }
+}
+
+pub type CmdResult = Result<i32, Failure>;
+
+pub fn main() -> std::process::ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return std::process::ExitCode::from(
+                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                        2
+                    } else {
+                        0
+                    },
+                );
+            }
+            // clap's own text starts with "error:"; keep it, it names the flag and suggests fixes.
+            let _ = e.print();
+            return std::process::ExitCode::from(Exit::Usage as u8);
+        }
+    };
+    if cli.verbose > 0 {
+        let level = if cli.verbose > 1 {
+            tracing::Level::TRACE
+        } else {
+            tracing::Level::DEBUG
+        };
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(level)
+            .with_target(false)
+            .without_time()
+            .try_init();
+    }
+    let ctx = Ctx {
+        env: Env::from_process(),
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+        config: cli.config,
+        profile: cli.profile,
+    };
+    let result = match cli.command {
+        Command::Assert(a) => cmd::assert::run(&ctx, a),
+        Command::Token(a) => cmd::token::run(&ctx, a),
+        Command::Exec(a) => cmd::exec::run(&ctx, a),
+        Command::Inspect(a) => cmd::inspect::run(&ctx, a),
+        Command::Thumbprint(a) => cmd::thumbprint::run(&ctx, a),
+        Command::Cache(c) => cmd::cache::run(&ctx, c),
+        Command::Templates(c) => cmd::templates::run(&ctx, c),
+        Command::Config(c) => cmd::config::run(&ctx, c),
+        Command::Completions { shell } => {
+            let mut c = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut c, "signet", &mut buf);
+            output::stdout(&String::from_utf8_lossy(&buf));
+            Ok(0)
+        }
+        Command::Demo => cmd::demo::run(&ctx),
+    };
+    match result {
+        Ok(code) => std::process::ExitCode::from(code.clamp(0, 255) as u8),
+        Err(Failure::Exit(code)) => std::process::ExitCode::from(code.clamp(0, 255) as u8),
+        Err(Failure::Lib(e)) => {
+            output::error(&e.to_string(), e.hint());
+            std::process::ExitCode::from(Exit::from(&e) as u8)
+        }
+    }
+}
+
+/// The flags as a settings layer.
+pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigError> {
+    let mut l = Layer::new();
+    let mut put = |k: &'static str, raw: Raw| {
+        l.insert(k, (raw, Origin::Flag));
+    };
+    let strs: [(&'static str, Option<String>); 20] = [
+        ("key", s.key.clone()),
+        (
+            "key_passphrase_file",
+            s.key_passphrase_file.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        ),
+        ("cert", s.cert.as_ref().map(|p| p.to_string_lossy().into_owned())),
+        ("kid", s.kid.clone()),
+        ("kid_from", s.kid_from.clone()),
+        ("alg", s.alg.clone()),
+        ("client_id", s.client_id.clone()),
+        ("issuer", s.issuer.clone()),
+        ("subject", s.subject.clone()),
+        ("audience", s.audience.clone()),
+        ("lifetime", s.lifetime.clone()),
+        ("template", s.template.clone()),
+        ("token_url", x.token_url.clone()),
+        ("grant", x.grant.clone()),
+        ("token_path", x.token_path.clone()),
+        ("default_ttl", x.default_ttl.clone()),
+        ("timeout", x.timeout.clone()),
+        ("ca_file", x.ca_file.as_ref().map(|p| p.to_string_lossy().into_owned())),
+        (
+            "cache_dir",
+            x.cache_dir.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        ),
+        ("min_ttl", x.min_ttl.clone()),
+    ];
+    for (k, v) in strs {
+        if let Some(v) = v {
+            put(k, Raw::Str(v));
+        }
+    }
+    if let Some(u) = &x.cache_url {
+        put("cache_url", Raw::Str(u.clone()));
+    }
+    if let Some(p) = &x.cache_key_file {
+        put("cache_key_file", Raw::Str(p.to_string_lossy().into_owned()));
+    }
+    for (k, b) in [
+        ("x5t", s.x5t),
+        ("x5t_s256", s.x5t_s256),
+        ("x5c", s.x5c),
+        ("no_cache", x.no_cache),
+        ("force_refresh", x.force_refresh),
+    ] {
+        if b {
+            put(k, Raw::Bool(true));
+        }
+    }
+    if !x.scope.is_empty() {
+        put(
+            "scope",
+            Raw::List(
+                x.scope
+                    .iter()
+                    .flat_map(|s| s.split_whitespace().map(String::from))
+                    .collect(),
+            ),
+        );
+    }
+    for (k, vals, flag) in [
+        ("claim", &s.claim, "--claim"),
+        ("var", &s.var, "--var"),
+        ("param", &x.param, "--param"),
+    ] {
+        if !vals.is_empty() {
+            put(k, signet::source::kv_list(vals, flag)?);
+        }
+    }
+    if !x.request_header.is_empty() {
+        let mut pairs = vec![];
+        for h in &x.request_header {
+            pairs.push(signet::grant::parse_request_header(h).map_err(ConfigError::Usage)?);
+        }
+        put("request_header", Raw::Map(pairs));
+    }
+    Ok(l)
+}
+
+/// Resolved settings and the template they name.
+pub struct Resolved {
+    pub settings: Settings,
+    pub template: Option<(Template, BTreeMap<String, String>)>,
+    pub warnings: Vec<String>,
+    pub config_file: Option<(std::path::PathBuf, Origin)>,
+    pub profile: Option<String>,
+}
+
+/// flag > environment > profile > template > default.
+pub fn resolve(ctx: &Ctx, flags: Layer) -> Result<Resolved, signet::Error> {
+    let env_layer = config::env_layer(&ctx.env);
+    let config_file = config::config_path(ctx.config.as_deref(), &ctx.env);
+    let (profile_name, explicit) = match (&ctx.profile, ctx.env.get(EnvVars::PROFILE)) {
+        (Some(p), _) => (p.clone(), true),
+        (None, Some(p)) => (p.to_string(), true),
+        (None, None) => ("default".to_string(), false),
+    };
+    // A --config given explicitly must exist even when no profile is named.
+    let explicit_file = matches!(config_file, Some((_, Origin::Flag)) | Some((_, Origin::Env(_))));
+    let mut warnings = vec![];
+    let mut profile_used = None;
+    let profile_layer = match &config_file {
+        Some((path, _)) => {
+            if explicit_file && !path.exists() {
+                return Err(ConfigError::Read {
+                    path: path.clone(),
+                    reason: "no such file".into(),
+                }
+                .into());
+            }
+            match config::load_profile(path, &profile_name, explicit)? {
+                Some(p) => {
+                    warnings.extend(p.warnings);
+                    profile_used = Some(profile_name.clone());
+                    p.layer
+                }
+                None => Layer::new(),
+            }
+        }
+        None if explicit => {
+            return Err(ConfigError::Missing {
+                what: format!("profile '{profile_name}'"),
+                how: "no config file: give --config PATH".into(),
+            }
+            .into())
+        }
+        None => Layer::new(),
+    };
+    let first = config::resolve(&[&flags, &env_layer, &profile_layer]);
+    let (settings, template) = match signet::source::template_layer(&first)? {
+        Some((t, vars, tl)) => (
+            config::resolve(&[&flags, &env_layer, &profile_layer, &tl]),
+            Some((t, vars)),
+        ),
+        None => (first, None),
+    };
+    Ok(Resolved {
+        settings,
+        template,
+        warnings,
+        config_file,
+        profile: profile_used,
+    })
+}

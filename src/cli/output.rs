@@ -1,0 +1,89 @@
+//! Everything signet writes: stdout for results (only here), stderr for `error:`, `hint:` and
+//! `warning:` lines.
+
+use signet::token::Token;
+use std::io::Write;
+
+/// Output formats of `signet token`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The token and a newline.
+    Raw,
+    /// The contract's JSON object.
+    Json,
+    /// `Authorization: Bearer <token>` (or `NAME: <token>` with --header-name).
+    Header,
+    /// A Kubernetes client.authentication.k8s.io/v1 ExecCredential.
+    ExecCredential,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        <Format as clap::ValueEnum>::from_str(s, true)
+            .map_err(|_| format!("unknown format '{s}': use raw, json, header or exec-credential"))
+    }
+}
+
+/// Writes to stdout; a closed pipe is not an error (`signet token | head -c0`).
+pub fn stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// Writes `warning: …` unless quiet.
+pub fn warn(quiet: bool, msg: &str) {
+    if !quiet {
+        eprintln!("warning: {msg}");
+    }
+}
+
+/// Writes the `error:` line and an optional `hint:` line.
+pub fn error(msg: &str, hint: Option<&str>) {
+    eprintln!("error: {msg}");
+    if let Some(h) = hint {
+        eprintln!("hint: {h}");
+    }
+}
+
+/// Renders a token in a format.
+pub fn render_token(t: &Token, format: Format, header_name: Option<&str>, cached: bool, now: i64) -> String {
+    let tok = t.access_token.expose();
+    match format {
+        Format::Raw => format!("{tok}\n"),
+        Format::Header => match header_name.filter(|h| !h.eq_ignore_ascii_case("authorization")) {
+            Some(name) => format!("{name}: {tok}\n"),
+            None => format!("Authorization: Bearer {tok}\n"),
+        },
+        Format::Json => {
+            let v = serde_json::json!({
+                "access_token": tok,
+                "token_type": t.token_type,
+                "expires_in": t.expires_in(now),
+                "expires_at": signet::clock::rfc3339(t.expires_at),
+                "scope": t.scope,
+                "cached": cached,
+                "extra": t.extra,
+            });
+            format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
+        }
+        Format::ExecCredential => {
+            let v = serde_json::json!({
+                "apiVersion": "client.authentication.k8s.io/v1",
+                "kind": "ExecCredential",
+                "status": {"token": tok, "expirationTimestamp": signet::clock::rfc3339(t.expires_at)},
+            });
+            format!("{v}\n")
+        }
+    }
+}
+
+/// On GitHub Actions, asks the runner to mask the token in logs before it is printed anywhere.
+/// The command goes to stderr so that `$(signet token)` captures only the token; the runner reads
+/// workflow commands from both streams.
+pub fn github_mask(env: &signet::env::Env, token: &str) {
+    if env.get(signet::env::EnvVars::GITHUB_ACTIONS) == Some("true") {
+        eprintln!("::add-mask::{token}");
+    }
+}

@@ -1,0 +1,64 @@
+//! The top-level error and the one place that decides what kind of failure each error is.
+
+use crate::assertion::AssertionError;
+use crate::config::ConfigError;
+use crate::exchange::ExchangeError;
+use crate::inspect::InspectError;
+use crate::key::KeyError;
+
+/// What kind of failure an error is; the binary turns this into an exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Category {
+    /// Bad flags or configuration (exit 2).
+    Usage,
+    /// The key or certificate cannot be used (exit 3).
+    Key,
+    /// The endpoint answered and refused (exit 4).
+    Refused,
+    /// The exchange could not complete (exit 5).
+    Network,
+}
+
+/// Any error signet's library returns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Key or certificate.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// Signing options.
+    #[error(transparent)]
+    Assertion(#[from] AssertionError),
+    /// Settings, templates, profiles.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Token endpoint.
+    #[error(transparent)]
+    Exchange(#[from] ExchangeError),
+    /// JWT decoding.
+    #[error(transparent)]
+    Inspect(#[from] InspectError),
+}
+
+impl Error {
+    /// The failure's kind.
+    pub fn category(&self) -> Category {
+        match self {
+            Error::Key(k) if k.is_usage() => Category::Usage,
+            Error::Key(_) => Category::Key,
+            Error::Assertion(AssertionError::Key(k)) if !k.is_usage() => Category::Key,
+            Error::Assertion(_) => Category::Usage,
+            Error::Config(_) => Category::Usage,
+            Error::Exchange(e) => e.category(),
+            Error::Inspect(_) => Category::Usage,
+        }
+    }
+
+    /// A one-line hint to print after the error, when signet knows one.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Error::Exchange(e) => e.hint(),
+            _ => None,
+        }
+    }
+}

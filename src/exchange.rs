@@ -1,0 +1,715 @@
+//! Sending a token request: HTTPS only (loopback excepted), no redirects, a size limit, retries
+//! with backoff for what is worth retrying, a fresh assertion on every attempt, and one clock-skew
+//! correction when the endpoint says the assertion's times are wrong.
+
+use crate::grant::TokenRequest;
+use crate::token::{self, OAuthError, ParseFailure, ResponseShape, Token};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Why an exchange failed. Messages name the URL; none holds an assertion, token or body.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExchangeError {
+    /// The token URL is not https and not loopback.
+    #[error("refusing to send a client assertion over plain http to {url}: use https (plain http is allowed only for loopback hosts)")]
+    Insecure {
+        /// The URL.
+        url: String,
+    },
+    /// The token URL does not parse.
+    #[error("invalid token URL '{url}': {reason}")]
+    BadUrl {
+        /// The URL as given.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The CA file could not be used.
+    #[error("cannot use CA file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The endpoint answered and refused (OAuth error or a 4xx).
+    #[error("token request refused at {url}: {}", refusal_text(.status, .oauth, .excerpt))]
+    Refused {
+        /// The URL.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// The OAuth error, when the body had one.
+        oauth: Option<OAuthError>,
+        /// A short sanitised excerpt of a non-OAuth body.
+        excerpt: Option<String>,
+        /// Local clock minus the server's `Date`, when measured.
+        clock_offset: Option<i64>,
+        /// A hint for the user, filled by whoever knows the provider.
+        hint: Option<String>,
+    },
+    /// 408/429/5xx, after retries.
+    #[error("token endpoint failed at {url}: HTTP {status}{} after {attempts} attempt{}", reason_suffix(*.status), plural(*.attempts))]
+    Server {
+        /// The URL.
+        url: String,
+        /// Last HTTP status.
+        status: u16,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// Connection-level failure, after retries.
+    #[error("cannot reach {url}: {reason} (after {attempts} attempt{})", plural(*.attempts))]
+    Network {
+        /// The URL.
+        url: String,
+        /// Why, in words.
+        reason: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The TLS handshake failed (usually an untrusted certificate).
+    #[error("TLS handshake with {url} failed: {reason}")]
+    Tls {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The whole exchange took longer than `--timeout`.
+    #[error("token request to {url} timed out after {secs} s (--timeout)")]
+    Timeout {
+        /// The URL.
+        url: String,
+        /// The limit.
+        secs: u64,
+    },
+    /// The endpoint answered with a redirect, which signet does not follow for a POST.
+    #[error("token endpoint {url} answered HTTP {status} redirecting to {location}: signet does not follow redirects; use the final URL as --token-url")]
+    Redirect {
+        /// The URL.
+        url: String,
+        /// Status.
+        status: u16,
+        /// Where it pointed (sanitised).
+        location: String,
+    },
+    /// A 2xx answer that is not understood.
+    #[error("token endpoint {url} answered HTTP {status} but {reason}")]
+    BadResponse {
+        /// The URL.
+        url: String,
+        /// Status.
+        status: u16,
+        /// What was wrong, with at most a short sanitised excerpt.
+        reason: String,
+    },
+    /// Waiting for another signet process's lock took longer than `--timeout`.
+    #[error("waited {secs} s for the cache lock {path} held by another signet process (--timeout)")]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// The limit.
+        secs: u64,
+    },
+}
+
+fn plural(n: u32) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn reason_suffix(status: u16) -> String {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map(|r| format!(" {r}"))
+        .unwrap_or_default()
+}
+
+fn refusal_text(status: &u16, oauth: &Option<OAuthError>, excerpt: &Option<String>) -> String {
+    match (oauth, excerpt) {
+        (Some(o), _) => o.to_string(),
+        (None, Some(e)) => format!("HTTP {status}{}: {e}", reason_suffix(*status)),
+        (None, None) => format!("HTTP {status}{} with no error details", reason_suffix(*status)),
+    }
+}
+
+impl ExchangeError {
+    /// The failure's kind.
+    pub fn category(&self) -> crate::Category {
+        use crate::Category::*;
+        match self {
+            ExchangeError::Insecure { .. } | ExchangeError::BadUrl { .. } | ExchangeError::CaFile { .. } => Usage,
+            ExchangeError::Refused { .. } => Refused,
+            _ => Network,
+        }
+    }
+
+    /// A hint line, when there is one.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            ExchangeError::Refused { hint, .. } => hint.as_deref(),
+            ExchangeError::Tls { .. } => {
+                Some("if the endpoint uses a private CA, give its certificate with --ca-file PATH (PEM)")
+            }
+            ExchangeError::Timeout { .. } => Some("raise --timeout (or SIGNET_TIMEOUT) if the endpoint is slow"),
+            _ => None,
+        }
+    }
+
+    /// The OAuth error code of a refusal.
+    pub fn oauth_code(&self) -> Option<&str> {
+        match self {
+            ExchangeError::Refused { oauth: Some(o), .. } => Some(&o.error),
+            _ => None,
+        }
+    }
+}
+
+/// Checks a token URL: it must parse, and be https unless the host is loopback.
+///
+/// ```
+/// use signet::exchange::check_url;
+/// assert!(check_url("http://127.0.0.1:8080/token").is_ok());
+/// assert!(check_url("http://idp.example/token").is_err());
+/// ```
+pub fn check_url(url: &str) -> Result<reqwest::Url, ExchangeError> {
+    let u = reqwest::Url::parse(url).map_err(|e| ExchangeError::BadUrl {
+        url: url.into(),
+        reason: e.to_string(),
+    })?;
+    match u.scheme() {
+        "https" => {}
+        "http" if is_loopback(&u) => {}
+        "http" => return Err(ExchangeError::Insecure { url: url.into() }),
+        s => {
+            return Err(ExchangeError::BadUrl {
+                url: url.into(),
+                reason: format!("scheme '{s}' is not http(s)"),
+            })
+        }
+    }
+    if u.host().is_none() {
+        return Err(ExchangeError::BadUrl {
+            url: url.into(),
+            reason: "no host".into(),
+        });
+    }
+    Ok(u)
+}
+
+/// Whether the URL's host is 127.0.0.0/8, ::1 or localhost.
+pub fn is_loopback(u: &reqwest::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Settings of one exchange.
+#[derive(Clone, Debug)]
+pub struct ExchangeOptions {
+    /// The token endpoint.
+    pub url: String,
+    /// Whole-exchange limit, retries included.
+    pub timeout: Duration,
+    /// Extra trusted CAs (PEM).
+    pub ca_file: Option<PathBuf>,
+    /// How to read the answer.
+    pub shape: ResponseShape,
+}
+
+/// Something that happened during an exchange, for `-v` logs and the demo.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A request is about to be sent.
+    Sending {
+        /// 1-based attempt.
+        attempt: u32,
+    },
+    /// A response arrived.
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// Time from sending to the full body.
+        elapsed: Duration,
+        /// Body length.
+        bytes: usize,
+    },
+    /// A retry is scheduled.
+    Retry {
+        /// Why.
+        reason: String,
+        /// How long until it.
+        after: Duration,
+    },
+}
+
+/// The result of a successful exchange.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The token.
+    pub token: Token,
+    /// Requests sent.
+    pub attempts: u32,
+    /// Warnings for the user (a clock-skew correction).
+    pub warnings: Vec<String>,
+}
+
+/// Longest single backoff pause without a `Retry-After`.
+const MAX_BACKOFF: Duration = Duration::from_secs(4);
+/// First backoff pause.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// Clock offsets up to this many seconds are normal and not corrected.
+pub const SKEW_TOLERANCE: i64 = 5;
+
+fn retriable(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// Builds the HTTP client: rustls with the system's roots plus `--ca-file`, no redirects, signet's User-Agent.
+pub fn client(opts: &ExchangeOptions) -> Result<reqwest::Client, ExchangeError> {
+    let mut b = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(format!("signet/{}", crate::VERSION))
+        .connect_timeout(opts.timeout.min(Duration::from_secs(10)));
+    if let Some(path) = &opts.ca_file {
+        let pem = std::fs::read(path).map_err(|e| ExchangeError::CaFile {
+            path: path.clone(),
+            reason: crate::key::io_reason(&e),
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| ExchangeError::CaFile {
+            path: path.clone(),
+            reason: "not a PEM certificate bundle".into(),
+        })?;
+        if certs.is_empty() {
+            return Err(ExchangeError::CaFile {
+                path: path.clone(),
+                reason: "no certificate in the file".into(),
+            });
+        }
+        b = b.tls_certs_merge(certs);
+    }
+    b.build().map_err(|e| ExchangeError::BadUrl {
+        url: opts.url.clone(),
+        reason: format!("HTTP client setup failed: {e}"),
+    })
+}
+
+/// Runs an exchange on a single-threaded runtime. `make_request(skew)` signs a fresh assertion
+/// (times shifted by `skew` seconds) and builds the request; it is called once per attempt.
+pub fn exchange_blocking(
+    opts: &ExchangeOptions,
+    make_request: &mut dyn FnMut(i64) -> Result<TokenRequest, crate::Error>,
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<Outcome, crate::Error> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ExchangeError::Network {
+            url: opts.url.clone(),
+            reason: format!("runtime: {e}"),
+            attempts: 0,
+        })?;
+    rt.block_on(exchange(opts, make_request, on_event))
+}
+
+/// The exchange itself; see [`exchange_blocking`].
+pub async fn exchange(
+    opts: &ExchangeOptions,
+    make_request: &mut dyn FnMut(i64) -> Result<TokenRequest, crate::Error>,
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<Outcome, crate::Error> {
+    check_url(&opts.url)?;
+    let client = client(opts)?;
+    let deadline = Instant::now() + opts.timeout;
+    let timeout_err = || ExchangeError::Timeout {
+        url: opts.url.clone(),
+        secs: opts.timeout.as_secs(),
+    };
+    match tokio::time::timeout_at(deadline.into(), run(opts, &client, deadline, make_request, on_event)).await {
+        Ok(r) => r,
+        Err(_) => Err(timeout_err().into()),
+    }
+}
+
+struct Answer {
+    status: u16,
+    date: Option<i64>,
+    retry_after: Option<Duration>,
+    location: Option<String>,
+    content_type: Option<String>,
+    body: Vec<u8>,
+    received_at: i64,
+}
+
+async fn run(
+    opts: &ExchangeOptions,
+    client: &reqwest::Client,
+    deadline: Instant,
+    make_request: &mut dyn FnMut(i64) -> Result<TokenRequest, crate::Error>,
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<Outcome, crate::Error> {
+    let url = opts.url.clone();
+    let mut attempts = 0u32;
+    let mut skew = 0i64;
+    let mut skew_corrected = false;
+    let mut warnings = Vec::new();
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        attempts += 1;
+        let req = make_request(skew)?;
+        on_event(&Event::Sending { attempt: attempts });
+        let started = Instant::now();
+        let answer = send(client, &req).await;
+        let (pause, last_err): (Duration, crate::Error) = match answer {
+            Err(SendError::Tls(reason)) => return Err(ExchangeError::Tls { url, reason }.into()),
+            Err(SendError::TooLarge(status)) => {
+                return Err(ExchangeError::BadResponse {
+                    url,
+                    status,
+                    reason: format!("the answer is larger than {} KiB", token::MAX_BODY / 1024),
+                }
+                .into())
+            }
+            Err(SendError::Network(reason)) => {
+                let e = ExchangeError::Network {
+                    url: url.clone(),
+                    reason: reason.clone(),
+                    attempts,
+                };
+                let p = jitter(backoff);
+                on_event(&Event::Retry { reason, after: p });
+                (p, e.into())
+            }
+            Ok(a) => {
+                on_event(&Event::Status {
+                    status: a.status,
+                    elapsed: started.elapsed(),
+                    bytes: a.body.len(),
+                });
+                let offset = a.date.map(|d| d - a.received_at);
+                match a.status {
+                    200..=299 => match token::parse_success(&a.body, &opts.shape, a.received_at) {
+                        Ok(token) => {
+                            return Ok(Outcome {
+                                token,
+                                attempts,
+                                warnings,
+                            })
+                        }
+                        Err(ParseFailure::OAuth(o)) => {
+                            return Err(refused(&url, a.status, Some(o), None, offset).into());
+                        }
+                        Err(f) => return Err(bad_response(&url, &a, f).into()),
+                    },
+                    300..=399 => {
+                        return Err(ExchangeError::Redirect {
+                            url,
+                            status: a.status,
+                            location: a
+                                .location
+                                .as_deref()
+                                .map(|l| token::sanitize(l, 200))
+                                .unwrap_or_else(|| "nowhere".into()),
+                        }
+                        .into())
+                    }
+                    s if retriable(s) => {
+                        let p = a.retry_after.unwrap_or_else(|| jitter(backoff));
+                        on_event(&Event::Retry {
+                            reason: format!("HTTP {s}"),
+                            after: p,
+                        });
+                        (
+                            p,
+                            ExchangeError::Server {
+                                url: url.clone(),
+                                status: s,
+                                attempts,
+                            }
+                            .into(),
+                        )
+                    }
+                    s if (400..500).contains(&s) => {
+                        let oauth = token::parse_oauth_error(&a.body);
+                        let time_problem = oauth.as_ref().is_some_and(is_time_error);
+                        if let (true, Some(off), false) = (time_problem, offset, skew_corrected) {
+                            if off.abs() > SKEW_TOLERANCE {
+                                skew_corrected = true;
+                                skew = off;
+                                warnings.push(format!(
+                                    "the local clock is {} the token endpoint's by {} s; signed again with corrected times",
+                                    if off > 0 { "behind" } else { "ahead of" },
+                                    off.abs()
+                                ));
+
+                                continue;
+                            }
+                        }
+                        let excerpt = if oauth.is_none() { excerpt(&a) } else { None };
+                        return Err(refused(&url, s, oauth, excerpt, offset).into());
+                    }
+                    s => {
+                        return Err(ExchangeError::Server {
+                            url,
+                            status: s,
+                            attempts,
+                        }
+                        .into())
+                    }
+                }
+            }
+        };
+        if Instant::now() + pause >= deadline {
+            return Err(last_err);
+        }
+        tokio::time::sleep(pause).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+fn refused(
+    url: &str,
+    status: u16,
+    oauth: Option<OAuthError>,
+    excerpt: Option<String>,
+    offset: Option<i64>,
+) -> ExchangeError {
+    ExchangeError::Refused {
+        url: url.into(),
+        status,
+        oauth,
+        excerpt,
+        clock_offset: offset,
+        hint: None,
+    }
+}
+
+fn bad_response(url: &str, a: &Answer, f: ParseFailure) -> ExchangeError {
+    let reason = match f {
+        ParseFailure::NotJson => match excerpt(a) {
+            Some(e) => format!(
+                "the body is not JSON ({e}); if the endpoint answers with a plain-text token, use --token-path -"
+            ),
+            None => "the body is not JSON".into(),
+        },
+        ParseFailure::NoToken(p) => {
+            format!("the answer has no token at {p} (set --token-path to the JSON pointer of the token)")
+        }
+        ParseFailure::BadLifetime(v) => format!("its expires_in '{v}' is not a number of seconds ≥ 0"),
+        ParseFailure::BadPlainToken => "the plain-text answer is empty or not a token".into(),
+        ParseFailure::OAuth(o) => o.to_string(),
+    };
+    ExchangeError::BadResponse {
+        url: url.into(),
+        status: a.status,
+        reason,
+    }
+}
+
+/// A short, sanitised excerpt of a body that is not an OAuth error, with its content type.
+/// A JSON body is not excerpted (it could echo the assertion); its field names are shown instead.
+fn excerpt(a: &Answer) -> Option<String> {
+    if a.body.is_empty() {
+        return None;
+    }
+    let ct = a.content_type.as_deref().unwrap_or("unknown type");
+    if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(&a.body) {
+        let keys: Vec<&str> = m.keys().map(String::as_str).take(8).collect();
+        return Some(format!(
+            "a JSON body with fields {}",
+            token::sanitize(&keys.join(", "), 120)
+        ));
+    }
+    let text = String::from_utf8_lossy(&a.body);
+    // Drop markup so an HTML error page shows its words.
+    let mut plain = String::new();
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                plain.push(' ');
+            }
+            c if !in_tag => plain.push(c),
+            _ => {}
+        }
+    }
+    let plain = redact_jwts(&plain);
+    Some(format!(
+        "{} bytes of {}: \"{}\"",
+        a.body.len(),
+        token::sanitize(ct, 60),
+        token::sanitize(&plain, 80)
+    ))
+}
+
+/// Replaces anything that looks like a JWT with `[jwt]`, so a server echoing the assertion
+/// cannot make signet print it.
+pub fn redact_jwts(s: &str) -> String {
+    s.split_inclusive(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+        .map(|w| {
+            let core = w.trim_end_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'');
+            if core.starts_with("eyJ") && core.matches('.').count() >= 2 {
+                w.replacen(core, "[jwt]", 1)
+            } else {
+                w.to_string()
+            }
+        })
+        .collect()
+}
+
+fn is_time_error(o: &OAuthError) -> bool {
+    let text = format!("{} {}", o.error, o.description.as_deref().unwrap_or("")).to_ascii_lowercase();
+    [
+        "expired",
+        "not yet valid",
+        "nbf",
+        "iat",
+        "future",
+        "clock",
+        "time",
+        "aadsts700024",
+        "too far in the past",
+        "issued in the future",
+    ]
+    .iter()
+    .any(|k| text.contains(k))
+}
+
+fn jitter(d: Duration) -> Duration {
+    // Full jitter between half and all of the pause, so that many clients spread out.
+    let ms = d.as_millis() as u64;
+    Duration::from_millis(ms / 2 + fastrand::u64(0..=ms / 2))
+}
+
+enum SendError {
+    Network(String),
+    Tls(String),
+    TooLarge(u16),
+}
+
+async fn send(client: &reqwest::Client, req: &TokenRequest) -> Result<Answer, SendError> {
+    let mut rb = client.post(&req.url);
+    for (k, v) in &req.headers {
+        rb = rb.header(k.as_str(), v.expose().as_str());
+    }
+    rb = rb.body(req.body.expose().clone());
+    let mut resp = rb.send().await.map_err(classify)?;
+    let status = resp.status().as_u16();
+    let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(String::from);
+    let date = header("date").as_deref().and_then(crate::clock::parse_http_date);
+    let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v, crate::clock::now()));
+    let location = header("location");
+    let content_type = header("content-type");
+    if resp.content_length().is_some_and(|l| l as usize > token::MAX_BODY) {
+        return Err(SendError::TooLarge(status));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+        if body.len() + chunk.len() > token::MAX_BODY {
+            return Err(SendError::TooLarge(status));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Answer {
+        status,
+        date,
+        retry_after,
+        location,
+        content_type,
+        body,
+        received_at: crate::clock::now(),
+    })
+}
+
+/// Parses `Retry-After`: delta-seconds or an HTTP date.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(signet::exchange::parse_retry_after("3", 0), Some(Duration::from_secs(3)));
+/// assert_eq!(signet::exchange::parse_retry_after("Thu, 01 Jan 1970 00:00:10 GMT", 4), Some(Duration::from_secs(6)));
+/// ```
+pub fn parse_retry_after(v: &str, now: i64) -> Option<Duration> {
+    if let Ok(n) = v.trim().parse::<u64>() {
+        return Some(Duration::from_secs(n));
+    }
+    let t = crate::clock::parse_http_date(v)?;
+    Some(Duration::from_secs((t - now).max(0) as u64))
+}
+
+fn classify(e: reqwest::Error) -> SendError {
+    let mut chain = String::new();
+    let mut src: Option<&dyn std::error::Error> = Some(&e);
+    while let Some(s) = src {
+        chain.push_str(&s.to_string());
+        chain.push(' ');
+        src = s.source();
+    }
+    let lower = chain.to_ascii_lowercase();
+    if lower.contains("certificate")
+        || lower.contains("unknownissuer")
+        || lower.contains("tls") && lower.contains("handshake")
+    {
+        let reason = if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
+            "the server's certificate is not signed by a trusted CA".to_string()
+        } else {
+            "the server's certificate was not accepted".to_string()
+        };
+        return SendError::Tls(reason);
+    }
+    let reason = if lower.contains("connection refused") {
+        "connection refused".into()
+    } else if lower.contains("reset") {
+        "connection reset by the server".into()
+    } else if lower.contains("dns") || lower.contains("resolve") || lower.contains("name or service") {
+        "the host name could not be resolved".into()
+    } else if e.is_timeout() {
+        "the request timed out".into()
+    } else if lower.contains("incomplete")
+        || lower.contains("closed")
+        || lower.contains("eof")
+        || e.is_body()
+        || e.is_decode()
+    {
+        "the connection closed before the answer was complete".into()
+    } else {
+        token::sanitize(&chain, 160)
+    };
+    SendError::Network(reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwts_in_server_text_are_redacted() {
+        let s = redact_jwts("bad assertion eyJhbGciOi.eyJzdWIi.c2ln here 'eyJa.b.c'");
+        assert_eq!(s, "bad assertion [jwt] here '[jwt]'");
+    }
+
+    #[test]
+    fn loopback_rules() {
+        assert!(check_url("http://localhost:1/t").is_ok());
+        assert!(check_url("http://[::1]:1/t").is_ok());
+        assert!(check_url("http://127.1.2.3/t").is_ok());
+        assert!(matches!(
+            check_url("http://10.0.0.1/t"),
+            Err(ExchangeError::Insecure { .. })
+        ));
+        assert!(matches!(check_url("ftp://x/t"), Err(ExchangeError::BadUrl { .. })));
+        assert!(check_url("https://login.example/t").is_ok());
+    }
+}

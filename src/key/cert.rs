@@ -1,0 +1,161 @@
+//! X.509 certificates: the ids providers use to name a key (thumbprints) and the key/cert match.
+
+use crate::b64;
+use aws_lc_rs::digest;
+use der::{Decode, Encode};
+
+/// A parsed X.509 certificate, kept as its DER bytes plus the few fields signet needs.
+#[derive(Clone)]
+pub struct Certificate {
+    der: Vec<u8>,
+    spki_der: Vec<u8>,
+    public_key_bits: Vec<u8>,
+    subject: String,
+    not_before: i64,
+    not_after: i64,
+    key_alg: String,
+    curve: Option<String>,
+}
+
+impl std::fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Certificate")
+            .field("subject", &self.subject)
+            .field("sha1", &self.hex_sha1())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A certificate that could not be parsed.
+#[derive(Debug, thiserror::Error)]
+#[error("not a valid X.509 certificate")]
+pub struct BadCertificate;
+
+impl Certificate {
+    /// Parses a DER certificate.
+    pub fn from_der(der: &[u8]) -> Result<Certificate, BadCertificate> {
+        let cert = x509_cert::Certificate::from_der(der).map_err(|_| BadCertificate)?;
+        let tbs = cert.tbs_certificate();
+        let spki = tbs.subject_public_key_info();
+        let validity = tbs.validity();
+        Ok(Certificate {
+            der: der.to_vec(),
+            spki_der: spki.to_der().map_err(|_| BadCertificate)?,
+            public_key_bits: spki.subject_public_key.raw_bytes().to_vec(),
+            subject: tbs.subject().to_string(),
+            not_before: validity.not_before.to_unix_duration().as_secs() as i64,
+            not_after: validity.not_after.to_unix_duration().as_secs() as i64,
+            key_alg: spki.algorithm.oid.to_string(),
+            curve: spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
+                .map(|o| o.to_string()),
+        })
+    }
+
+    /// The DER encoding.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The subject distinguished name, RFC 4514 style.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// notBefore as Unix seconds.
+    pub fn not_before(&self) -> i64 {
+        self.not_before
+    }
+
+    /// notAfter as Unix seconds.
+    pub fn not_after(&self) -> i64 {
+        self.not_after
+    }
+
+    /// The subject public key bits (RSAPublicKey DER, an EC point, or an Ed25519 key).
+    pub fn public_key_bits(&self) -> &[u8] {
+        &self.public_key_bits
+    }
+
+    /// SHA-1 of the DER as upper-case hex: what Windows, `Get-1ECertificateThumbprint` and
+    /// `openssl x509 -fingerprint -sha1` (without colons) show.
+    pub fn hex_sha1(&self) -> String {
+        hex_upper(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &self.der).as_ref())
+    }
+
+    /// `x5t`: base64url SHA-1 of the DER.
+    pub fn x5t(&self) -> String {
+        b64::encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &self.der).as_ref())
+    }
+
+    /// `x5t#S256`: base64url SHA-256 of the DER.
+    pub fn x5t_s256(&self) -> String {
+        b64::encode(digest::digest(&digest::SHA256, &self.der).as_ref())
+    }
+
+    /// base64url SHA-256 of the SubjectPublicKeyInfo DER (Keycloak's key id for an imported certificate).
+    pub fn spki_s256(&self) -> String {
+        b64::encode(digest::digest(&digest::SHA256, &self.spki_der).as_ref())
+    }
+
+    /// The certificate's public key as a JWK (RSA, EC P-256/P-384, Ed25519).
+    pub fn public_jwk(&self) -> Option<super::PublicJwk> {
+        let bits = &self.public_key_bits;
+        match (self.key_alg.as_str(), self.curve.as_deref()) {
+            ("1.2.840.113549.1.1.1", _) => {
+                let (n, e) = super::rsa_public_components(bits)?;
+                Some(super::PublicJwk::Rsa { n, e })
+            }
+            ("1.2.840.10045.2.1", Some(curve)) => {
+                let crv = match curve {
+                    "1.2.840.10045.3.1.7" => "P-256",
+                    "1.3.132.0.34" => "P-384",
+                    _ => return None,
+                };
+                if bits.first() != Some(&4) {
+                    return None;
+                }
+                let w = (bits.len() - 1) / 2;
+                Some(super::PublicJwk::Ec {
+                    crv,
+                    x: bits[1..1 + w].to_vec(),
+                    y: bits[1 + w..].to_vec(),
+                })
+            }
+            ("1.3.101.112", _) => Some(super::PublicJwk::Okp { x: bits.clone() }),
+            _ => None,
+        }
+    }
+
+    /// Standard base64 of the DER, as `x5c` carries it.
+    pub fn x5c_entry(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(&self.der)
+    }
+}
+
+/// Upper-case hex.
+pub fn hex_upper(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// Reads certificates from PEM (any number of CERTIFICATE blocks) or a single DER certificate.
+pub fn parse_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, BadCertificate> {
+    if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        let blocks = pem::parse_many(bytes).map_err(|_| BadCertificate)?;
+        let certs: Vec<Certificate> = blocks
+            .iter()
+            .filter(|p| p.tag() == "CERTIFICATE" || p.tag() == "X509 CERTIFICATE" || p.tag() == "TRUSTED CERTIFICATE")
+            .map(|p| Certificate::from_der(p.contents()))
+            .collect::<Result<_, _>>()?;
+        if certs.is_empty() {
+            return Err(BadCertificate);
+        }
+        Ok(certs)
+    } else {
+        Ok(vec![Certificate::from_der(bytes)?])
+    }
+}

@@ -1,0 +1,52 @@
+//! # signet
+//!
+//! Headless authentication with signed JWT client assertions. signet loads a private key (PEM,
+//! encrypted PKCS#8, PKCS#12/PFX, or a Google service-account file), signs a short-lived client
+//! assertion whose `kid` names the key the way the provider expects, exchanges it at a token
+//! endpoint (RFC 7523 client credentials, JWT-bearer, or a bearer header), and caches the token.
+//!
+//! The pieces are usable on their own:
+//!
+//! ```
+//! use signet::assertion::{Claims, HeaderOptions, Signer};
+//! # let dir = env!("CARGO_MANIFEST_DIR");
+//! // 1. load a key (and the certificate that comes with it)
+//! let bundle = signet::key::load_bundle(format!("{dir}/tests/fixtures/rsa2048.pkcs8.pem").as_ref(),
+//!     None, Some(format!("{dir}/tests/fixtures/rsa2048.crt.pem").as_ref()))?;
+//! // 2. a signer: kid = the certificate's SHA-1 thumbprint, as Windows shows it
+//! let signer = Signer::new(bundle, None, &HeaderOptions::default())?;
+//! assert_eq!(signer.kid().unwrap().len(), 40);
+//! // 3. an assertion
+//! let jwt = signer.sign(&Claims::new("client-1", "https://idp.example/token"), signet::clock::now())?;
+//! let decoded = signet::inspect::dangerous::decode_unverified(jwt.expose())?;
+//! assert_eq!(decoded.claims["aud"], "https://idp.example/token");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod alg;
+pub mod assertion;
+pub mod b64;
+pub mod cache;
+pub mod clock;
+pub mod config;
+pub mod env;
+pub mod error;
+pub mod exchange;
+pub mod grant;
+pub mod inspect;
+pub mod issuer;
+pub mod key;
+pub mod secret;
+pub mod source;
+pub mod template;
+pub mod token;
+
+pub use alg::{Alg, KeyType};
+pub use assertion::{Claims, HeaderOptions, KidFrom, Signer};
+pub use error::{Category, Error};
+pub use key::{KeyBundle, SigningKey};
+pub use secret::Secret;
+
+/// signet's version, as `--version` and the `User-Agent` show it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,589 @@
+//! A token source: everything needed to get a token, resolved from settings, and the steps that
+//! get it (sign an assertion, exchange it, or serve it from the cache).
+//!
+//! Resolving a source reads no key: the key is loaded only when an assertion must be signed, so
+//! a cache hit costs a hash of the key file and one small read.
+
+use crate::alg::Alg;
+use crate::assertion::{Claims, HeaderOptions, KidFrom, Signer};
+use crate::config::{split_kv, ConfigError, Origin, Raw, Settings};
+use crate::env::{Env, EnvVars};
+use crate::exchange::{self, Event, ExchangeError, ExchangeOptions, Outcome};
+use crate::grant::{parse_request_header, Grant, RequestParams, TokenRequest};
+use crate::key::{self, KeyError};
+use crate::secret::Secret;
+use crate::template::Template;
+use crate::token::ResponseShape;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the passphrase came from (for `config show`; never the value).
+#[derive(Clone, Debug)]
+pub enum PassphraseSource {
+    /// None given.
+    None,
+    /// `SIGNET_KEY_PASSPHRASE`.
+    Env,
+    /// A file.
+    File(PathBuf),
+    /// An environment variable named by the profile.
+    NamedEnv(String),
+}
+
+/// Everything needed to sign and exchange, resolved and typed.
+#[derive(Debug)]
+pub struct TokenSource {
+    /// The private key file.
+    pub key: Option<PathBuf>,
+    /// The passphrase (never printed).
+    pub passphrase: Option<Secret<String>>,
+    /// Where the passphrase came from.
+    pub passphrase_source: PassphraseSource,
+    /// The certificate file.
+    pub cert: Option<PathBuf>,
+    /// Header options.
+    pub header: HeaderOptions,
+    /// Explicit algorithm.
+    pub alg: Option<Alg>,
+    /// Client id.
+    pub client_id: Option<String>,
+    /// `iss` override.
+    pub issuer: Option<String>,
+    /// `sub` override.
+    pub subject: Option<String>,
+    /// Omit `sub` when no subject is set.
+    pub omit_subject: bool,
+    /// Audience (defaults to the token URL).
+    pub audience: Option<String>,
+    /// Assertion lifetime.
+    pub lifetime: u64,
+    /// Extra claims.
+    pub claims: Map<String, Value>,
+    /// Grant.
+    pub grant: Grant,
+    /// Token URL.
+    pub token_url: Option<String>,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// Whether scopes travel as a `scope` claim instead of a form parameter.
+    pub scope_in_claim: bool,
+    /// Extra parameters.
+    pub params: Vec<(String, String)>,
+    /// Extra request headers.
+    pub request_headers: Vec<(String, String)>,
+    /// How to read the answer.
+    pub shape: ResponseShape,
+    /// Whole-exchange limit.
+    pub timeout: Duration,
+    /// Extra CAs.
+    pub ca_file: Option<PathBuf>,
+    /// The template, if any.
+    pub template: Option<Template>,
+    /// Template variables as resolved.
+    pub vars: BTreeMap<String, String>,
+    /// Warnings gathered while resolving.
+    pub warnings: Vec<String>,
+}
+
+fn bool_or(s: &Settings, key: &str) -> bool {
+    s.flag(key)
+}
+
+/// Builds the template layer for the template the settings name (if any), so the caller can
+/// resolve again with it in place. Returns the template and its checked variables.
+pub fn template_layer(
+    s: &Settings,
+) -> Result<Option<(Template, BTreeMap<String, String>, crate::config::Layer)>, ConfigError> {
+    let Some(name) = s.str("template") else { return Ok(None) };
+    let t = crate::template::load(name)?;
+    let vars = t.check_vars(&s.map("var"))?;
+    let layer = t.layer(&vars)?;
+    Ok(Some((t, vars, layer)))
+}
+
+impl TokenSource {
+    /// Types the resolved settings. `template` is the one [`template_layer`] loaded.
+    pub fn from_settings(
+        s: &Settings,
+        env: &Env,
+        template: Option<(Template, BTreeMap<String, String>)>,
+    ) -> Result<TokenSource, ConfigError> {
+        let (template, vars) = match template {
+            Some((t, v)) => (Some(t), v),
+            None => (None, BTreeMap::new()),
+        };
+        let mut warnings = vec![];
+        let (passphrase, passphrase_source) = passphrase(s, env)?;
+        let alg = s.parse::<Alg>("alg")?;
+        let kid_from = s.parse::<KidFrom>("kid_from")?;
+        let grant = s.parse::<Grant>("grant")?.unwrap_or(Grant::ClientCredentials);
+        let lifetime = s.secs("lifetime")?.unwrap_or(crate::assertion::DEFAULT_LIFETIME);
+        if lifetime == 0 {
+            return Err(ConfigError::Usage("--lifetime must be at least 1 second".into()));
+        }
+        let mut claims = Map::new();
+        for (k, v) in s.map("claim") {
+            claims.insert(k, crate::grant::json_value(&v));
+        }
+        let mut request_headers = vec![];
+        for (k, v) in s.map("request_header") {
+            let (k, v) = parse_request_header(&format!("{k}: {v}")).map_err(ConfigError::Usage)?;
+            request_headers.push((k, v));
+        }
+        let timeout = s.secs("timeout")?.unwrap_or(30);
+        if timeout == 0 {
+            return Err(ConfigError::Usage("--timeout must be at least 1 second".into()));
+        }
+        let token_path = s.str("token_path").unwrap_or("/access_token").to_string();
+        if token_path != "-" && !token_path.is_empty() && !token_path.starts_with('/') {
+            return Err(ConfigError::Usage(format!(
+                "--token-path '{}' is not a JSON pointer: it starts with / (e.g. /userInfo/token), or is - for a plain-text answer",
+                crate::token::sanitize(&token_path, 60)
+            )));
+        }
+        let scope_in_claim = template
+            .as_ref()
+            .is_some_and(|t| t.scope_in.as_deref() == Some("claim"));
+        let mut src = TokenSource {
+            key: s.path("key"),
+            passphrase,
+            passphrase_source,
+            cert: s.path("cert"),
+            header: HeaderOptions {
+                kid: s.str("kid").map(String::from),
+                kid_from,
+                x5t: bool_or(s, "x5t"),
+                x5t_s256: bool_or(s, "x5t_s256"),
+                x5c: bool_or(s, "x5c"),
+            },
+            alg,
+            client_id: s.str("client_id").map(String::from),
+            issuer: s.str("issuer").map(String::from),
+            subject: s.str("subject").map(String::from),
+            omit_subject: template.as_ref().is_some_and(|t| t.omit_subject),
+            audience: s.str("audience").map(String::from),
+            lifetime,
+            claims,
+            grant,
+            token_url: s.str("token_url").map(String::from),
+            scopes: s.list("scope"),
+            scope_in_claim,
+            params: s.map("param"),
+            request_headers,
+            shape: ResponseShape {
+                token_path,
+                default_ttl: s.secs("default_ttl")?.unwrap_or(crate::token::DEFAULT_TTL),
+            },
+            timeout: Duration::from_secs(timeout),
+            ca_file: s.path("ca_file"),
+            template,
+            vars,
+            warnings: vec![],
+        };
+        src.apply_template_patterns(s)?;
+        src.check_template_limits()?;
+        warnings.append(&mut src.warnings);
+        src.warnings = warnings;
+        Ok(src)
+    }
+
+    /// Template patterns that use built-in placeholders (`{client_id}`, `{token_url}`), filled from
+    /// the final settings unless a higher layer set the value.
+    fn apply_template_patterns(&mut self, s: &Settings) -> Result<(), ConfigError> {
+        let Some(t) = &self.template else { return Ok(()) };
+        let mut vars = self.vars.clone();
+        if let Some(c) = &self.client_id {
+            vars.insert("client_id".into(), c.clone());
+        }
+        if let Some(u) = &self.token_url {
+            vars.insert("token_url".into(), u.clone());
+        }
+        let above_template =
+            |key: &str| !matches!(s.origin(key), None | Some(Origin::Template(_)) | Some(Origin::Default));
+        if !above_template("audience") {
+            if let Some(p) = &t.audience {
+                if let Some(v) = t.render(p, &vars)? {
+                    self.audience = Some(v);
+                }
+            }
+        }
+        if !above_template("issuer") {
+            if let Some(p) = &t.issuer {
+                if let Some(v) = t.render(p, &vars)? {
+                    self.issuer = Some(v);
+                }
+            }
+        }
+        if !above_template("subject") {
+            if let Some(p) = &t.subject {
+                if let Some(v) = t.render(p, &vars)? {
+                    self.subject = Some(v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Limits the provider enforces, checked before anything is signed or sent.
+    pub fn check_template_limits(&self) -> Result<(), ConfigError> {
+        let Some(t) = &self.template else { return Ok(()) };
+        if let (Some(alg), false) = (self.alg, t.algs.is_empty()) {
+            if !t.accepted_algs().contains(&alg) {
+                return Err(ConfigError::Usage(format!(
+                    "{} does not accept {alg} assertions (it accepts {})",
+                    t.description_name(),
+                    t.algs.join(", ")
+                )));
+            }
+        }
+        if let Some(max) = t.max_lifetime {
+            if self.lifetime > max {
+                return Err(ConfigError::Usage(format!(
+                    "{} accepts assertions valid for at most {max} s; --lifetime {} is too long",
+                    t.description_name(),
+                    self.lifetime
+                )));
+            }
+        }
+        if t.scope_required && self.scopes.is_empty() {
+            return Err(ConfigError::Missing {
+                what: format!("a scope for {}", t.description_name()),
+                how: "give --scope (e.g. https://graph.microsoft.com/.default)".into(),
+            });
+        }
+        if t.subject_required && self.subject.is_none() {
+            return Err(ConfigError::Missing {
+                what: format!("a subject for {}", t.description_name()),
+                how: "give --subject (the user the token is for)".into(),
+            });
+        }
+        if t.client_id_required && self.client_id.is_none() {
+            return Err(ConfigError::Missing {
+                what: format!("a client id for {}", t.description_name()),
+                how: "give --client-id or SIGNET_CLIENT_ID".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The token URL, required for an exchange.
+    pub fn token_url(&self) -> Result<&str, ConfigError> {
+        self.token_url.as_deref().ok_or_else(|| ConfigError::Missing {
+            what: "a token URL".into(),
+            how: "give --token-url, SIGNET_TOKEN_URL, or a --template that knows it".into(),
+        })
+    }
+
+    /// Loads the key (and certificate) and prepares a signer, checking the algorithm against the
+    /// key and the template.
+    pub fn signer(&self) -> Result<Signer, crate::Error> {
+        let key_path = self.key.as_ref().ok_or_else(|| ConfigError::Missing {
+            what: "a private key".into(),
+            how: "give --key PATH or SIGNET_KEY".into(),
+        })?;
+        let bundle = key::load_bundle(key_path, self.passphrase.as_ref(), self.cert.as_deref())?;
+        let signer = Signer::new(bundle, self.alg, &self.header)?;
+        if let Some(t) = &self.template {
+            if !t.algs.is_empty() && !t.accepted_algs().contains(&signer.alg()) {
+                return Err(ConfigError::Usage(format!(
+                    "{} does not accept {} assertions (it accepts {}): choose one with --alg",
+                    t.description_name(),
+                    signer.alg(),
+                    t.algs.join(", ")
+                ))
+                .into());
+            }
+        }
+        Ok(signer)
+    }
+
+    /// The claims for an assertion signed by `signer`.
+    pub fn claims(&self, signer: &Signer) -> Result<Claims, ConfigError> {
+        let sa = signer.bundle().service_account.as_ref();
+        let client_id = self
+            .client_id
+            .clone()
+            .or_else(|| sa.map(|s| s.client_email.clone()).filter(|e| !e.is_empty()));
+        let issuer = self
+            .issuer
+            .clone()
+            .or_else(|| client_id.clone())
+            .ok_or_else(|| ConfigError::Missing {
+                what: "a client id".into(),
+                how: "give --client-id (or SIGNET_CLIENT_ID), or --issuer".into(),
+            })?;
+        let subject = match &self.subject {
+            Some(s) => Some(s.clone()),
+            None if self.omit_subject => None,
+            None => client_id.clone().or_else(|| Some(issuer.clone())),
+        };
+        let audience = match (&self.audience, &self.token_url) {
+            (Some(a), _) => a.clone(),
+            (None, Some(u)) => u.clone(),
+            (None, None) => {
+                return Err(ConfigError::Missing {
+                    what: "an audience".into(),
+                    how: "give --audience or --token-url (the audience defaults to the token URL)".into(),
+                })
+            }
+        };
+        let mut extra = Map::new();
+        if self.scope_in_claim && !self.scopes.is_empty() {
+            extra.insert("scope".into(), self.scopes.join(" ").into());
+        }
+        for (k, v) in &self.claims {
+            extra.insert(k.clone(), v.clone());
+        }
+        Ok(Claims {
+            issuer,
+            subject,
+            audience,
+            lifetime: self.lifetime,
+            extra,
+        })
+    }
+
+    /// Signs one assertion at `now + skew`.
+    pub fn sign(&self, signer: &Signer, skew: i64) -> Result<Secret<String>, crate::Error> {
+        let claims = self.claims(signer)?;
+        Ok(signer.sign(&claims, crate::clock::now() + skew)?)
+    }
+
+    /// The request for one attempt.
+    pub fn request(&self, signer: &Signer, skew: i64) -> Result<TokenRequest, crate::Error> {
+        let url = self.token_url()?;
+        let assertion = self.sign(signer, skew)?;
+        let client_id = self.client_id.clone().or_else(|| {
+            signer
+                .bundle()
+                .service_account
+                .as_ref()
+                .map(|s| s.client_email.clone())
+                .filter(|e| !e.is_empty())
+        });
+        let params = RequestParams {
+            client_id,
+            scope: if self.scope_in_claim || self.scopes.is_empty() {
+                None
+            } else {
+                Some(self.scopes.join(" "))
+            },
+            params: self.params.clone(),
+            headers: self.request_headers.clone(),
+        };
+        Ok(self.grant.request(url, assertion.expose(), &params))
+    }
+
+    /// The exchange options.
+    pub fn exchange_options(&self) -> Result<ExchangeOptions, ConfigError> {
+        Ok(ExchangeOptions {
+            url: self.token_url()?.to_string(),
+            timeout: self.timeout,
+            ca_file: self.ca_file.clone(),
+            shape: self.shape.clone(),
+        })
+    }
+
+    /// Fetches a token: signs (a fresh assertion per attempt) and exchanges. For the self-signed
+    /// grant the assertion itself is the token.
+    pub fn fetch(&self, signer: &Signer, on_event: &mut dyn FnMut(&Event)) -> Result<Outcome, crate::Error> {
+        if self.grant == Grant::SelfSigned {
+            let now = crate::clock::now();
+            let jwt = self.sign(signer, 0)?;
+            let token = crate::token::Token {
+                access_token: jwt,
+                token_type: Some("Bearer".into()),
+                scope: None,
+                obtained_at: now,
+                expires_at: now + self.lifetime as i64,
+                extra: BTreeMap::new(),
+            };
+            return Ok(Outcome {
+                token,
+                attempts: 0,
+                warnings: vec![],
+            });
+        }
+        let opts = self.exchange_options()?;
+        exchange::check_url(&opts.url)?;
+        let mut make = |skew: i64| self.request(signer, skew);
+        let result = exchange::exchange_blocking(&opts, &mut make, on_event);
+        result.map_err(|e| self.with_hint(e, signer))
+    }
+
+    /// Adds the template's hint (with what signet knows) to a refusal.
+    pub fn with_hint(&self, e: crate::Error, signer: &Signer) -> crate::Error {
+        let crate::Error::Exchange(ExchangeError::Refused {
+            url,
+            status,
+            oauth,
+            excerpt,
+            clock_offset,
+            hint: None,
+        }) = e
+        else {
+            return e;
+        };
+        let mut facts: BTreeMap<&str, String> = BTreeMap::new();
+        facts.insert("kid", signer.kid().unwrap_or("(none)").to_string());
+        facts.insert(
+            "kid_rule",
+            self.header
+                .kid_from
+                .map(|k| k.to_string())
+                .unwrap_or_else(|| "default".into()),
+        );
+        facts.insert("alg", signer.alg().to_string());
+        if let Some(c) = signer.bundle().leaf() {
+            facts.insert("x5t", c.x5t());
+            facts.insert("x5t_s256", c.x5t_s256());
+            facts.insert("sha1", c.hex_sha1());
+        }
+        facts.insert(
+            "offset",
+            match clock_offset {
+                Some(o) if o.abs() > exchange::SKEW_TOLERANCE => {
+                    format!(
+                        "the local clock is {} the server's by {} s",
+                        if o > 0 { "behind" } else { "ahead of" },
+                        o.abs()
+                    )
+                }
+                Some(o) => format!("the local clock agrees with the server's within {} s", o.abs().max(1)),
+                None => "the server sent no Date header to compare clocks with".into(),
+            },
+        );
+        let code = oauth.as_ref().map(|o| o.error.clone()).unwrap_or_default();
+        let desc = oauth.as_ref().and_then(|o| o.description.clone()).unwrap_or_default();
+        let hint = self
+            .template
+            .as_ref()
+            .and_then(|t| t.hint_for(&code, &desc, &facts))
+            .or_else(|| {
+                // AADSTS codes live in the description; a time error anywhere gets the clock fact.
+                let lower = desc.to_ascii_lowercase();
+                if lower.contains("expired")
+                    || lower.contains("not yet valid")
+                    || lower.contains("issued in the future")
+                {
+                    Some(format!("assertion times were refused: {}", facts["offset"]))
+                } else {
+                    None
+                }
+            });
+        ExchangeError::Refused {
+            url,
+            status,
+            oauth,
+            excerpt,
+            clock_offset,
+            hint,
+        }
+        .into()
+    }
+
+    /// Identity of everything that changes which token comes back, as canonical text, for the
+    /// cache key. Reads the key and certificate files' bytes (hashing them, never parsing), and
+    /// never includes the passphrase.
+    pub fn identity(&self) -> Result<String, KeyError> {
+        use aws_lc_rs::digest::{digest, SHA256};
+        let file_hash = |p: &PathBuf, cert: bool| -> Result<String, KeyError> {
+            let bytes = key::read_secret_file(p).map_err(|e| {
+                let reason = key::io_reason(&e);
+                if cert {
+                    KeyError::CertRead {
+                        path: p.clone(),
+                        reason,
+                    }
+                } else {
+                    KeyError::Read {
+                        path: p.clone(),
+                        reason,
+                    }
+                }
+            })?;
+            Ok(crate::b64::encode(digest(&SHA256, &bytes).as_ref()))
+        };
+        let key_id = match &self.key {
+            Some(p) => file_hash(p, false)?,
+            None => String::new(),
+        };
+        let cert_id = match &self.cert {
+            Some(p) => file_hash(p, true)?,
+            None => String::new(),
+        };
+        let mut scopes = self.scopes.clone();
+        scopes.sort();
+        scopes.dedup();
+        let v = serde_json::json!({
+            "token_url": self.token_url,
+            "grant": self.grant.as_str(),
+            "client_id": self.client_id,
+            "iss": self.issuer,
+            "sub": self.subject,
+            "aud": self.audience,
+            "scopes": scopes,
+            "claims": self.claims,
+            "params": self.params,
+            "headers": self.request_headers,
+            "token_path": self.shape.token_path,
+            "template": self.template.as_ref().map(|t| t.name.clone()),
+            "vars": self.vars,
+            "alg": self.alg.map(|a| a.to_string()),
+            "kid": self.header.kid,
+            "kid_from": self.header.kid_from.map(|k| k.to_string()),
+            "x5t": [self.header.x5t, self.header.x5t_s256, self.header.x5c],
+            "key": key_id,
+            "cert": cert_id,
+        });
+        Ok(v.to_string())
+    }
+}
+
+impl Template {
+    /// The provider's name for messages.
+    pub fn description_name(&self) -> String {
+        self.description
+            .split(':')
+            .next()
+            .unwrap_or(&self.name)
+            .trim()
+            .to_string()
+    }
+}
+
+fn passphrase(s: &Settings, env: &Env) -> Result<(Option<Secret<String>>, PassphraseSource), ConfigError> {
+    let from_file = |p: PathBuf| -> Result<(Option<Secret<String>>, PassphraseSource), ConfigError> {
+        let secret = key::read_passphrase_file(&p).map_err(|e| ConfigError::Usage(e.to_string()))?;
+        Ok((Some(secret), PassphraseSource::File(p)))
+    };
+    // flag file > env value > profile (file or named env var)
+    if matches!(s.origin("key_passphrase_file"), Some(Origin::Flag)) {
+        return from_file(s.path("key_passphrase_file").unwrap_or_default());
+    }
+    if let Some(v) = env.get(EnvVars::KEY_PASSPHRASE) {
+        return Ok((Some(Secret::new(v.to_string())), PassphraseSource::Env));
+    }
+    if let Some(p) = s.path("key_passphrase_file") {
+        return from_file(p);
+    }
+    if let Some(var) = s.str("passphrase_env") {
+        return match env.get(var) {
+            Some(v) => Ok((Some(Secret::new(v.to_string())), PassphraseSource::NamedEnv(var.into()))),
+            None => Err(ConfigError::Missing {
+                what: format!("the passphrase variable {var} named by passphrase_env"),
+                how: format!("set {var} in the environment"),
+            }),
+        };
+    }
+    Ok((None, PassphraseSource::None))
+}
+
+/// Parses repeated `KEY=VALUE` flags into a map layer value.
+pub fn kv_list(values: &[String], flag: &str) -> Result<Raw, ConfigError> {
+    Ok(Raw::Map(
+        values.iter().map(|v| split_kv(v, flag)).collect::<Result<_, _>>()?,
+    ))
+}

@@ -1,0 +1,468 @@
+//! Provider templates: what each identity provider wants, as data (`templates/*.toml`).
+//!
+//! A template supplies defaults at the template layer (flags, environment and profiles win), the
+//! limits the provider enforces (checked before any request), and hints for its error codes.
+//! Variables are substituted structurally: a host variable must be a host name, a path variable
+//! one path segment, and every other value is placed as a whole JSON string or header value, so no
+//! value can change the structure of the URL, the claims or the request.
+
+use crate::alg::Alg;
+use crate::config::{ConfigError, Layer, Origin, Raw};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The templates compiled into the binary: (name, TOML text).
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("entra-id", include_str!("../templates/entra-id.toml")),
+    (
+        "entra-id-federated",
+        include_str!("../templates/entra-id-federated.toml"),
+    ),
+    ("okta", include_str!("../templates/okta.toml")),
+    ("auth0", include_str!("../templates/auth0.toml")),
+    ("keycloak", include_str!("../templates/keycloak.toml")),
+    (
+        "google-service-account",
+        include_str!("../templates/google-service-account.toml"),
+    ),
+    (
+        "google-self-signed",
+        include_str!("../templates/google-self-signed.toml"),
+    ),
+    ("salesforce", include_str!("../templates/salesforce.toml")),
+    ("jde-ais", include_str!("../templates/jde-ais.toml")),
+    ("1e", include_str!("../templates/1e.toml")),
+    ("generic", include_str!("../templates/generic.toml")),
+];
+
+/// How a variable may be used.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum VarKind {
+    /// A host name with optional port.
+    Host,
+    /// One URL path segment.
+    Segment,
+    /// Any text, placed whole (claims, JSON body, header values).
+    #[default]
+    Value,
+    /// An https:// or loopback http:// URL prefix (a base URL).
+    Url,
+}
+
+/// A template variable.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Var {
+    /// What it is, for `templates show` and errors.
+    pub description: String,
+    /// Whether it must be given.
+    #[serde(default)]
+    pub required: bool,
+    /// How it may be used.
+    #[serde(default)]
+    pub kind: VarKind,
+    /// Value when not given.
+    pub default: Option<String>,
+    /// Allowed values, when the set is closed.
+    pub choices: Option<Vec<String>>,
+}
+
+/// A provider template.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    /// Short name.
+    pub name: String,
+    /// One line.
+    pub description: String,
+    /// Documentation followed (URLs).
+    pub docs: Vec<String>,
+    /// Longer explanation for `templates show`.
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// Grant.
+    pub grant: String,
+    /// Token URL pattern.
+    pub token_url: Option<String>,
+    /// Audience pattern; `{token_url}` follows the token URL.
+    pub audience: Option<String>,
+    /// `iss` pattern.
+    pub issuer: Option<String>,
+    /// `sub` pattern.
+    pub subject: Option<String>,
+    /// Omit `sub` when no subject is set (Google without delegation).
+    #[serde(default)]
+    pub omit_subject: bool,
+    /// Kid rule.
+    pub kid_from: Option<String>,
+    /// Headers to add: `x5t`, `x5t#S256`, `x5c`.
+    #[serde(default)]
+    pub send: Vec<String>,
+    /// Default algorithm.
+    pub alg: Option<String>,
+    /// Algorithms the provider accepts (empty: any).
+    #[serde(default)]
+    pub algs: Vec<String>,
+    /// Default lifetime.
+    pub lifetime: Option<u64>,
+    /// Longest lifetime the provider accepts.
+    pub max_lifetime: Option<u64>,
+    /// Token path.
+    pub token_path: Option<String>,
+    /// Lifetime when the answer gives none.
+    pub default_ttl: Option<u64>,
+    /// Output header name for `--format header`.
+    pub header_name: Option<String>,
+    /// Where scopes go: `form` (default) or `claim`.
+    #[serde(default)]
+    pub scope_in: Option<String>,
+    /// Whether a scope is required.
+    #[serde(default)]
+    pub scope_required: bool,
+    /// Whether a client id is required.
+    #[serde(default)]
+    pub client_id_required: bool,
+    /// Whether a subject is required.
+    #[serde(default)]
+    pub subject_required: bool,
+    /// Whether the provider rejects a reused `jti` (for the embedded issuer's provider mode).
+    #[serde(default)]
+    pub single_use_jti: bool,
+    /// Whether answers carry `expires_in` (for the embedded issuer's provider mode).
+    #[serde(default = "yes")]
+    pub answer_has_expires_in: bool,
+    /// Extra request headers (values may hold `{var}`).
+    #[serde(default)]
+    pub request_headers: BTreeMap<String, String>,
+    /// Extra form or JSON-body parameters.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Extra claims.
+    #[serde(default)]
+    pub claims: BTreeMap<String, String>,
+    /// Variables.
+    #[serde(default)]
+    pub vars: BTreeMap<String, Var>,
+    /// Error code (or a substring of the description) → hint.
+    #[serde(default)]
+    pub hints: BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Finds a template by name (built in) or path (contains `/` or ends in `.toml`).
+pub fn load(name_or_path: &str) -> Result<Template, ConfigError> {
+    let is_path = name_or_path.contains('/') || name_or_path.ends_with(".toml");
+    let (text, source) = if is_path {
+        let t = std::fs::read_to_string(name_or_path).map_err(|e| {
+            ConfigError::Template(format!(
+                "cannot read template {name_or_path}: {}",
+                crate::key::io_reason(&e)
+            ))
+        })?;
+        (t, name_or_path.to_string())
+    } else {
+        let t = BUILTIN
+            .iter()
+            .find(|(n, _)| *n == name_or_path)
+            .map(|(_, t)| t.to_string())
+            .ok_or_else(|| {
+                let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+                ConfigError::Template(format!(
+                    "unknown template '{name_or_path}': use one of {}, or a path to a .toml file",
+                    names.join(", ")
+                ))
+            })?;
+        (t, format!("built-in template {name_or_path}"))
+    };
+    parse(&text, &source)
+}
+
+/// Parses and checks a template's text.
+pub fn parse(text: &str, source: &str) -> Result<Template, ConfigError> {
+    let t: Template = toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+            .unwrap_or(1);
+        ConfigError::Template(format!("{source}:{line}: {}", e.message()))
+    })?;
+    t.check().map_err(|e| ConfigError::Template(format!("{source}: {e}")))?;
+    Ok(t)
+}
+
+impl Template {
+    fn check(&self) -> Result<(), String> {
+        self.grant.parse::<crate::grant::Grant>()?;
+        if let Some(k) = &self.kid_from {
+            k.parse::<crate::assertion::KidFrom>()?;
+        }
+        for a in self.algs.iter().chain(self.alg.iter()) {
+            a.parse::<Alg>().map_err(|e| e.to_string())?;
+        }
+        for h in &self.send {
+            if !["x5t", "x5t#S256", "x5c"].contains(&h.as_str()) {
+                return Err(format!("send: unknown header '{h}' (x5t, x5t#S256, x5c)"));
+            }
+        }
+        // Every placeholder must name a variable (or a built-in one).
+        let mut patterns: Vec<&String> = vec![];
+        patterns.extend(self.token_url.iter());
+        patterns.extend(self.audience.iter());
+        patterns.extend(self.issuer.iter());
+        patterns.extend(self.subject.iter());
+        patterns.extend(self.request_headers.values());
+        patterns.extend(self.params.values());
+        patterns.extend(self.claims.values());
+        for p in patterns {
+            for name in placeholders(p)? {
+                if !self.vars.contains_key(&name) && !BUILTIN_VARS.contains(&name.as_str()) {
+                    return Err(format!("placeholder {{{name}}} names no variable"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The accepted algorithms.
+    pub fn accepted_algs(&self) -> Vec<Alg> {
+        self.algs.iter().filter_map(|a| a.parse().ok()).collect()
+    }
+
+    /// Checks the variables given: required ones present, choices respected, kinds valid.
+    pub fn check_vars(&self, given: &[(String, String)]) -> Result<BTreeMap<String, String>, ConfigError> {
+        let mut out = BTreeMap::new();
+        for (k, _) in given {
+            if !self.vars.contains_key(k) {
+                let known: Vec<&str> = self.vars.keys().map(String::as_str).collect();
+                return Err(ConfigError::Template(format!(
+                    "template {} has no variable '{k}' (its variables: {})",
+                    self.name,
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
+            }
+        }
+        for (name, var) in &self.vars {
+            let value = given
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .or_else(|| var.default.clone());
+            let Some(value) = value else {
+                if var.required {
+                    return Err(ConfigError::Template(format!(
+                        "template {} needs --var {name}=… ({})",
+                        self.name, var.description
+                    )));
+                }
+                continue;
+            };
+            check_var_value(&self.name, name, var, &value)?;
+            out.insert(name.clone(), value);
+        }
+        Ok(out)
+    }
+
+    /// Substitutes `{var}` placeholders in a pattern. Unset optional variables make the whole
+    /// pattern unset (`None`).
+    pub fn render(&self, pattern: &str, vars: &BTreeMap<String, String>) -> Result<Option<String>, ConfigError> {
+        let mut out = String::new();
+        let mut rest = pattern;
+        while let Some(i) = rest.find('{') {
+            out.push_str(&rest[..i]);
+            let j = rest[i..]
+                .find('}')
+                .ok_or_else(|| ConfigError::Template(format!("unclosed '{{' in {pattern}")))?
+                + i;
+            let name = &rest[i + 1..j];
+            match vars.get(name) {
+                Some(v) => out.push_str(v),
+                None => return Ok(None),
+            }
+            rest = &rest[j + 1..];
+        }
+        out.push_str(rest);
+        Ok(Some(out))
+    }
+
+    /// The template's values as a settings layer, with variables substituted.
+    /// `vars` must come from [`Template::check_vars`]; built-in placeholders (`client_id`, `token_url`)
+    /// are filled from `builtins` when known.
+    pub fn layer(&self, vars: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
+        let origin = Origin::Template(self.name.clone());
+        let mut l = Layer::new();
+        let mut put = |k: &'static str, raw: Raw| {
+            l.insert(k, (raw, origin.clone()));
+        };
+        put("grant", Raw::Str(self.grant.clone()));
+        if let Some(u) = &self.token_url {
+            if let Some(u) = self.render(u, vars)? {
+                put("token_url", Raw::Str(u));
+            }
+        }
+        for (k, p) in [
+            ("audience", &self.audience),
+            ("issuer", &self.issuer),
+            ("subject", &self.subject),
+        ] {
+            if let Some(p) = p {
+                // Patterns that use built-in placeholders are resolved later, from the final settings.
+                if placeholders(p)
+                    .map(|v| v.iter().any(|n| BUILTIN_VARS.contains(&n.as_str())))
+                    .unwrap_or(false)
+                {
+                    continue;
+                }
+                if let Some(v) = self.render(p, vars)? {
+                    put(k, Raw::Str(v));
+                }
+            }
+        }
+        if let Some(k) = &self.kid_from {
+            put("kid_from", Raw::Str(k.clone()));
+        }
+        for h in &self.send {
+            match h.as_str() {
+                "x5t" => put("x5t", Raw::Bool(true)),
+                "x5t#S256" => put("x5t_s256", Raw::Bool(true)),
+                _ => put("x5c", Raw::Bool(true)),
+            }
+        }
+        if let Some(a) = &self.alg {
+            put("alg", Raw::Str(a.clone()));
+        }
+        if let Some(n) = self.lifetime {
+            put("lifetime", Raw::Str(n.to_string()));
+        }
+        if let Some(p) = &self.token_path {
+            put("token_path", Raw::Str(p.clone()));
+        }
+        if let Some(n) = self.default_ttl {
+            put("default_ttl", Raw::Str(n.to_string()));
+        }
+        if let Some(h) = &self.header_name {
+            put("header_name", Raw::Str(h.clone()));
+        }
+        let render_map = |m: &BTreeMap<String, String>| -> Result<Vec<(String, String)>, ConfigError> {
+            let mut out = vec![];
+            for (k, p) in m {
+                if let Some(v) = self.render(p, vars)? {
+                    out.push((k.clone(), v));
+                }
+            }
+            Ok(out)
+        };
+        let headers = render_map(&self.request_headers)?;
+        if !headers.is_empty() {
+            put("request_header", Raw::Map(headers));
+        }
+        let params = render_map(&self.params)?;
+        if !params.is_empty() {
+            put("param", Raw::Map(params));
+        }
+        let claims = render_map(&self.claims)?;
+        if !claims.is_empty() {
+            put("claim", Raw::Map(claims));
+        }
+        Ok(l)
+    }
+
+    /// A hint for an error code or description, with `{name}` filled from `facts`.
+    pub fn hint_for(&self, code: &str, description: &str, facts: &BTreeMap<&str, String>) -> Option<String> {
+        let (_, text) = self
+            .hints
+            .iter()
+            .find(|(k, _)| k.as_str() == code)
+            .or_else(|| self.hints.iter().find(|(k, _)| description.contains(k.as_str())))?;
+        let mut out = text.clone();
+        for (k, v) in facts {
+            out = out.replace(&format!("{{{k}}}"), v);
+        }
+        Some(out)
+    }
+}
+
+/// Placeholders every template may use without declaring them.
+pub const BUILTIN_VARS: &[&str] = &["client_id", "token_url"];
+
+fn placeholders(p: &str) -> Result<Vec<String>, String> {
+    let mut out = vec![];
+    let mut rest = p;
+    while let Some(i) = rest.find('{') {
+        let j = rest[i..].find('}').ok_or_else(|| format!("unclosed '{{' in {p}"))? + i;
+        out.push(rest[i + 1..j].to_string());
+        rest = &rest[j + 1..];
+    }
+    Ok(out)
+}
+
+fn check_var_value(template: &str, name: &str, var: &Var, value: &str) -> Result<(), ConfigError> {
+    let bad = |why: &str| {
+        ConfigError::Template(format!(
+            "--var {name}='{}' is not valid for template {template}: {why}",
+            crate::token::sanitize(value, 60)
+        ))
+    };
+    if let Some(choices) = &var.choices {
+        if !choices.iter().any(|c| c == value) {
+            return Err(bad(&format!("use one of {}", choices.join(", "))));
+        }
+    }
+    if value.chars().any(|c| c.is_control()) {
+        return Err(bad("it contains control characters"));
+    }
+    match var.kind {
+        VarKind::Host => {
+            let (host, port) = match value.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (value, None),
+            };
+            let host_ok = !host.is_empty()
+                && host.len() <= 253
+                && host.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && !l.starts_with('-')
+                });
+            let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok());
+            if !host_ok || !port_ok {
+                return Err(bad("it must be a host name (with an optional :port)"));
+            }
+        }
+        VarKind::Segment => {
+            if value.is_empty()
+                || value == "."
+                || value == ".."
+                || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+            {
+                return Err(bad("it must be one URL path segment (letters, digits, - . _ ~)"));
+            }
+        }
+        VarKind::Url => {
+            let u = reqwest::Url::parse(value).map_err(|_| bad("it must be an absolute URL"))?;
+            if u.query().is_some() || u.fragment().is_some() || !u.username().is_empty() {
+                return Err(bad("it must be a base URL without query, fragment or credentials"));
+            }
+            if u.scheme() != "https" && !(u.scheme() == "http" && crate::exchange::is_loopback(&u)) {
+                return Err(bad("it must be https (http only for loopback)"));
+            }
+        }
+        VarKind::Value => {}
+    }
+    Ok(())
+}
+
+/// Whether a file path names a template rather than a built-in name.
+pub fn is_path(s: &str) -> bool {
+    s.contains('/') || s.ends_with(".toml") || Path::new(s).is_absolute()
+}
