@@ -1,0 +1,495 @@
+use crate::common::*;
+use std::io::Write;
+
+fn b64d(s: &str) -> Vec<u8> {
+    signet::b64::decode(s).unwrap()
+}
+
+/// DER-encodes a raw r‖s ECDSA signature, which is what openssl verifies.
+fn ecdsa_der(raw: &[u8]) -> Vec<u8> {
+    let half = raw.len() / 2;
+    let int = |b: &[u8]| {
+        let mut b = b.iter().skip_while(|&&x| x == 0).copied().collect::<Vec<u8>>();
+        if b.is_empty() || b[0] & 0x80 != 0 {
+            b.insert(0, 0);
+        }
+        let mut out = vec![0x02, b.len() as u8];
+        out.extend(b);
+        out
+    };
+    let mut body = int(&raw[..half]);
+    body.extend(int(&raw[half..]));
+    let mut out = vec![0x30];
+    if body.len() > 127 {
+        out.extend([0x81, body.len() as u8]);
+    } else {
+        out.push(body.len() as u8);
+    }
+    out.extend(body);
+    out
+}
+
+/// Verifies a compact JWS with the openssl CLI: an implementation other than signet's.
+pub fn openssl_verify(jwt: &str, pubkey: &std::path::Path) {
+    let jwt = jwt.trim();
+    let (input, sig) = jwt.rsplit_once('.').unwrap();
+    let alg = decode(jwt).header["alg"].as_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let inp = dir.path().join("input");
+    let sigf = dir.path().join("sig");
+    std::fs::File::create(&inp)
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let raw = b64d(sig);
+    let sig_bytes = if alg.starts_with("ES") { ecdsa_der(&raw) } else { raw };
+    std::fs::write(&sigf, sig_bytes).unwrap();
+    let (p, i, s) = (pubkey.to_str().unwrap(), inp.to_str().unwrap(), sigf.to_str().unwrap());
+    let digest = format!("-sha{}", &alg[2..]);
+    match alg.as_str() {
+        "EdDSA" => {
+            openssl(&[
+                "pkeyutl", "-verify", "-pubin", "-inkey", p, "-rawin", "-in", i, "-sigfile", s,
+            ]);
+        }
+        a if a.starts_with("PS") => {
+            openssl(&[
+                "dgst",
+                &digest,
+                "-verify",
+                p,
+                "-sigopt",
+                "rsa_padding_mode:pss",
+                "-sigopt",
+                "rsa_pss_saltlen:digest",
+                "-signature",
+                s,
+                i,
+            ]);
+        }
+        _ => {
+            openssl(&["dgst", &digest, "-verify", p, "-signature", s, i]);
+        }
+    }
+}
+
+fn assert_ok(sb: &Sandbox, args: &[&str]) -> String {
+    let o = sb
+        .signet()
+        .arg("assert")
+        .args(args)
+        .env("SIGNET_KEY_PASSPHRASE", PASSPHRASE)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "signet assert {args:?}: {}", stderr(&o));
+    stdout(&o)
+}
+
+#[test]
+fn every_algorithm_verifies_with_openssl() {
+    let sb = Sandbox::new();
+    let cases = [
+        ("rsa2048.pkcs8.pem", "rsa2048.pub.pem", "RS256"),
+        ("rsa2048.pkcs8.pem", "rsa2048.pub.pem", "RS384"),
+        ("rsa2048.pkcs8.pem", "rsa2048.pub.pem", "RS512"),
+        ("rsa2048.pkcs1.pem", "rsa2048.pub.pem", "PS256"),
+        ("rsa2048.pkcs1.pem", "rsa2048.pub.pem", "PS384"),
+        ("rsa2048.pkcs1.pem", "rsa2048.pub.pem", "PS512"),
+        ("p256.sec1.pem", "p256.pub.pem", "ES256"),
+        ("p384.pkcs8.pem", "p384.pub.pem", "ES384"),
+        ("ed25519.pkcs8.pem", "ed25519.pub.pem", "EdDSA"),
+    ];
+    for (key, public, alg) in cases {
+        let jwt = assert_ok(
+            &sb,
+            &[
+                "--key",
+                &fixture_str(key),
+                "--client-id",
+                "c1",
+                "--audience",
+                "https://idp.example/token",
+                "--alg",
+                alg,
+            ],
+        );
+        let d = decode(&jwt);
+        assert_eq!(d.header["alg"], alg);
+        assert_eq!(d.header["typ"], "JWT");
+        openssl_verify(&jwt, &fixture(public));
+    }
+}
+
+#[test]
+fn default_algorithm_follows_the_key_type() {
+    let sb = Sandbox::new();
+    for (key, alg) in [
+        ("rsa2048.pkcs8.pem", "RS256"),
+        ("p256.pkcs8.pem", "ES256"),
+        ("p384.sec1.pem", "ES384"),
+        ("ed25519.pkcs8.pem", "EdDSA"),
+    ] {
+        let jwt = assert_ok(
+            &sb,
+            &["--key", &fixture_str(key), "--client-id", "c", "--audience", "a"],
+        );
+        assert_eq!(decode(&jwt).header["alg"], alg, "{key}");
+    }
+}
+
+#[test]
+fn claims_are_as_asked_and_jti_is_fresh() {
+    let sb = Sandbox::new();
+    let args = [
+        "--key",
+        &fixture_str("rsa2048.pkcs8.pem"),
+        "--client-id",
+        "my-client",
+        "--token-url",
+        "https://idp.example/oauth2/token",
+        "--lifetime",
+        "90",
+        "--claim",
+        "n=42",
+        "--claim",
+        "s=plain text",
+        "--claim",
+        "o={\"a\":[1]}",
+    ];
+    let a = decode(&assert_ok(&sb, &args));
+    let b = decode(&assert_ok(&sb, &args));
+    let c = &a.claims;
+    assert_eq!(c["iss"], "my-client");
+    assert_eq!(c["sub"], "my-client");
+    assert_eq!(
+        c["aud"], "https://idp.example/oauth2/token",
+        "audience defaults to the token URL"
+    );
+    let now = signet::clock::now();
+    let iat = c["iat"].as_i64().unwrap();
+    assert!((iat - now).abs() <= 5);
+    assert_eq!(c["nbf"].as_i64().unwrap(), iat);
+    assert_eq!(c["exp"].as_i64().unwrap() - iat, 90);
+    assert_eq!(c["n"], 42);
+    assert_eq!(c["s"], "plain text");
+    assert_eq!(c["o"]["a"][0], 1);
+    let jti = c["jti"].as_str().unwrap();
+    let u = uuid::Uuid::parse_str(jti).unwrap();
+    assert_eq!(u.get_version_num(), 4);
+    assert_ne!(jti, b.claims["jti"].as_str().unwrap());
+}
+
+#[test]
+fn default_lifetime_is_120_and_issuer_subject_override() {
+    let sb = Sandbox::new();
+    let jwt = assert_ok(
+        &sb,
+        &[
+            "--key",
+            &fixture_str("p256.pkcs8.pem"),
+            "--client-id",
+            "c",
+            "--issuer",
+            "i",
+            "--subject",
+            "JDE_USER",
+            "--audience",
+            "a",
+        ],
+    );
+    let c = decode(&jwt).claims;
+    assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 120);
+    assert_eq!(
+        (c["iss"].as_str().unwrap(), c["sub"].as_str().unwrap()),
+        ("i", "JDE_USER")
+    );
+}
+
+fn openssl_fp(cert: &str, algo: &str) -> Vec<u8> {
+    let out = openssl(&["x509", "-in", &fixture_str(cert), "-noout", "-fingerprint", algo]);
+    let hex = out.trim().split('=').nth(1).unwrap().replace(':', "");
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn kid_rules_match_openssl_fingerprints() {
+    let sb = Sandbox::new();
+    let key = fixture_str("rsa2048.pkcs8.pem");
+    let cert = fixture_str("rsa2048.crt.pem");
+    let kid = |rule: Option<&str>| {
+        let mut args = vec!["--key", &key, "--cert", &cert, "--client-id", "c", "--audience", "a"];
+        if let Some(r) = rule {
+            args.extend(["--kid-from", r]);
+        }
+        decode(&assert_ok(&sb, &args))
+            .header
+            .get("kid")
+            .map(|v| v.as_str().unwrap().to_string())
+    };
+    let sha1 = openssl_fp("rsa2048.crt.pem", "-sha1");
+    let sha256 = openssl_fp("rsa2048.crt.pem", "-sha256");
+    let hex: String = sha1.iter().map(|b| format!("{b:02X}")).collect();
+    assert_eq!(
+        kid(None).unwrap(),
+        hex,
+        "default kid with a certificate is the upper-case hex SHA-1"
+    );
+    assert_eq!(kid(Some("hex-sha1")).unwrap(), hex);
+    assert_eq!(kid(Some("x5t")).unwrap(), signet::b64::encode(&sha1));
+    assert_eq!(kid(Some("x5t-s256")).unwrap(), signet::b64::encode(&sha256));
+    assert_eq!(kid(Some("none")), None);
+    // spki-s256: SHA-256 of the SubjectPublicKeyInfo DER, computed with openssl
+    let spki = std::process::Command::new("openssl")
+        .args([
+            "pkey",
+            "-pubin",
+            "-in",
+            &fixture_str("rsa2048.pub.pem"),
+            "-outform",
+            "DER",
+        ])
+        .output()
+        .unwrap()
+        .stdout;
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &spki);
+    assert_eq!(kid(Some("spki-s256")).unwrap(), signet::b64::encode(d.as_ref()));
+    // without a certificate the default is the JWK thumbprint, which must equal jwk rule
+    let jwk_kid =
+        decode(&assert_ok(&sb, &["--key", &key, "--client-id", "c", "--audience", "a"])).header["kid"].clone();
+    assert_eq!(jwk_kid.as_str().unwrap(), kid(Some("jwk")).unwrap());
+    // explicit kid wins
+    let explicit = decode(&assert_ok(
+        &sb,
+        &[
+            "--key",
+            &key,
+            "--kid",
+            "okta-key-1",
+            "--client-id",
+            "c",
+            "--audience",
+            "a",
+        ],
+    ));
+    assert_eq!(explicit.header["kid"], "okta-key-1");
+}
+
+#[test]
+fn x5t_headers_and_x5c_chain_leaf_first() {
+    let sb = Sandbox::new();
+    let sha1 = openssl_fp("leaf.crt.pem", "-sha1");
+    let sha256 = openssl_fp("leaf.crt.pem", "-sha256");
+    for (key, pass) in [("leaf-chain.pfx", true), ("leaf-bundle.pem", false)] {
+        let mut c = sb.signet();
+        c.args([
+            "assert",
+            "--key",
+            &fixture_str(key),
+            "--client-id",
+            "c",
+            "--audience",
+            "a",
+            "--x5t",
+            "--x5t-s256",
+            "--x5c",
+        ]);
+        if pass {
+            c.env("SIGNET_KEY_PASSPHRASE", PASSPHRASE);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{key}: {}", stderr(&o));
+        let h = decode(&stdout(&o)).header;
+        assert_eq!(h["x5t"].as_str().unwrap(), signet::b64::encode(&sha1), "{key}");
+        assert_eq!(h["x5t#S256"].as_str().unwrap(), signet::b64::encode(&sha256), "{key}");
+        let x5c: Vec<String> = h["x5c"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(x5c.len(), 2, "{key}: leaf and CA");
+        use base64::Engine;
+        let leaf_der = base64::engine::general_purpose::STANDARD.decode(&x5c[0]).unwrap();
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &leaf_der);
+        assert_eq!(d.as_ref(), sha1.as_slice(), "{key}: x5c[0] is the leaf");
+    }
+}
+
+#[test]
+fn every_key_format_loads_and_signs() {
+    let sb = Sandbox::new();
+    let pubkey = fixture("rsa2048.pub.pem");
+    for key in [
+        "rsa2048.pkcs1.pem",
+        "rsa2048.pkcs8.pem",
+        "rsa2048.enc.pem",
+        "rsa2048.enc-scrypt.pem",
+        "rsa2048.modern.pfx",
+        "rsa2048.legacy.pfx",
+        "rsa2048.nopass.pfx",
+        "rsa2048-bundle-clcerts.pem",
+        "service-account.json",
+    ] {
+        let mut c = sb.signet();
+        c.args([
+            "assert",
+            "--key",
+            &fixture_str(key),
+            "--client-id",
+            "c",
+            "--audience",
+            "a",
+        ]);
+        if key != "rsa2048.nopass.pfx" {
+            c.env("SIGNET_KEY_PASSPHRASE", PASSPHRASE);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{key}: {}", stderr(&o));
+        openssl_verify(&stdout(&o), &pubkey);
+    }
+}
+
+#[test]
+fn pfx_brings_its_certificate_for_the_kid() {
+    let sb = Sandbox::new();
+    let o = sb
+        .signet()
+        .args([
+            "assert",
+            "--key",
+            &fixture_str("rsa2048.modern.pfx"),
+            "--client-id",
+            "c",
+            "--audience",
+            "a",
+        ])
+        .env("SIGNET_KEY_PASSPHRASE", PASSPHRASE)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let hex: String = openssl_fp("rsa2048.crt.pem", "-sha1")
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    assert_eq!(decode(&stdout(&o)).header["kid"], hex.as_str());
+}
+
+#[test]
+fn passphrase_file_with_crlf_and_lf() {
+    let sb = Sandbox::new();
+    for f in ["passphrase.txt", "passphrase-crlf.txt"] {
+        let o = sb
+            .signet()
+            .args([
+                "assert",
+                "--key",
+                &fixture_str("rsa2048.enc.pem"),
+                "--key-passphrase-file",
+                &fixture_str(f),
+                "--client-id",
+                "c",
+                "--audience",
+                "a",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{f}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn service_account_file_gives_kid_and_client_id() {
+    let sb = Sandbox::new();
+    let sa: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("service-account.json")).unwrap()).unwrap();
+    let jwt = assert_ok(
+        &sb,
+        &[
+            "--key",
+            &fixture_str("service-account.json"),
+            "--audience",
+            "https://oauth2.googleapis.com/token",
+        ],
+    );
+    let d = decode(&jwt);
+    assert_eq!(d.header["kid"], sa["private_key_id"]);
+    assert_eq!(d.claims["iss"], sa["client_email"]);
+}
+
+#[test]
+fn key_and_certificate_from_environment() {
+    let sb = Sandbox::new();
+    let o = sb
+        .signet()
+        .arg("assert")
+        .env("SIGNET_KEY", fixture("p256.pkcs8.pem"))
+        .env("SIGNET_CERT", fixture("p256.crt.pem"))
+        .env("SIGNET_CLIENT_ID", "env-client")
+        .env("SIGNET_AUDIENCE", "env-aud")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let d = decode(&stdout(&o));
+    assert_eq!(d.claims["iss"], "env-client");
+    assert_eq!(d.claims["aud"], "env-aud");
+    assert_eq!(d.header["kid"].as_str().unwrap().len(), 40);
+}
+
+#[test]
+fn windows_kid_pasted_with_colons_is_normalised_and_wrong_one_refused() {
+    let sb = Sandbox::new();
+    let hex: String = openssl_fp("rsa2048.crt.pem", "-sha1")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let pasted = format!(
+        "\u{200E}{}",
+        hex.as_bytes()
+            .chunks(2)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join(":")
+    );
+    let o = sb
+        .signet()
+        .args([
+            "assert",
+            "--key",
+            &fixture_str("rsa2048.pkcs8.pem"),
+            "--cert",
+            &fixture_str("rsa2048.crt.pem"),
+            "--kid",
+            &pasted,
+            "--client-id",
+            "c",
+            "--audience",
+            "a",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(decode(&stdout(&o)).header["kid"], hex.to_uppercase().as_str());
+    assert!(stderr(&o).starts_with("warning: "), "{}", stderr(&o));
+    let o = sb
+        .signet()
+        .args([
+            "assert",
+            "--key",
+            &fixture_str("rsa2048.pkcs8.pem"),
+            "--cert",
+            &fixture_str("rsa2048.crt.pem"),
+            "--kid",
+            &"AB".repeat(20),
+            "--client-id",
+            "c",
+            "--audience",
+            "a",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("matches none"), "{}", stderr(&o));
+}

@@ -1,0 +1,78 @@
+use crate::common::*;
+
+/// Every bad input of the suite's key tests, run once more: nothing secret on either stream.
+#[test]
+fn bad_inputs_never_print_key_material_or_passphrases() {
+    let sb = Sandbox::new();
+    let cases: Vec<(Vec<String>, Option<&str>)> = vec![
+        (
+            vec!["--key".into(), fixture_str("rsa2048.enc.pem")],
+            Some("wrong-passphrase-123"),
+        ),
+        (vec!["--key".into(), fixture_str("rsa2048.enc.pem")], None),
+        (
+            vec!["--key".into(), fixture_str("rsa2048.modern.pfx")],
+            Some("wrong-passphrase-123"),
+        ),
+        (
+            vec![
+                "--key".into(),
+                fixture_str("rsa2048.pkcs8.pem"),
+                "--alg".into(),
+                "ES256".into(),
+            ],
+            None,
+        ),
+        (
+            vec![
+                "--key".into(),
+                fixture_str("rsa2048.pkcs8.pem"),
+                "--cert".into(),
+                fixture_str("rsa2048-b.crt.pem"),
+            ],
+            None,
+        ),
+        (vec!["--key".into(), fixture_str("rsa1024.pkcs8.pem")], None),
+        (vec!["--key".into(), fixture_str("rsa2048.rc4.pfx")], Some(PASSPHRASE)),
+        (
+            vec![
+                "--key".into(),
+                fixture_str("p256.pkcs8.pem"),
+                "--kid-from".into(),
+                "x5t".into(),
+            ],
+            None,
+        ),
+    ];
+    for (args, pass) in cases {
+        for verbose in ["-vv", "-q"] {
+            let mut c = sb.signet();
+            c.arg(verbose)
+                .arg("assert")
+                .args(&args)
+                .args(["--client-id", "c", "--audience", "a"]);
+            if let Some(p) = pass {
+                c.env("SIGNET_KEY_PASSPHRASE", p);
+            }
+            let o = c.output().unwrap();
+            assert!(!o.status.success());
+            let all = format!("{}{}", stdout(&o), stderr(&o));
+            assert_no_secrets(&all, &[pass.unwrap_or("")]);
+        }
+    }
+}
+
+#[test]
+fn debug_output_of_keys_and_secrets_is_redacted() {
+    let b = load("rsa2048.enc.pem", Some("rsa2048.crt.pem"), Some(PASSPHRASE));
+    let dbg = format!("{b:?}");
+    assert_no_secrets(&dbg, &[]);
+    let signer = signet::Signer::new(b, None, &Default::default()).unwrap();
+    let jwt = signer.sign(&signet::Claims::new("c", "a"), 1).unwrap();
+    assert!(!format!("{jwt:?} {signer:?}").contains(jwt.expose().as_str()));
+    let pass = signet::key::read_passphrase_file(&fixture("passphrase.txt")).unwrap();
+    assert_eq!(pass.expose(), PASSPHRASE);
+    assert!(!format!("{pass:?}").contains(PASSPHRASE));
+    let e = signet::key::load_key(&fixture("rsa2048.enc.pem"), Some(&signet::Secret::new("nope".into()))).unwrap_err();
+    assert!(!format!("{e:?} {e}").contains("nope"));
+}

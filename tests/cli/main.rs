@@ -1,0 +1,22 @@
+//! signet's integration tests: one binary, one module per area. Every network test talks to an
+//! issuer on 127.0.0.1 started by the test itself.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+/// Key formats, algorithms, headers and claims; signatures checked by openssl.
+mod assert;
+/// The cache: single flight, freshness, safety, outputs, exec.
+mod cache;
+/// Bad inputs: each with its exit code and one-line message.
+mod errors;
+/// `signet inspect`.
+mod inspect;
+/// Nothing secret in any output.
+mod leaks;
+/// `signet thumbprint` against openssl.
+mod thumbprint;
+/// `signet token`: grants, answers, failures, retries, clock skew.
+mod token;
+/// Published test vectors (RFC 7515, 7638, 8037).
+mod vectors;

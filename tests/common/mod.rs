@@ -1,0 +1,153 @@
+//! Test helpers: a hermetic `signet` command, fixtures, and issuers trusting fixture keys.
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use signet::issuer::{Client, Issuer, IssuerConfig};
+use std::path::{Path, PathBuf};
+
+pub const PASSPHRASE: &str = "signet-test-passphrase";
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+pub fn fixture_str(name: &str) -> String {
+    fixture(name).to_string_lossy().into_owned()
+}
+
+/// A private HOME with its own cache and config folders.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox {
+            dir: tempfile::Builder::new().prefix("signet-test-").tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    /// `signet` with every SIGNET_* variable removed and HOME/XDG folders inside the sandbox.
+    pub fn signet(&self) -> Command {
+        let mut c = Command::cargo_bin("signet").unwrap();
+        for v in signet::env::EnvVars::ALL {
+            c.env_remove(v);
+        }
+        for v in [
+            "GITHUB_ACTIONS",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
+            c.env_remove(v);
+        }
+        c.env("HOME", self.path())
+            .env("XDG_CACHE_HOME", self.path().join("xdg-cache"))
+            .env("XDG_CONFIG_HOME", self.path().join("xdg-config"))
+            .env("SIGNET_CACHE_DIR", self.cache_dir())
+            .env("NO_PROXY", "127.0.0.1,localhost");
+        c
+    }
+
+    /// Copies a fixture into the sandbox with the given mode (keys checked for permissions).
+    pub fn copy(&self, name: &str, mode: u32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let to = self.path().join(name);
+        std::fs::copy(fixture(name), &to).unwrap();
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode)).unwrap();
+        to
+    }
+}
+
+pub fn load(key: &str, cert: Option<&str>, pass: Option<&str>) -> signet::KeyBundle {
+    let p = pass.map(|p| signet::Secret::new(p.to_string()));
+    signet::key::load_bundle(&fixture(key), p.as_ref(), cert.map(fixture).as_deref()).unwrap()
+}
+
+/// An issuer trusting `key` (+ `cert`) for client `client_id`.
+pub fn issuer_trusting(client_id: &str, key: &str, cert: Option<&str>) -> Issuer {
+    issuer_with(client_id, key, cert, |_| {})
+}
+
+pub fn issuer_with(client_id: &str, key: &str, cert: Option<&str>, f: impl FnOnce(&mut IssuerConfig)) -> Issuer {
+    let pass = if key.contains(".enc") || key.ends_with(".pfx") {
+        Some(PASSPHRASE)
+    } else {
+        None
+    };
+    let b = load(key, cert, pass);
+    let mut cfg = IssuerConfig {
+        clients: vec![Client::from_bundle(client_id, &b, None)],
+        ..Default::default()
+    };
+    f(&mut cfg);
+    Issuer::start(cfg).unwrap()
+}
+
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Decodes a JWT's header and claims (no verification).
+pub fn decode(jwt: &str) -> signet::inspect::Decoded {
+    signet::inspect::dangerous::decode_unverified(jwt.trim()).unwrap()
+}
+
+/// Runs openssl; panics with its stderr on failure.
+pub fn openssl(args: &[&str]) -> String {
+    let o = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The PEM text of every private key fixture (leak tests grep for their lines).
+pub fn secret_markers() -> Vec<String> {
+    let mut out = vec![PASSPHRASE.to_string()];
+    for name in [
+        "rsa2048.pkcs8.pem",
+        "rsa2048.pkcs1.pem",
+        "p256.pkcs8.pem",
+        "ed25519.pkcs8.pem",
+        "p384.pkcs8.pem",
+    ] {
+        if let Ok(t) = std::fs::read_to_string(fixture(name)) {
+            out.extend(
+                t.lines()
+                    .filter(|l| !l.starts_with("-----") && l.len() > 20)
+                    .map(String::from),
+            );
+        }
+    }
+    out
+}
+
+/// Asserts that no secret marker (nor any of `extra`) appears in `text`.
+pub fn assert_no_secrets(text: &str, extra: &[&str]) {
+    for m in secret_markers().iter().map(String::as_str).chain(extra.iter().copied()) {
+        if m.len() >= 8 {
+            assert!(!text.contains(m), "secret material leaked into output: {text}");
+        }
+    }
+}
