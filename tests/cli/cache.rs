@@ -1,1 +1,445 @@
+use crate::common::*;
+use serde_json::Value;
+use signet::issuer::{Fault, Issuer};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::Duration;
 
+const KEY: &str = "p256.pkcs8.pem";
+
+fn cmd(sb: &Sandbox, iss: &Issuer, extra: &[&str]) -> assert_cmd::Command {
+    let mut c = sb.signet();
+    c.args([
+        "token",
+        "--key",
+        &fixture_str(KEY),
+        "--client-id",
+        "ci",
+        "--token-url",
+        iss.token_url(),
+        "--scope",
+        "api",
+    ])
+    .args(extra);
+    c
+}
+
+fn json_token(sb: &Sandbox, iss: &Issuer, extra: &[&str]) -> Value {
+    let o = cmd(sb, iss, &[&["--format", "json"], extra].concat()).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).unwrap()
+}
+
+fn entry_file(sb: &Sandbox) -> PathBuf {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(sb.cache_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    assert_eq!(v.len(), 1, "{v:?}");
+    v.remove(0)
+}
+
+#[test]
+fn thirty_two_cold_processes_send_one_request() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    // Slow the one request down so that every process is waiting on the lock while it runs.
+    iss.push_faults([Fault::Delay(Duration::from_millis(500))]);
+    let bin = assert_cmd::cargo::cargo_bin("signet");
+    let children: Vec<_> = (0..32)
+        .map(|_| {
+            let mut c = std::process::Command::new(&bin);
+            let std_cmd = cmd(&sb, &iss, &[]);
+            for (k, v) in std_cmd.get_envs() {
+                match v {
+                    Some(v) => c.env(k, v),
+                    None => c.env_remove(k),
+                };
+            }
+            c.args(std_cmd.get_args())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    for o in &outs {
+        assert!(o.status.success(), "{}", stderr(o));
+    }
+    let first = stdout(&outs[0]);
+    assert!(outs.iter().all(|o| stdout(o) == first), "all 32 print the same token");
+    assert_eq!(iss.request_count(), 1);
+}
+
+#[test]
+fn second_call_is_a_hit_and_force_refresh_fetches_once() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    let a = json_token(&sb, &iss, &[]);
+    assert_eq!(a["cached"], false);
+    let b = json_token(&sb, &iss, &[]);
+    assert_eq!(b["cached"], true);
+    assert_eq!(a["access_token"], b["access_token"]);
+    assert_eq!(iss.request_count(), 1);
+    let expires_in = b["expires_in"].as_u64().unwrap();
+    assert!((290..=300).contains(&expires_in), "{expires_in}");
+    assert!(b["expires_at"].as_str().unwrap().ends_with('Z'));
+    let c = json_token(&sb, &iss, &["--force-refresh"]);
+    assert_eq!(c["cached"], false);
+    assert_eq!(iss.request_count(), 2);
+    let d = json_token(&sb, &iss, &[]);
+    assert_eq!(d["access_token"], c["access_token"], "the forced token was written");
+    // a different scope is a different identity
+    let o = sb
+        .signet()
+        .args([
+            "token",
+            "--key",
+            &fixture_str(KEY),
+            "--client-id",
+            "ci",
+            "--token-url",
+            iss.token_url(),
+            "--scope",
+            "other",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(iss.request_count(), 3);
+}
+
+#[test]
+fn entry_below_min_ttl_is_refetched_and_no_cache_skips_it() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    json_token(&sb, &iss, &[]);
+    json_token(&sb, &iss, &["--min-ttl", "400"]);
+    assert_eq!(iss.request_count(), 2);
+    let v = json_token(&sb, &iss, &["--no-cache"]);
+    assert_eq!(v["cached"], false);
+    assert_eq!(iss.request_count(), 3);
+}
+
+#[test]
+fn failed_refresh_keeps_the_still_valid_token() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    let first = json_token(&sb, &iss, &[]);
+    let before = std::fs::read(entry_file(&sb)).unwrap();
+    let busy = || Fault::Status {
+        status: 503,
+        body: "down".into(),
+        content_type: "text/plain".into(),
+        retry_after: None,
+    };
+    iss.push_faults((0..20).map(|_| busy()));
+    let o = cmd(&sb, &iss, &["--min-ttl", "400", "--timeout", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), first["access_token"].as_str().unwrap());
+    assert!(
+        stderr(&o).contains("warning: refreshing the cached token failed"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(entry_file(&sb)).unwrap(), before, "the entry is kept");
+    let o = cmd(&sb, &iss, &["--force-refresh", "--timeout", "2"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert_eq!(std::fs::read(entry_file(&sb)).unwrap(), before, "the entry is kept");
+}
+
+#[test]
+fn killed_lock_holder_does_not_block_the_next_call() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    iss.push_faults([Fault::Delay(Duration::from_secs(20))]);
+    let c = cmd(&sb, &iss, &[]);
+    let mut holder = std::process::Command::new(c.get_program());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => holder.env(k, v),
+            None => holder.env_remove(k),
+        };
+    }
+    let mut child = holder
+        .args(c.get_args())
+        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // wait until it holds the lock and its request is at the issuer
+    for _ in 0..500 {
+        if iss.request_count() == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(iss.request_count(), 1);
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+    // with a 3 s limit: a stuck lock would make this exit 5
+    let o = cmd(&sb, &iss, &["--timeout", "3"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn corrupted_entry_is_a_miss_and_is_overwritten() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    json_token(&sb, &iss, &[]);
+    let f = entry_file(&sb);
+    for junk in [
+        &b"{\"v\":1,\"access_tok"[..],
+        b"\x00\xff garbage",
+        br#"{"v":99,"access_token":"x","expires_at":99999999999}"#,
+    ] {
+        std::fs::write(&f, junk).unwrap();
+        let v = json_token(&sb, &iss, &[]);
+        assert_eq!(v["cached"], false);
+        assert!(
+            signet::cache::Entry::parse(&std::fs::read(&f).unwrap()).is_some(),
+            "overwritten with a good entry"
+        );
+    }
+}
+
+#[test]
+fn symlinked_or_group_writable_entries_are_not_trusted() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    json_token(&sb, &iss, &[]);
+    let f = entry_file(&sb);
+    // a symlink planted in place of the entry
+    let target = sb.path().join("planted.json");
+    std::fs::copy(&f, &target).unwrap();
+    std::fs::remove_file(&f).unwrap();
+    std::os::unix::fs::symlink(&target, &f).unwrap();
+    let o = cmd(&sb, &iss, &[]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning:") && stderr(&o).contains("symbolic link"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(iss.request_count(), 2);
+    assert!(
+        std::fs::symlink_metadata(&f).unwrap().file_type().is_symlink(),
+        "not replaced: a fetch, not written there"
+    );
+    std::fs::remove_file(&f).unwrap();
+    // a group-writable entry
+    json_token(&sb, &iss, &[]);
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o664)).unwrap();
+    let o = cmd(&sb, &iss, &[]).output().unwrap();
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("writable by group or others"), "{}", stderr(&o));
+    assert_eq!(iss.request_count(), 4);
+}
+
+#[test]
+fn folder_is_0700_and_entries_0600() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    json_token(&sb, &iss, &[]);
+    let dir_mode = std::fs::metadata(sb.cache_dir()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(dir_mode, 0o700);
+    let f = entry_file(&sb);
+    assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
+    // the entry names no secret in its file name and holds the token only
+    assert!(!f.file_name().unwrap().to_string_lossy().contains("ci"));
+}
+
+#[test]
+fn untrusted_cache_folder_is_not_used() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    std::fs::create_dir(sb.cache_dir()).unwrap();
+    std::fs::set_permissions(sb.cache_dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = cmd(&sb, &iss, &[]).output().unwrap();
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("not trusted"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_dir(sb.cache_dir()).unwrap().count(),
+        0,
+        "nothing written there"
+    );
+}
+
+#[test]
+fn output_formats_parse() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    let raw = stdout(&cmd(&sb, &iss, &[]).output().unwrap());
+    assert!(raw.ends_with('\n') && raw.lines().count() == 1);
+    let tok = raw.trim();
+    let h = stdout(&cmd(&sb, &iss, &["--format", "header"]).output().unwrap());
+    assert_eq!(h, format!("Authorization: Bearer {tok}\n"));
+    let h = stdout(
+        &cmd(
+            &sb,
+            &iss,
+            &["--format", "header", "--header-name", "X-Tachyon-Authenticate"],
+        )
+        .output()
+        .unwrap(),
+    );
+    assert_eq!(h, format!("X-Tachyon-Authenticate: {tok}\n"));
+    let ec: Value = serde_json::from_str(&stdout(
+        &cmd(&sb, &iss, &["--format", "exec-credential"]).output().unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(ec["apiVersion"], "client.authentication.k8s.io/v1");
+    assert_eq!(ec["kind"], "ExecCredential");
+    assert_eq!(ec["status"]["token"], tok);
+    let ts = ec["status"]["expirationTimestamp"].as_str().unwrap();
+    assert!(
+        time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).is_ok(),
+        "{ts}"
+    );
+    let j: Value = serde_json::from_str(&stdout(&cmd(&sb, &iss, &["--format", "json"]).output().unwrap())).unwrap();
+    for k in [
+        "access_token",
+        "token_type",
+        "expires_in",
+        "expires_at",
+        "scope",
+        "cached",
+        "extra",
+    ] {
+        assert!(j.get(k).is_some(), "{k}");
+    }
+}
+
+#[test]
+fn github_actions_masks_the_token_first() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    let o = cmd(&sb, &iss, &[]).env("GITHUB_ACTIONS", "true").output().unwrap();
+    let tok = stdout(&o).trim().to_string();
+    assert_eq!(stderr(&o), format!("::add-mask::{tok}\n"));
+}
+
+#[test]
+fn exec_passes_env_and_exit_codes() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    let tok = stdout(&cmd(&sb, &iss, &[]).output().unwrap()).trim().to_string();
+    let base = [
+        "exec",
+        "--key",
+        &fixture_str(KEY),
+        "--client-id",
+        "ci",
+        "--token-url",
+        iss.token_url(),
+        "--scope",
+        "api",
+    ];
+    let o = sb
+        .signet()
+        .args(base)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "test \"$SIGNET_TOKEN\" = \"$1\" && exit 7",
+            "sh",
+            &tok,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let o = sb
+        .signet()
+        .args(base)
+        .args(["--env", "API_TOKEN", "--", "sh", "-c", "printf %s \"$API_TOKEN\""])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout(&o), tok);
+    let o = sb
+        .signet()
+        .args(base)
+        .args(["--", "/nonexistent/command"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(127));
+    let o = sb
+        .signet()
+        .args(base)
+        .args(["--", "sh", "-c", "kill -TERM $$"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(128 + 15));
+}
+
+#[test]
+fn exec_forwards_sigterm_to_the_child() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    let marker = sb.path().join("got-term");
+    let script = format!(
+        "trap 'touch {}; exit 3' TERM; while true; do sleep 0.05; done",
+        marker.display()
+    );
+    let c = sb.signet();
+    let mut p = std::process::Command::new(c.get_program());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => p.env(k, v),
+            None => p.env_remove(k),
+        };
+    }
+    let mut child = p
+        .args([
+            "exec",
+            "--key",
+            &fixture_str(KEY),
+            "--client-id",
+            "ci",
+            "--token-url",
+            iss.token_url(),
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3));
+    assert!(marker.exists());
+}
+
+#[test]
+fn cache_list_clear_and_path() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    json_token(&sb, &iss, &[]);
+    let o = sb.signet().args(["cache", "list"]).output().unwrap();
+    let out = stdout(&o);
+    let tok = json_token(&sb, &iss, &[])["access_token"].as_str().unwrap().to_string();
+    assert!(
+        out.contains(iss.token_url()) && out.contains("ci") && out.contains("api"),
+        "{out}"
+    );
+    assert!(!out.contains(&tok));
+    let o = sb.signet().args(["cache", "path"]).output().unwrap();
+    assert_eq!(stdout(&o).trim(), sb.cache_dir().to_str().unwrap());
+    let o = sb
+        .signet()
+        .args(["cache", "clear", "--client-id", "someone-else"])
+        .output()
+        .unwrap();
+    assert!(stdout(&o).contains("removed 0"));
+    let o = sb.signet().args(["cache", "clear"]).output().unwrap();
+    assert!(stdout(&o).contains("removed 1"), "{}", stdout(&o));
+    assert_eq!(json_token(&sb, &iss, &[])["cached"], false);
+}

@@ -1,1 +1,439 @@
+use crate::common::*;
+use serde_json::{json, Value};
+use signet::issuer::{AnswerShape, Fault};
+use std::time::Duration;
 
+const KEY: &str = "rsa2048.pkcs8.pem";
+const CERT: &str = "rsa2048.crt.pem";
+
+fn token_cmd(sb: &Sandbox, url: &str, extra: &[&str]) -> std::process::Output {
+    sb.signet()
+        .args([
+            "token",
+            "--no-cache",
+            "--key",
+            &fixture_str(KEY),
+            "--cert",
+            &fixture_str(CERT),
+            "--client-id",
+            "app-1",
+            "--token-url",
+            url,
+        ])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn form(body: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body.as_bytes()).into_owned().collect()
+}
+
+#[test]
+fn client_credentials_sends_rfc7523_form_and_prints_token() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("app-1", KEY, Some(CERT));
+    let o = token_cmd(
+        &sb,
+        iss.token_url(),
+        &[
+            "--scope",
+            "api.read",
+            "--scope",
+            "api.write",
+            "--param",
+            "resource=urn:x",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tok = stdout(&o);
+    assert_eq!(tok.lines().count(), 1);
+    let claims = decode(&tok).claims;
+    assert_eq!(claims["sub"], "app-1");
+    let r = &iss.recorded()[0];
+    let f = form(&r.body);
+    let get = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert_eq!(get("grant_type").as_deref(), Some("client_credentials"));
+    assert_eq!(
+        get("client_assertion_type").as_deref(),
+        Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    );
+    assert_eq!(get("scope").as_deref(), Some("api.read api.write"));
+    assert_eq!(get("resource").as_deref(), Some("urn:x"));
+    let a = decode(&get("client_assertion").unwrap());
+    assert_eq!(a.claims["aud"], iss.token_url());
+    let ua = r.headers.iter().find(|(k, _)| k == "user-agent").unwrap();
+    assert!(ua.1.starts_with("signet/"), "{ua:?}");
+}
+
+#[test]
+fn jwt_bearer_grant_with_subject() {
+    let sb = Sandbox::new();
+    let iss = issuer_with("consumer-key", KEY, Some(CERT), |c| {
+        c.user = Some("alice@example.com".into())
+    });
+    let o = sb
+        .signet()
+        .args([
+            "token",
+            "--no-cache",
+            "--grant",
+            "jwt-bearer",
+            "--key",
+            &fixture_str(KEY),
+            "--client-id",
+            "consumer-key",
+            "--subject",
+            "alice@example.com",
+            "--token-url",
+            iss.token_url(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["token_type"], "Bearer");
+    assert_eq!(v["cached"], false);
+    let f = form(&iss.recorded()[0].body);
+    assert!(f
+        .iter()
+        .any(|(k, v)| k == "grant_type" && v == "urn:ietf:params:oauth:grant-type:jwt-bearer"));
+    assert!(f.iter().any(|(k, _)| k == "assertion"));
+    assert!(!f.iter().any(|(k, _)| k == "client_assertion"));
+}
+
+#[test]
+fn bearer_header_grant_jde_style() {
+    let sb = Sandbox::new();
+    let iss = issuer_with("jde", KEY, Some(CERT), |c| {
+        c.user = Some("JDEUSER".into());
+        c.shape = AnswerShape::Jde;
+        c.allow_unnamed_key = true;
+        c.expires_in = None;
+    });
+    let o = sb
+        .signet()
+        .args([
+            "token",
+            "--no-cache",
+            "--grant",
+            "bearer-header",
+            "--key",
+            &fixture_str(KEY),
+            "--issuer",
+            "jde",
+            "--subject",
+            "JDEUSER",
+            "--kid-from",
+            "none",
+            "--token-url",
+            iss.token_url(),
+            "--token-path",
+            "/userInfo/token",
+            "--param",
+            "deviceName=ci-runner",
+            "--param",
+            "environment=JDV920",
+            "--param",
+            "role=*ALL",
+            "--format",
+            "header",
+            "--header-name",
+            "jde-AIS-Auth",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = stdout(&o);
+    assert!(line.starts_with("jde-AIS-Auth: eyJ"), "{line}");
+    let r = &iss.recorded()[0];
+    let body: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        body,
+        json!({"deviceName": "ci-runner", "environment": "JDV920", "role": "*ALL"})
+    );
+    assert!(r
+        .headers
+        .iter()
+        .any(|(k, v)| k == "authorization" && v.starts_with("Bearer eyJ")));
+    assert!(r
+        .headers
+        .iter()
+        .any(|(k, v)| k == "content-type" && v.starts_with("application/json")));
+}
+
+#[test]
+fn json_body_grant_with_plain_text_answer() {
+    let sb = Sandbox::new();
+    let iss = issuer_with("1e-app", KEY, Some(CERT), |c| {
+        c.shape = AnswerShape::Plain;
+        c.user = None;
+    });
+    let o = sb
+        .signet()
+        .args([
+            "token",
+            "--no-cache",
+            "--grant",
+            "json-body",
+            "--key",
+            &fixture_str(KEY),
+            "--cert",
+            &fixture_str(CERT),
+            "--client-id",
+            "1e-app",
+            "--token-url",
+            iss.token_url(),
+            "--token-path",
+            "-",
+            "--request-header",
+            "X-Tachyon-Consumer: nightly",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = &iss.recorded()[0];
+    assert!(r.body.starts_with("\"eyJ") && r.body.ends_with('"'), "{}", r.body);
+    assert!(r
+        .headers
+        .iter()
+        .any(|(k, v)| k == "x-tachyon-consumer" && v == "nightly"));
+    assert!(stdout(&o).starts_with("eyJ"));
+}
+
+fn refused(sb: &Sandbox, url: &str, fault: Option<Fault>, iss: &signet::issuer::Issuer) -> (i32, String, String) {
+    if let Some(f) = fault {
+        iss.push_faults([f]);
+    }
+    let o = token_cmd(sb, url, &["--timeout", "5"]);
+    let err = stderr(&o);
+    (o.status.code().unwrap(), err, stdout(&o))
+}
+
+#[test]
+fn refusals_exit_4_with_the_oauth_error() {
+    let sb = Sandbox::new();
+    // invalid_client: the issuer trusts another key
+    let iss = issuer_trusting("app-1", "p256.pkcs8.pem", None);
+    let (code, err, out) = refused(&sb, iss.token_url(), None, &iss);
+    assert_eq!(code, 4, "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.starts_with(&format!(
+            "error: token request refused at {}: invalid_client: ",
+            iss.token_url()
+        )),
+        "{err}"
+    );
+    // invalid_grant from the server
+    let iss = issuer_trusting("app-1", KEY, Some(CERT));
+    let f = Fault::json(
+        400,
+        json!({"error": "invalid_grant", "error_description": "user not consented\u{1b}[31m"}),
+    );
+    let (code, err, _) = refused(&sb, iss.token_url(), Some(f), &iss);
+    assert_eq!(code, 4);
+    assert!(
+        err.contains("invalid_grant: user not consented") && !err.contains('\u{1b}'),
+        "{err}"
+    );
+    // 401 without a body
+    let f = Fault::Status {
+        status: 401,
+        body: String::new(),
+        content_type: "text/plain".into(),
+        retry_after: None,
+    };
+    let (code, err, _) = refused(&sb, iss.token_url(), Some(f), &iss);
+    assert_eq!(code, 4);
+    assert!(err.contains("HTTP 401"), "{err}");
+    // an HTML error page
+    let f = Fault::Status {
+        status: 403,
+        body: "<html><body><h1>Access denied</h1></body></html>".into(),
+        content_type: "text/html".into(),
+        retry_after: None,
+    };
+    let (code, err, _) = refused(&sb, iss.token_url(), Some(f), &iss);
+    assert_eq!(code, 4);
+    assert!(
+        err.contains("HTTP 403") && err.contains("Access denied") && !err.contains("<h1>"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn answers_that_are_not_understood_exit_5() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("app-1", KEY, Some(CERT));
+    for (fault, needle) in [
+        (Fault::Body(b"<html>maintenance</html>".to_vec()), "not JSON"),
+        (Fault::Body(br#"{"token":"x"}"#.to_vec()), "no token at /access_token"),
+        (Fault::Body(vec![b'a'; 2 * 1024 * 1024]), "larger than 1024 KiB"),
+        (
+            Fault::Body(br#"{"access_token":"x","expires_in":-5}"#.to_vec()),
+            "expires_in",
+        ),
+        (Fault::Body(vec![0xff, 0xfe, 0x80]), "not JSON"),
+        (Fault::Redirect("https://elsewhere.example/token".into()), "redirect"),
+    ] {
+        let (code, err, out) = refused(&sb, iss.token_url(), Some(fault), &iss);
+        assert_eq!(code, 5, "{err}");
+        assert!(out.is_empty());
+        assert!(err.contains(needle), "{needle}: {err}");
+        assert!(err.contains(iss.token_url()), "{err}");
+    }
+}
+
+#[test]
+fn a_200_with_an_oauth_error_is_a_refusal() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("app-1", KEY, Some(CERT));
+    let (code, err, _) = refused(
+        &sb,
+        iss.token_url(),
+        Some(Fault::json(200, json!({"error": "invalid_scope"}))),
+        &iss,
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("invalid_scope"));
+}
+
+#[test]
+fn connection_refused_and_timeout_exit_5() {
+    let sb = Sandbox::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/token");
+    let o = token_cmd(&sb, &url, &["--timeout", "2"]);
+    assert_eq!(o.status.code(), Some(5));
+    assert!(stderr(&o).contains("connection refused"), "{}", stderr(&o));
+    let iss = issuer_trusting("app-1", KEY, Some(CERT));
+    iss.push_faults([Fault::Delay(Duration::from_secs(4))]);
+    let o = token_cmd(&sb, iss.token_url(), &["--timeout", "1"]);
+    assert_eq!(o.status.code(), Some(5));
+    assert!(stderr(&o).contains("timed out after 1 s"), "{}", stderr(&o));
+}
+
+#[test]
+fn retries_503_twice_then_succeeds_with_fresh_jtis() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("app-1", KEY, Some(CERT));
+    let f = || Fault::Status {
+        status: 503,
+        body: "busy".into(),
+        content_type: "text/plain".into(),
+        retry_after: None,
+    };
+    iss.push_faults([f(), f()]);
+    let o = token_cmd(&sb, iss.token_url(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rec = iss.recorded();
+    assert_eq!(rec.len(), 3);
+    let jtis: std::collections::HashSet<_> = rec.iter().map(|r| r.jti.clone().unwrap()).collect();
+    assert_eq!(jtis.len(), 3, "every attempt signs a new assertion");
+}
+
+#[test]
+fn honours_retry_after_on_429_and_gives_up_within_timeout() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("app-1", KEY, Some(CERT));
+    iss.push_faults([Fault::Status {
+        status: 429,
+        body: "{}".into(),
+        content_type: "application/json".into(),
+        retry_after: Some("1".into()),
+    }]);
+    let o = token_cmd(&sb, iss.token_url(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(iss.request_count(), 2);
+    // Retry-After beyond the time limit: no pointless wait, exit 5
+    iss.push_faults([Fault::Status {
+        status: 429,
+        body: "{}".into(),
+        content_type: "application/json".into(),
+        retry_after: Some("60".into()),
+    }]);
+    let o = token_cmd(&sb, iss.token_url(), &["--timeout", "3"]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(stderr(&o).contains("HTTP 429"), "{}", stderr(&o));
+    // 400 is not retried
+    let before = iss.request_count();
+    iss.push_faults([Fault::json(400, json!({"error": "invalid_request"}))]);
+    let o = token_cmd(&sb, iss.token_url(), &[]);
+    assert_eq!(o.status.code(), Some(4));
+    assert_eq!(iss.request_count(), before + 1);
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused_before_connecting() {
+    let sb = Sandbox::new();
+    let o = token_cmd(&sb, "http://idp.example.com/token", &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("plain http"), "{}", stderr(&o));
+    let o = token_cmd(&sb, "not a url", &[]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn clock_skew_is_corrected_once_with_a_warning() {
+    let sb = Sandbox::new();
+    // The issuer's clock runs 5 minutes ahead: a 120 s assertion looks expired to it.
+    let iss = issuer_with("app-1", KEY, Some(CERT), |c| c.clock_offset = 300);
+    let o = token_cmd(&sb, iss.token_url(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(iss.request_count(), 2);
+    let err = stderr(&o);
+    assert!(err.starts_with("warning: ") && err.contains("300 s"), "{err}");
+    let second = decode(
+        &form(&iss.recorded()[1].body)
+            .into_iter()
+            .find(|(k, _)| k == "client_assertion")
+            .unwrap()
+            .1,
+    );
+    let shifted = second.claims["iat"].as_i64().unwrap() - signet::clock::now();
+    assert!((295..=305).contains(&shifted), "{shifted}");
+}
+
+#[test]
+fn no_output_contains_the_assertion_or_token() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("app-1", KEY, Some(CERT));
+    let ok = token_cmd(&sb, iss.token_url(), &[]);
+    let token = stdout(&ok).trim().to_string();
+    iss.push_faults([Fault::json(
+        400,
+        json!({"error": "invalid_grant", "error_description": "bad"}),
+    )]);
+    let o = sb
+        .signet()
+        .args([
+            "-vv",
+            "token",
+            "--no-cache",
+            "--key",
+            &fixture_str(KEY),
+            "--client-id",
+            "app-1",
+            "--token-url",
+            iss.token_url(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4));
+    let assertion = form(&iss.recorded().last().unwrap().body)
+        .into_iter()
+        .find(|(k, _)| k == "client_assertion")
+        .unwrap()
+        .1;
+    let all = format!("{}{}{}", stdout(&o), stderr(&o), stderr(&ok));
+    assert!(!all.contains(&token[..40]));
+    assert_no_secrets(&all, &[&assertion[..40], &assertion[assertion.len() - 40..]]);
+}
