@@ -14,6 +14,8 @@ mod errors;
 mod inspect;
 /// Nothing secret in any output.
 mod leaks;
+/// Interop with oidc-provider, a real OpenID provider.
+mod oidc;
 /// `signet thumbprint` against openssl.
 mod thumbprint;
 /// `signet token`: grants, answers, failures, retries, clock skew.
