@@ -112,7 +112,6 @@ fn indent(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::dangerous::decode_unverified;
-    use super::*;
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {

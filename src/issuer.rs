@@ -146,6 +146,9 @@ pub struct IssuerConfig {
     pub also_audiences: Vec<String>,
     /// Label for messages (`generic`, a provider name).
     pub mode: String,
+    /// Issue opaque tokens instead of JWTs (Salesforce session ids, JD Edwards AIS tokens), so
+    /// that a client cannot learn their lifetime from them.
+    pub opaque_tokens: bool,
 }
 
 impl Default for IssuerConfig {
@@ -166,6 +169,48 @@ impl Default for IssuerConfig {
             leeway: 5,
             also_audiences: vec![],
             mode: "generic".into(),
+            opaque_tokens: false,
+        }
+    }
+}
+
+impl IssuerConfig {
+    /// The rules of a provider, from its template: the audience form, accepted algorithms,
+    /// longest lifetime, how the key is named, single-use `jti`, and the answer's shape.
+    /// `vars` are the template variables (as `Template::check_vars` returns them).
+    pub fn for_template(
+        t: &crate::template::Template,
+        vars: &std::collections::BTreeMap<String, String>,
+        clients: Vec<Client>,
+    ) -> IssuerConfig {
+        use crate::grant::Grant;
+        let grant = t.grant.parse::<Grant>().unwrap_or(Grant::ClientCredentials);
+        // An audience that follows the token URL is the issuer's own token URL (its default).
+        let audience = t
+            .audience
+            .as_ref()
+            .filter(|a| !a.contains("{token_url}"))
+            .and_then(|a| t.render(a, vars).ok().flatten());
+        let kid_none = t.kid_from.as_deref().map(|k| t.render(k, vars).ok().flatten()) == Some(Some("none".into()));
+        IssuerConfig {
+            clients,
+            audience,
+            algs: t.accepted_algs(),
+            max_lifetime: t.max_lifetime.unwrap_or(600),
+            single_use_jti: t.single_use_jti,
+            allow_unnamed_key: kid_none && t.send.is_empty()
+                || t.kid_from.is_none() && grant != Grant::ClientCredentials,
+            require_x5t: kid_none && !t.send.is_empty(),
+            user: t.subject.as_ref().and_then(|p| t.render(p, vars).ok().flatten()),
+            expires_in: t.answer_has_expires_in.then_some(3599),
+            shape: match grant {
+                Grant::BearerHeader => AnswerShape::Jde,
+                Grant::JsonBody => AnswerShape::Plain,
+                _ => AnswerShape::OAuth,
+            },
+            mode: t.description_name(),
+            opaque_tokens: !t.answer_has_expires_in,
+            ..IssuerConfig::default()
         }
     }
 }
@@ -373,7 +418,8 @@ fn handle(st: &State, mut req: tiny_http::Request) {
             config.clock_offset,
         );
     }
-    if path != "/token" || req.method() != &tiny_http::Method::Post {
+    // Every POST is a token request, whatever its path: providers' paths differ (1E, JD Edwards).
+    if req.method() != &tiny_http::Method::Post {
         return respond(
             req,
             404,
@@ -721,10 +767,14 @@ fn issue(st: &State, cfg: &IssuerConfig, sub: &str, fields: &[(String, String)])
         "iss": st.base_url, "sub": sub, "aud": "signet-test-api", "iat": now, "exp": now + life,
         "jti": uuid::Uuid::new_v4().to_string(), "scope": scope,
     });
-    let Ok(token) = st.signer.sign_payload(&claims.to_string()) else {
-        return oauth_error("server_error", "signing failed");
+    let token = if cfg.opaque_tokens {
+        format!("00D{}!{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+    } else {
+        let Ok(token) = st.signer.sign_payload(&claims.to_string()) else {
+            return oauth_error("server_error", "signing failed");
+        };
+        token.expose().clone()
     };
-    let token = token.expose().clone();
     let mut answer = match cfg.shape {
         AnswerShape::Jde => {
             let get = |k: &str| {

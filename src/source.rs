@@ -47,6 +47,8 @@ pub struct TokenSource {
     pub header: HeaderOptions,
     /// Explicit algorithm.
     pub alg: Option<Alg>,
+    /// Whether `alg` is only the template's default (then a key it does not fit uses its own default).
+    pub alg_from_template: bool,
     /// Client id.
     pub client_id: Option<String>,
     /// `iss` override.
@@ -159,6 +161,7 @@ impl TokenSource {
                 x5c: bool_or(s, "x5c"),
             },
             alg,
+            alg_from_template: matches!(s.origin("alg"), Some(Origin::Template(_))),
             client_id: s.str("client_id").map(String::from),
             issuer: s.str("issuer").map(String::from),
             subject: s.str("subject").map(String::from),
@@ -183,6 +186,7 @@ impl TokenSource {
             warnings: vec![],
         };
         src.apply_template_patterns(s)?;
+        src.apply_alg_send(s);
         src.check_template_limits()?;
         warnings.append(&mut src.warnings);
         src.warnings = warnings;
@@ -226,6 +230,23 @@ impl TokenSource {
         Ok(())
     }
 
+    /// A template may name other headers for another algorithm (Entra: RS256 sends `x5t`, not
+    /// `x5t#S256`), unless flags chose the headers.
+    fn apply_alg_send(&mut self, s: &Settings) {
+        let (Some(t), Some(alg)) = (&self.template, self.alg) else {
+            return;
+        };
+        let Some(send) = t.alg_send.get(alg.as_str()) else {
+            return;
+        };
+        let from_template = |k: &str| matches!(s.origin(k), None | Some(Origin::Template(_)));
+        if ["x5t", "x5t_s256", "x5c"].iter().all(|k| from_template(k)) {
+            self.header.x5t = send.iter().any(|h| h == "x5t");
+            self.header.x5t_s256 = send.iter().any(|h| h == "x5t#S256");
+            self.header.x5c = send.iter().any(|h| h == "x5c");
+        }
+    }
+
     /// Limits the provider enforces, checked before anything is signed or sent.
     pub fn check_template_limits(&self) -> Result<(), ConfigError> {
         let Some(t) = &self.template else { return Ok(()) };
@@ -247,12 +268,6 @@ impl TokenSource {
                 )));
             }
         }
-        if t.scope_required && self.scopes.is_empty() {
-            return Err(ConfigError::Missing {
-                what: format!("a scope for {}", t.description_name()),
-                how: "give --scope (e.g. https://graph.microsoft.com/.default)".into(),
-            });
-        }
         if t.subject_required && self.subject.is_none() {
             return Err(ConfigError::Missing {
                 what: format!("a subject for {}", t.description_name()),
@@ -263,6 +278,21 @@ impl TokenSource {
             return Err(ConfigError::Missing {
                 what: format!("a client id for {}", t.description_name()),
                 how: "give --client-id or SIGNET_CLIENT_ID".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// What an exchange needs beyond an assertion: a scope where the provider requires one.
+    pub fn check_exchange_requirements(&self) -> Result<(), ConfigError> {
+        if let Some(t) = self
+            .template
+            .as_ref()
+            .filter(|t| t.scope_required && self.scopes.is_empty())
+        {
+            return Err(ConfigError::Missing {
+                what: format!("a scope for {}", t.description_name()),
+                how: format!("give --scope SCOPE (see `signet templates show {}`)", t.name),
             });
         }
         Ok(())
@@ -284,7 +314,12 @@ impl TokenSource {
             how: "give --key PATH or SIGNET_KEY".into(),
         })?;
         let bundle = key::load_bundle(key_path, self.passphrase.as_ref(), self.cert.as_deref())?;
-        let signer = Signer::new(bundle, self.alg, &self.header)?;
+        let alg = match self.alg {
+            // The template's algorithm is a default: an EC key at Okta signs ES256, not RS256.
+            Some(a) if self.alg_from_template && !a.fits(bundle.key.key_type()) => None,
+            a => a,
+        };
+        let signer = Signer::new(bundle, alg, &self.header)?;
         if let Some(t) = &self.template {
             if !t.algs.is_empty() && !t.accepted_algs().contains(&signer.alg()) {
                 return Err(ConfigError::Usage(format!(
@@ -455,7 +490,10 @@ impl TokenSource {
                 None => "the server sent no Date header to compare clocks with".into(),
             },
         );
-        let code = oauth.as_ref().map(|o| o.error.clone()).unwrap_or_default();
+        let code = oauth
+            .as_ref()
+            .map(|o| o.error.clone())
+            .unwrap_or_else(|| status.to_string());
         let desc = oauth.as_ref().and_then(|o| o.description.clone()).unwrap_or_default();
         let hint = self
             .template

@@ -15,10 +15,6 @@ use std::path::Path;
 /// The templates compiled into the binary: (name, TOML text).
 pub const BUILTIN: &[(&str, &str)] = &[
     ("entra-id", include_str!("../templates/entra-id.toml")),
-    (
-        "entra-id-federated",
-        include_str!("../templates/entra-id-federated.toml"),
-    ),
     ("okta", include_str!("../templates/okta.toml")),
     ("auth0", include_str!("../templates/auth0.toml")),
     ("keycloak", include_str!("../templates/keycloak.toml")),
@@ -100,6 +96,9 @@ pub struct Template {
     /// Headers to add: `x5t`, `x5t#S256`, `x5c`.
     #[serde(default)]
     pub send: Vec<String>,
+    /// Headers to add instead of `send` when another algorithm is chosen (Entra: RS256 sends `x5t`).
+    #[serde(default)]
+    pub alg_send: BTreeMap<String, Vec<String>>,
     /// Default algorithm.
     pub alg: Option<String>,
     /// Algorithms the provider accepts (empty: any).
@@ -198,8 +197,16 @@ pub fn parse(text: &str, source: &str) -> Result<Template, ConfigError> {
 impl Template {
     fn check(&self) -> Result<(), String> {
         self.grant.parse::<crate::grant::Grant>()?;
-        if let Some(k) = &self.kid_from {
+        if let Some(k) = self.kid_from.as_ref().filter(|k| !k.contains('{')) {
             k.parse::<crate::assertion::KidFrom>()?;
+        }
+        for (a, hs) in &self.alg_send {
+            a.parse::<Alg>().map_err(|e| e.to_string())?;
+            for h in hs {
+                if !["x5t", "x5t#S256", "x5c"].contains(&h.as_str()) {
+                    return Err(format!("alg_send: unknown header '{h}'"));
+                }
+            }
         }
         for a in self.algs.iter().chain(self.alg.iter()) {
             a.parse::<Alg>().map_err(|e| e.to_string())?;
@@ -218,6 +225,7 @@ impl Template {
         patterns.extend(self.request_headers.values());
         patterns.extend(self.params.values());
         patterns.extend(self.claims.values());
+        patterns.extend(self.kid_from.iter());
         for p in patterns {
             for name in placeholders(p)? {
                 if !self.vars.contains_key(&name) && !BUILTIN_VARS.contains(&name.as_str()) {
@@ -284,9 +292,17 @@ impl Template {
                 .ok_or_else(|| ConfigError::Template(format!("unclosed '{{' in {pattern}")))?
                 + i;
             let name = &rest[i + 1..j];
-            match vars.get(name) {
-                Some(v) => out.push_str(v),
-                None => return Ok(None),
+            // {/name} is an optional path segment (RFC 6570 path expansion): "/value" or nothing.
+            if let Some(opt) = name.strip_prefix('/') {
+                if let Some(v) = vars.get(opt) {
+                    out.push('/');
+                    out.push_str(v);
+                }
+            } else {
+                match vars.get(name) {
+                    Some(v) => out.push_str(v),
+                    None => return Ok(None),
+                }
             }
             rest = &rest[j + 1..];
         }
@@ -328,7 +344,9 @@ impl Template {
             }
         }
         if let Some(k) = &self.kid_from {
-            put("kid_from", Raw::Str(k.clone()));
+            if let Some(k) = self.render(k, vars)? {
+                put("kid_from", Raw::Str(k));
+            }
         }
         for h in &self.send {
             match h.as_str() {
@@ -399,7 +417,7 @@ fn placeholders(p: &str) -> Result<Vec<String>, String> {
     let mut rest = p;
     while let Some(i) = rest.find('{') {
         let j = rest[i..].find('}').ok_or_else(|| format!("unclosed '{{' in {p}"))? + i;
-        out.push(rest[i + 1..j].to_string());
+        out.push(rest[i + 1..j].trim_start_matches('/').to_string());
         rest = &rest[j + 1..];
     }
     Ok(out)
@@ -465,4 +483,84 @@ fn check_var_value(template: &str, name: &str, var: &Var, value: &str) -> Result
 /// Whether a file path names a template rather than a built-in name.
 pub fn is_path(s: &str) -> bool {
     s.contains('/') || s.ends_with(".toml") || Path::new(s).is_absolute()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(v: &Var) -> String {
+        match v.kind {
+            VarKind::Host => "idp.example.com".into(),
+            VarKind::Segment => "seg".into(),
+            VarKind::Url => "https://idp.example.com/base".into(),
+            VarKind::Value => v
+                .choices
+                .as_ref()
+                .map(|c| c[0].clone())
+                .unwrap_or_else(|| "value".into()),
+        }
+    }
+
+    #[test]
+    fn every_builtin_template_parses_and_renders_with_sample_variables() {
+        for (name, _) in BUILTIN {
+            let t = load(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(&t.name, name);
+            assert!(!t.docs.is_empty(), "{name} cites its documentation");
+            let given: Vec<(String, String)> = t.vars.iter().map(|(k, v)| (k.clone(), sample(v))).collect();
+            let vars = t.check_vars(&given).unwrap();
+            let layer = t.layer(&vars).unwrap();
+            if let Some((Raw::Str(u), _)) = layer.get("token_url") {
+                assert!(u.starts_with("https://"), "{name}: {u}");
+                assert!(!u.contains('{'), "{name}: {u}");
+            }
+        }
+    }
+
+    #[test]
+    fn optional_segment_and_structural_checks() {
+        let t = load("okta").unwrap();
+        let v = t.check_vars(&[("domain".into(), "dev-1.okta.com".into())]).unwrap();
+        assert_eq!(
+            t.render(t.token_url.as_ref().unwrap(), &v).unwrap().unwrap(),
+            "https://dev-1.okta.com/oauth2/v1/token"
+        );
+        let v = t
+            .check_vars(&[
+                ("domain".into(), "dev-1.okta.com".into()),
+                ("server".into(), "default".into()),
+            ])
+            .unwrap();
+        assert_eq!(
+            t.render(t.token_url.as_ref().unwrap(), &v).unwrap().unwrap(),
+            "https://dev-1.okta.com/oauth2/default/v1/token"
+        );
+        for hostile in [
+            "evil.com/x",
+            "a.com?x=1",
+            "a.com#f",
+            "user@a.com",
+            "a..com",
+            "a.com:99999",
+            "",
+        ] {
+            assert!(t.check_vars(&[("domain".into(), hostile.into())]).is_err(), "{hostile}");
+        }
+        let e = load("entra-id").unwrap();
+        for hostile in ["..", "a/b", "a?b", "%2e%2e", "a b"] {
+            assert!(e.check_vars(&[("tenant".into(), hostile.into())]).is_err(), "{hostile}");
+        }
+        assert!(e.check_vars(&[]).unwrap_err().to_string().contains("tenant"));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let e = parse(
+            "name = \"x\"\ndescription = \"d\"\ndocs = []\ngrant = \"client-credentials\"\ntoken_uri = \"x\"\n",
+            "t.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("token_uri"), "{e}");
+    }
 }

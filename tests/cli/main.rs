@@ -16,6 +16,8 @@ mod inspect;
 mod leaks;
 /// Interop with oidc-provider, a real OpenID provider.
 mod oidc;
+/// Provider templates, each exchanged with the embedded issuer in that provider's mode.
+mod templates;
 /// `signet thumbprint` against openssl.
 mod thumbprint;
 /// `signet token`: grants, answers, failures, retries, clock skew.

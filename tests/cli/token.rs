@@ -437,3 +437,20 @@ fn no_output_contains_the_assertion_or_token() {
     assert!(!all.contains(&token[..40]));
     assert_no_secrets(&all, &[&assertion[..40], &assertion[assertion.len() - 40..]]);
 }
+
+#[test]
+fn lifetime_comes_from_the_token_jwt_exp_when_the_answer_has_none() {
+    let sb = Sandbox::new();
+    let iss = issuer_with("app-1", KEY, Some(CERT), |c| c.expires_in = None);
+    let o = token_cmd(&sb, iss.token_url(), &["--format", "json"]);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    // the issuer's JWT access tokens live 1800 s when it announces no expires_in
+    assert!((1795..=1800).contains(&v["expires_in"].as_u64().unwrap()), "{v}");
+    let iss = issuer_with("app-1", KEY, Some(CERT), |c| {
+        c.expires_in = None;
+        c.opaque_tokens = true;
+    });
+    let o = token_cmd(&sb, iss.token_url(), &["--format", "json", "--default-ttl", "77"]);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!((75..=77).contains(&v["expires_in"].as_u64().unwrap()), "{v}");
+}

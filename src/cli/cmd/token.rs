@@ -89,6 +89,7 @@ pub fn job(ctx: &Ctx, r: Resolved) -> Result<Job, signet::Error> {
 /// Gets a token: (token, served from cache).
 pub fn get_token(ctx: &Ctx, job: &Job) -> Result<(Token, bool), signet::Error> {
     let now = signet::clock::now();
+    job.src.check_exchange_requirements()?;
     // The self-signed grant needs no URL; every other one does, checked before any key is read.
     if job.src.grant != signet::grant::Grant::SelfSigned {
         signet::exchange::check_url(job.src.token_url()?)?;
