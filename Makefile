@@ -35,5 +35,11 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
+## The man page, from the clap definitions.
+man:
+	@mkdir -p target/man
+	$(CARGO) run --quiet -- manpage > target/man/signet.1
+	@echo "wrote target/man/signet.1 (view: man -l target/man/signet.1)"
+
 clean:
 	$(CARGO) clean

@@ -58,6 +58,9 @@ pub enum Command {
     },
     /// Run the whole flow against an embedded loopback issuer with a generated key
     Demo,
+    /// Print the man page (roff) on stdout; `make man` writes it to target/man/signet.1
+    #[command(hide = true)]
+    Manpage,
 }
 
 #[derive(Args, Debug, Default, Clone)]

@@ -105,6 +105,19 @@ pub fn main() -> std::process::ExitCode {
             Ok(0)
         }
         Command::Demo => cmd::demo::run(&ctx),
+        Command::Manpage => {
+            let mut buf = Vec::new();
+            let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            match page.render(&mut buf) {
+                Ok(()) => {
+                    output::stdout(&String::from_utf8_lossy(&buf));
+                    Ok(0)
+                }
+                Err(e) => Err(Failure::Lib(
+                    ConfigError::Usage(format!("cannot render the man page: {e}")).into(),
+                )),
+            }
+        }
     };
     match result {
         Ok(code) => std::process::ExitCode::from(code.clamp(0, 255) as u8),
@@ -259,6 +272,20 @@ pub fn resolve(ctx: &Ctx, flags: Layer) -> Result<Resolved, signet::Error> {
         ),
         None => (first, None),
     };
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        for st in config::SETTINGS {
+            if let Some((raw, origin)) = settings.get(st.key) {
+                // Maps may carry values a user considers sensitive: log their keys only.
+                let shown = match raw {
+                    Raw::Str(s) => s.clone(),
+                    Raw::Bool(b) => b.to_string(),
+                    Raw::List(l) => l.join(" "),
+                    Raw::Map(m) => m.iter().map(|(k, _)| format!("{k}=…")).collect::<Vec<_>>().join(" "),
+                };
+                tracing::debug!("setting {} = {shown} ({origin})", st.key);
+            }
+        }
+    }
     Ok(Resolved {
         settings,
         template,

@@ -505,7 +505,15 @@ pub fn load_key(path: &Path, passphrase: Option<&Secret<String>>) -> Result<KeyB
         path: path.into(),
         reason: io_reason(&e),
     })?;
-    load_key_bytes(&bytes, path, passphrase)
+    let bundle = load_key_bytes(&bytes, path, passphrase)?;
+    tracing::debug!(
+        "loaded {} from {} ({} certificate{})",
+        bundle.key.key_type(),
+        path.display(),
+        bundle.chain.len(),
+        if bundle.chain.len() == 1 { "" } else { "s" }
+    );
+    Ok(bundle)
 }
 
 /// Like [`load_key`], from bytes already read; `path` only names the source in errors.

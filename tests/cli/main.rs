@@ -8,6 +8,8 @@ mod common;
 mod assert;
 /// The cache: single flight, freshness, safety, outputs, exec.
 mod cache;
+/// Config file, profiles, layering, completions, verbose logs.
+mod config;
 /// Bad inputs: each with its exit code and one-line message.
 mod errors;
 /// `signet inspect`.
