@@ -174,6 +174,26 @@ impl Default for IssuerConfig {
     }
 }
 
+impl Client {
+    /// Trusts the key of a certificate (ids: SHA-1 hex, x5t, x5t#S256, SPKI SHA-256, JWK thumbprint).
+    pub fn from_certificate(client_id: &str, cert: &crate::key::Certificate) -> Option<Client> {
+        let jwk = cert.public_jwk()?;
+        Some(Client {
+            client_id: client_id.into(),
+            kids: vec![
+                jwk.thumbprint(),
+                cert.spki_s256(),
+                cert.hex_sha1(),
+                cert.x5t(),
+                cert.x5t_s256(),
+            ],
+            jwk,
+            x5t: Some(cert.x5t()),
+            x5t_s256: Some(cert.x5t_s256()),
+        })
+    }
+}
+
 impl IssuerConfig {
     /// The rules of a provider, from its template: the audience form, accepted algorithms,
     /// longest lifetime, how the key is named, single-use `jti`, and the answer's shape.

@@ -58,6 +58,8 @@ pub enum Command {
     },
     /// Run the whole flow against an embedded loopback issuer with a generated key
     Demo,
+    /// Run the embedded issuer on 127.0.0.1 (for offline tests of your own setup) until killed
+    Issuer(IssuerArgs),
     /// Print the man page (roff) on stdout; `make man` writes it to target/man/signet.1
     #[command(hide = true)]
     Manpage,
@@ -278,4 +280,26 @@ pub enum ConfigCommand {
     },
     /// Print the config file's path
     Path,
+}
+
+#[derive(Args, Debug)]
+pub struct IssuerArgs {
+    /// Client id the trusted key belongs to
+    #[arg(long, value_name = "ID")]
+    pub client_id: String,
+    /// Key to trust: a certificate (PEM/DER), PKCS#12, key+certificate PEM or private key file
+    #[arg(long, value_name = "PATH")]
+    pub trust: PathBuf,
+    /// Enforce this provider template's rules (audience form, algorithms, lifetime, kid, answer)
+    #[arg(long, value_name = "NAME|PATH")]
+    pub template: Option<String>,
+    /// Template variable KEY=VALUE, repeatable
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub var: Vec<String>,
+    /// User the assertion's sub must name (bearer-header, JWT-bearer)
+    #[arg(long, value_name = "SUB")]
+    pub user: Option<String>,
+    /// Port on 127.0.0.1 (default: a free one)
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
 }

@@ -105,6 +105,7 @@ pub fn main() -> std::process::ExitCode {
             Ok(0)
         }
         Command::Demo => cmd::demo::run(&ctx),
+        Command::Issuer(a) => cmd::demo::issuer(&ctx, a),
         Command::Manpage => {
             let mut buf = Vec::new();
             let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());

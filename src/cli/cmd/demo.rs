@@ -111,3 +111,46 @@ pub fn run(ctx: &Ctx) -> CmdResult {
     say("\ntry it with your own provider: signet token --template NAME --var … --key KEY --client-id ID (see `signet templates list`)");
     Ok(0)
 }
+
+/// `signet issuer`: the embedded issuer as a process. Prints `READY <token URL>` and serves until killed.
+pub fn issuer(ctx: &Ctx, a: crate::cli::args::IssuerArgs) -> CmdResult {
+    let pass = ctx
+        .env
+        .get(signet::env::EnvVars::KEY_PASSPHRASE)
+        .map(|p| signet::Secret::new(p.to_string()));
+    let bytes = std::fs::read(&a.trust).map_err(|e| signet::key::KeyError::CertRead {
+        path: a.trust.clone(),
+        reason: signet::key::io_reason(&e),
+    })?;
+    let client = match signet::key::parse_certificates(&bytes) {
+        Ok(certs) if !certs.is_empty() => Client::from_certificate(&a.client_id, &certs[0]),
+        _ => signet::key::load_key(&a.trust, pass.as_ref())
+            .ok()
+            .map(|b| Client::from_bundle(&a.client_id, &b, None)),
+    }
+    .ok_or_else(|| signet::key::KeyError::BadCertificate { path: a.trust.clone() })?;
+    let mut cfg = match &a.template {
+        Some(name) => {
+            let t = signet::template::load(name)?;
+            let given = a
+                .var
+                .iter()
+                .map(|v| config::split_kv(v, "--var"))
+                .collect::<Result<Vec<_>, _>>()?;
+            let vars = t.check_vars(&given)?;
+            IssuerConfig::for_template(&t, &vars, vec![client])
+        }
+        None => IssuerConfig {
+            clients: vec![client],
+            ..Default::default()
+        },
+    };
+    if a.user.is_some() {
+        cfg.user = a.user.clone();
+    }
+    let iss = Issuer::start_on(&format!("127.0.0.1:{}", a.port), cfg).map_err(io_err)?;
+    say(&format!("READY {}", iss.token_url()));
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+    }
+}
