@@ -90,8 +90,6 @@ pub enum Fault {
     },
     /// Wait, then answer normally.
     Delay(Duration),
-    /// Send the status line, headers and part of the body, then close the connection.
-    ResetMidBody,
     /// Send the body one byte at a time with this pause between bytes.
     Trickle(Duration),
     /// Answer 200 with these raw body bytes.
@@ -490,11 +488,6 @@ fn handle(st: &State, mut req: tiny_http::Request) {
         Some(Fault::Body(bytes)) => {
             let resp = tiny_http::Response::from_data(bytes).with_status_code(200);
             let _ = req.respond(resp);
-        }
-        Some(Fault::ResetMidBody) => {
-            let mut w = req.into_writer();
-            let _ = w.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{\"access_token\":\"abc");
-            let _ = w.flush();
         }
         Some(Fault::Trickle(pause)) => {
             let mut w = req.into_writer();

@@ -457,6 +457,24 @@ fn check_match(key: &SigningKey, cert: &Certificate, cert_path: &Path, key_path:
     }
 }
 
+/// A warning when a private key file can be read by group or others (as ssh warns), or `None`.
+pub fn permission_warning(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        if mode & 0o077 != 0 && !path.starts_with("/dev") && !path.starts_with("/proc") {
+            return Some(format!(
+                "the private key {} is readable by group or others (mode {:o}): chmod 600 it",
+                path.display(),
+                mode & 0o777
+            ));
+        }
+    }
+    let _ = path;
+    None
+}
+
 /// Reads a file into zeroizing memory, with an error that names it.
 pub fn read_secret_file(path: &Path) -> std::io::Result<SecretBytes> {
     use std::io::Read;

@@ -76,3 +76,56 @@ fn debug_output_of_keys_and_secrets_is_redacted() {
     let e = signet::key::load_key(&fixture("rsa2048.enc.pem"), Some(&signet::Secret::new("nope".into()))).unwrap_err();
     assert!(!format!("{e:?} {e}").contains("nope"));
 }
+
+#[test]
+fn a_key_readable_by_others_is_warned_about() {
+    let sb = Sandbox::new();
+    let k = sb.copy("p256.pkcs8.pem", 0o644);
+    let o = sb
+        .signet()
+        .args([
+            "assert",
+            "--key",
+            k.to_str().unwrap(),
+            "--client-id",
+            "c",
+            "--audience",
+            "a",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(
+        stderr(&o).contains("warning: the private key") && stderr(&o).contains("chmod 600"),
+        "{}",
+        stderr(&o)
+    );
+    let k = sb.copy("ed25519.pkcs8.pem", 0o600);
+    let o = sb
+        .signet()
+        .args([
+            "assert",
+            "--key",
+            k.to_str().unwrap(),
+            "--client-id",
+            "c",
+            "--audience",
+            "a",
+        ])
+        .output()
+        .unwrap();
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
+
+#[test]
+fn the_passphrase_cannot_be_a_flag_value() {
+    let sb = Sandbox::new();
+    for flag in ["--key-passphrase", "--passphrase", "--pass"] {
+        let o = sb
+            .signet()
+            .args(["assert", "--key", &fixture_str("rsa2048.enc.pem"), flag, PASSPHRASE])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{flag}");
+    }
+}

@@ -12,6 +12,8 @@ mod cache;
 mod config;
 /// Bad inputs: each with its exit code and one-line message.
 mod errors;
+/// Fault injection: broken answers, slow servers, TLS, unusable cache folders.
+mod faults;
 /// `signet inspect`.
 mod inspect;
 /// Nothing secret in any output.

@@ -8,7 +8,29 @@ use std::path::{Path, PathBuf};
 pub const PASSPHRASE: &str = "signet-test-passphrase";
 
 pub fn fixture(name: &str) -> PathBuf {
+    private_fixture_modes();
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// git checks files out 0644; private keys are kept 0600 as a user would, so that signet's
+/// "readable by others" warning appears only where a test asks for it.
+fn private_fixture_modes() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let public = n.contains(".crt.")
+                || n.contains(".pub.")
+                || n.ends_with(".md")
+                || n.ends_with(".sh")
+                || n == "thumbprints.txt";
+            if !public {
+                let _ = std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(0o600));
+            }
+        }
+    });
 }
 
 pub fn fixture_str(name: &str) -> String {

@@ -17,6 +17,9 @@ use std::time::Duration;
 
 /// Certificate validity: outside notBefore/notAfter is an error; close to notAfter a warning.
 pub fn cert_checks(ctx: &Ctx, signer: &Signer) -> Result<(), signet::Error> {
+    if let Some(w) = signet::key::permission_warning(&signer.bundle().source) {
+        ctx.warn(&w);
+    }
     let Some(c) = signer.bundle().leaf() else { return Ok(()) };
     let now = signet::clock::now();
     let state = if now < c.not_before() {

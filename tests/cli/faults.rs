@@ -1,0 +1,296 @@
+//! Fault injection against the embedded issuer: each with a defined exit code, one line, and the
+//! cache left as it was.
+
+use crate::common::*;
+use serde_json::Value;
+use signet::issuer::{Fault, Issuer};
+use std::time::Duration;
+
+const KEY: &str = "p256.pkcs8.pem";
+
+fn token(sb: &Sandbox, iss: &Issuer, extra: &[&str]) -> std::process::Output {
+    sb.signet()
+        .args([
+            "token",
+            "--key",
+            &fixture_str(KEY),
+            "--client-id",
+            "f",
+            "--token-url",
+            iss.token_url(),
+            "--timeout",
+            "3",
+        ])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// Runs a fault after a good token is cached with --force-refresh, and checks the cache entry is untouched.
+fn fault_keeps_cache(fault: Fault, code: i32, needle: &str) {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("f", KEY, None);
+    assert!(token(&sb, &iss, &[]).status.success());
+    let entry = std::fs::read_dir(sb.cache_dir())
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .unwrap()
+        .path();
+    let before = std::fs::read(&entry).unwrap();
+    iss.push_faults((0..10).map(|_| fault.clone()));
+    let o = token(&sb, &iss, &["--force-refresh"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(code), "{needle}: {err}");
+    assert!(o.stdout.is_empty());
+    assert!(
+        err.lines().next().unwrap().starts_with("error: ") && err.contains(needle),
+        "{needle}: {err}"
+    );
+    assert!(err.lines().count() <= 2, "{err}");
+    assert_eq!(std::fs::read(&entry).unwrap(), before, "cache untouched");
+}
+
+/// A raw TCP server on 127.0.0.1 that reads each request, writes `answer`, and closes.
+fn raw_server(answer: &'static [u8]) -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/token", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten().take(50) {
+            let mut buf = [0u8; 65536];
+            let _ = c.set_read_timeout(Some(Duration::from_millis(200)));
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(answer);
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    url
+}
+
+#[test]
+fn connection_closed_mid_body() {
+    let url = raw_server(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{\"access_token\":\"abc",
+    );
+    let sb = Sandbox::new();
+    let o = sb
+        .signet()
+        .args([
+            "token",
+            "--key",
+            &fixture_str(KEY),
+            "--client-id",
+            "f",
+            "--token-url",
+            &url,
+            "--timeout",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("closed before the answer was complete"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !sb.cache_dir().exists()
+            || std::fs::read_dir(sb.cache_dir())
+                .unwrap()
+                .flatten()
+                .all(|e| e.path().extension().is_none_or(|x| x != "json"))
+    );
+}
+
+#[test]
+fn a_body_trickling_past_the_timeout() {
+    fault_keeps_cache(Fault::Trickle(Duration::from_millis(200)), 5, "timed out after 3 s");
+}
+
+#[test]
+fn a_ten_megabyte_body() {
+    fault_keeps_cache(Fault::Body(vec![b' '; 10 * 1024 * 1024]), 5, "larger than 1024 KiB");
+}
+
+#[test]
+fn invalid_utf8_and_deeply_nested_json() {
+    fault_keeps_cache(Fault::Body(vec![0xc3, 0x28, 0xff]), 5, "not JSON");
+    let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+    fault_keeps_cache(Fault::Body(deep.into_bytes()), 5, "not JSON");
+    let deep_obj = "{\"a\":".repeat(50_000) + "1" + &"}".repeat(50_000);
+    fault_keeps_cache(Fault::Body(deep_obj.into_bytes()), 5, "not JSON");
+}
+
+#[test]
+fn odd_expires_in_values() {
+    fault_keeps_cache(
+        Fault::Body(br#"{"access_token":"t","expires_in":-1}"#.to_vec()),
+        5,
+        "expires_in",
+    );
+    fault_keeps_cache(
+        Fault::Body(br#"{"access_token":"t","expires_in":"soon"}"#.to_vec()),
+        5,
+        "expires_in",
+    );
+    fault_keeps_cache(
+        Fault::Body(br#"{"access_token":"t","expires_in":[1]}"#.to_vec()),
+        5,
+        "expires_in",
+    );
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("f", KEY, None);
+    for (body, lo, hi) in [
+        (r#"{"access_token":"t","expires_in":"3600"}"#, 3595, 3600),
+        (
+            r#"{"access_token":"t","expires_in":1e30}"#,
+            366 * 86400 - 5,
+            366 * 86400,
+        ),
+        (r#"{"access_token":"t","expires_in":0}"#, 0, 0),
+    ] {
+        iss.push_faults([Fault::Body(body.as_bytes().to_vec())]);
+        let o = token(&sb, &iss, &["--no-cache", "--format", "json"]);
+        assert!(o.status.success(), "{body}: {}", stderr(&o));
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let e = v["expires_in"].as_u64().unwrap();
+        assert!((lo..=hi).contains(&e), "{body}: {e}");
+    }
+}
+
+#[test]
+fn a_200_with_an_oauth_error_and_a_redirect() {
+    fault_keeps_cache(
+        Fault::json(
+            200,
+            serde_json::json!({"error": "invalid_grant", "error_description": "x"}),
+        ),
+        4,
+        "invalid_grant",
+    );
+    fault_keeps_cache(
+        Fault::Redirect("https://evil.example/token".into()),
+        5,
+        "does not follow redirects",
+    );
+}
+
+#[test]
+fn unusable_cache_folder_still_prints_the_token() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("f", KEY, None);
+    let o = token(&sb, &iss, &[]);
+    let good = stdout(&o);
+    // the folder cannot be created
+    let o = sb
+        .signet()
+        .args([
+            "token",
+            "--key",
+            &fixture_str(KEY),
+            "--client-id",
+            "f",
+            "--token-url",
+            iss.token_url(),
+            "--scope",
+            "other",
+        ])
+        .env("SIGNET_CACHE_DIR", "/dev/null/signet-cache")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(stdout(&o).starts_with("eyJ"));
+    assert!(
+        stderr(&o).starts_with("warning: ") && stderr(&o).contains("/dev/null/signet-cache"),
+        "{}",
+        stderr(&o)
+    );
+    // the entry cannot be written (its path is taken by a folder)
+    let entry = std::fs::read_dir(sb.cache_dir())
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .unwrap()
+        .path();
+    std::fs::remove_file(&entry).unwrap();
+    std::fs::create_dir(&entry).unwrap();
+    let o = token(&sb, &iss, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("eyJ") && stdout(&o) != good);
+    assert!(stderr(&o).contains("warning:"), "{}", stderr(&o));
+}
+
+/// An HTTPS endpoint whose certificate is signed by the test CA: refused without --ca-file,
+/// trusted with it. `openssl s_server -www` answers any request with an HTML page.
+#[test]
+fn untrusted_tls_certificate_names_ca_file() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-cert",
+            &fixture_str("server.crt.pem"),
+            "-key",
+            &fixture_str("server.key.pem"),
+            "-www",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sb = Sandbox::new();
+    let url = format!("https://127.0.0.1:{port}/token");
+    let run = |extra: &[&str]| {
+        sb.signet()
+            .args([
+                "token",
+                "--no-cache",
+                "--key",
+                &fixture_str(KEY),
+                "--client-id",
+                "f",
+                "--token-url",
+                &url,
+                "--timeout",
+                "2",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("TLS") && stderr(&o).contains("--ca-file"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["--ca-file", &fixture_str("ca.crt.pem")]);
+    let _ = server.kill();
+    let _ = server.wait();
+    // s_server -www does not answer a POST: the handshake passed, then the request timed out.
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("TLS") && !stderr(&o).contains("--ca-file"),
+        "the handshake succeeded with --ca-file: {}",
+        stderr(&o)
+    );
+    // a missing CA file is a configuration error
+    let o = run(&["--ca-file", "/nonexistent/ca.pem"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
