@@ -1,8 +1,9 @@
 # signet — the two commands of the quick start are `make demo` and `make test`.
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
+SHELL := /bin/bash
 
-.PHONY: all build release demo test test-deps lint fmt bench bench-peers fuzz man clean
+.PHONY: all build release demo test test-deps lint fmt bench bench-peers fuzz fuzz-build man clean
 
 all: build
 
@@ -18,8 +19,7 @@ demo:
 
 ## Everything the tests need (npm packages for the oidc-provider interop), then every test.
 test: test-deps
-	$(CARGO) test --all-targets -- --test-threads=4
-	$(CARGO) test --doc
+	$(CARGO) test -- --test-threads=4
 
 test-deps:
 	@command -v openssl >/dev/null || (apt-get update -qq && apt-get install -y -qq openssl)
@@ -34,6 +34,29 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+## Benchmarks: criterion (in-process) and whole commands next to references; writes docs/BENCHMARKS.md.
+bench: release
+	@command -v hyperfine >/dev/null || (apt-get update -qq && apt-get install -y -qq hyperfine)
+	@command -v /usr/bin/time >/dev/null || (apt-get update -qq && apt-get install -y -qq time)
+	$(CARGO) bench --bench signing -- --warm-up-time 1 --measurement-time 3
+	python3 benches/commands.py
+
+## Fuzzing (cargo-fuzz, libFuzzer; the stable toolchain with RUSTC_BOOTSTRAP=1 for -Zsanitizer).
+## Each target runs FUZZ_SECONDS from the committed seed corpus in fuzz/corpus.
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS = key_file pkcs12 token_response inspect template config cache_entry
+fuzz-build:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build --fuzz-dir fuzz
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+	  mkdir -p fuzz/corpus/$$t; \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --fuzz-dir fuzz $$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 2>&1 | grep -E "^(#[0-9]+ *DONE|==|SUMMARY|Done)|panicked|ERROR" ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 ## The man page, from the clap definitions.
 man:

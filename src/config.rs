@@ -148,6 +148,9 @@ pub const SETTINGS: &[Setting] = &[
     s("template", Some(EnvVars::TEMPLATE), Kind::Str, None),
     s("var", None, Kind::Map, None),
     s("key", Some(EnvVars::KEY), Kind::Path, None),
+    s("assertion_file", None, Kind::Path, None),
+    s("assertion_from", None, Kind::Str, None),
+    s("assertion_env", None, Kind::Str, None),
     s("key_passphrase_file", None, Kind::Path, None),
     s("passphrase_env", None, Kind::Str, None),
     s("cert", Some(EnvVars::CERT), Kind::Path, None),
@@ -381,6 +384,13 @@ pub fn load_profile(path: &Path, name: &str, explicit: bool) -> Result<Option<Pr
             })
         }
     };
+    parse_profile(&text, path, name, explicit)
+}
+
+/// Reads profile `name` from the text of a config file; `path` names it in errors and anchors
+/// relative paths.
+pub fn parse_profile(text: &str, path: &Path, name: &str, explicit: bool) -> Result<Option<Profile>, ConfigError> {
+    let text = text.to_string();
     let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
     let doc: toml::Spanned<toml::Table> = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
         path: path.into(),

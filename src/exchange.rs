@@ -634,6 +634,102 @@ async fn send(client: &reqwest::Client, req: &TokenRequest) -> Result<Answer, Se
     })
 }
 
+/// Asks the GitHub Actions OIDC endpoint for a token with `audience` (workload identity
+/// federation). `url` is `ACTIONS_ID_TOKEN_REQUEST_URL`, `token` is `ACTIONS_ID_TOKEN_REQUEST_TOKEN`.
+pub fn fetch_github_oidc(
+    url: &str,
+    token: &crate::Secret<String>,
+    audience: &str,
+    timeout: Duration,
+    ca_file: Option<&std::path::Path>,
+) -> Result<crate::Secret<String>, crate::Error> {
+    let mut u = check_url(url)?;
+    u.query_pairs_mut().append_pair("audience", audience);
+    let shown = {
+        let mut s = u.clone();
+        s.set_query(None);
+        s.to_string()
+    };
+    let opts = ExchangeOptions {
+        url: shown.clone(),
+        timeout,
+        ca_file: ca_file.map(Into::into),
+        shape: Default::default(),
+    };
+    let client = client(&opts)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ExchangeError::Network {
+            url: shown.clone(),
+            reason: format!("runtime: {e}"),
+            attempts: 0,
+        })?;
+    rt.block_on(async {
+        let fut = async {
+            let resp = client
+                .get(u)
+                .header("Authorization", format!("Bearer {}", token.expose()))
+                .header("Accept", "application/json")
+                .send()
+                .await
+                .map_err(|e| match classify(e) {
+                    SendError::Tls(reason) => ExchangeError::Tls {
+                        url: shown.clone(),
+                        reason,
+                    },
+                    SendError::Network(reason) => ExchangeError::Network {
+                        url: shown.clone(),
+                        reason,
+                        attempts: 1,
+                    },
+                    SendError::TooLarge(status) => ExchangeError::BadResponse {
+                        url: shown.clone(),
+                        status,
+                        reason: "the answer is too large".into(),
+                    },
+                })?;
+            let status = resp.status().as_u16();
+            let body = resp.bytes().await.map_err(|_| ExchangeError::Network {
+                url: shown.clone(),
+                reason: "the answer could not be read".into(),
+                attempts: 1,
+            })?;
+            if !(200..300).contains(&status) {
+                return Err(ExchangeError::Refused {
+                    url: shown.clone(),
+                    status,
+                    oauth: token::parse_oauth_error(&body),
+                    excerpt: None,
+                    clock_offset: None,
+                    hint: Some("the job needs `permissions: id-token: write`".into()),
+                });
+            }
+            let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| ExchangeError::BadResponse {
+                url: shown.clone(),
+                status,
+                reason: "the body is not JSON".into(),
+            })?;
+            v.get("value")
+                .and_then(serde_json::Value::as_str)
+                .map(|s| crate::Secret::new(s.to_string()))
+                .ok_or_else(|| ExchangeError::BadResponse {
+                    url: shown.clone(),
+                    status,
+                    reason: "the answer has no value".into(),
+                })
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => r.map_err(Into::into),
+            Err(_) => Err(ExchangeError::Timeout {
+                url: shown.clone(),
+                secs: timeout.as_secs(),
+            }
+            .into()),
+        }
+    })
+}
+
 /// Parses `Retry-After`: delta-seconds or an HTTP date.
 ///
 /// ```

@@ -147,6 +147,9 @@ pub struct IssuerConfig {
     /// Issue opaque tokens instead of JWTs (Salesforce session ids, JD Edwards AIS tokens), so
     /// that a client cannot learn their lifetime from them.
     pub opaque_tokens: bool,
+    /// Workload identity federation: client assertions are tokens of this issuer (`iss`) for this
+    /// subject (`sub`), signed by one of `clients`' keys, and the app is named by `client_id`.
+    pub federated: Option<(String, String)>,
 }
 
 impl Default for IssuerConfig {
@@ -168,6 +171,7 @@ impl Default for IssuerConfig {
             also_audiences: vec![],
             mode: "generic".into(),
             opaque_tokens: false,
+            federated: None,
         }
     }
 }
@@ -419,6 +423,10 @@ fn handle(st: &State, mut req: tiny_http::Request) {
         let doc =
             json!({"issuer": st.base_url, "token_endpoint": st.token_url, "jwks_uri": format!("{}/jwks", st.base_url)});
         return respond(req, 200, doc.to_string(), "application/json", &[], config.clock_offset);
+    }
+    if path == "/stats" {
+        let v = json!({"token_requests": st.count.load(Ordering::SeqCst)});
+        return respond(req, 200, v.to_string(), "application/json", &[], config.clock_offset);
     }
     if path == "/jwks" {
         let mut k = st.signer.bundle().key.public_jwk().to_json();
@@ -734,6 +742,19 @@ fn check(
     }
     let (iss, sub) = (text("iss"), text("sub"));
     match grant {
+        "client-credentials" if cfg.federated.is_some() => {
+            let (fi, fs) = cfg.federated.clone().unwrap_or_default();
+            if iss != Some(fi.as_str()) || sub != Some(fs.as_str()) {
+                return bad(
+                    "invalid_client",
+                    format!("the federated assertion must have iss {fi} and sub {fs}"),
+                );
+            }
+            match fields.iter().find(|(k, _)| k == "client_id") {
+                Some((_, c)) => Ok(c.clone()),
+                None => bad("invalid_request", "a federated assertion needs client_id".into()),
+            }
+        }
         "client-credentials" => {
             if iss != Some(client.client_id.as_str()) || sub != Some(client.client_id.as_str()) {
                 return bad(

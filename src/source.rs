@@ -32,6 +32,41 @@ pub enum PassphraseSource {
     NamedEnv(String),
 }
 
+/// An assertion signet does not sign itself: workload identity federation, where the CI platform
+/// or Kubernetes issues a short-lived JWT that the identity provider accepts as the client assertion.
+#[derive(Clone, Debug)]
+pub enum External {
+    /// A file holding the JWT, re-read on every attempt (Kubernetes rotates projected tokens in place).
+    File(PathBuf),
+    /// An environment variable holding the JWT (GitLab CI `id_tokens`).
+    Env {
+        /// The variable's name.
+        name: String,
+        /// Its value, when set.
+        value: Option<Secret<String>>,
+    },
+    /// The GitHub Actions OIDC endpoint (`ACTIONS_ID_TOKEN_REQUEST_URL` with `ACTIONS_ID_TOKEN_REQUEST_TOKEN`).
+    GitHub {
+        /// The audience to ask for (e.g. `api://AzureADTokenExchange`).
+        audience: String,
+        /// The request URL, when set.
+        url: Option<String>,
+        /// The request token, when set.
+        token: Option<Secret<String>>,
+    },
+}
+
+impl External {
+    /// What identifies the source in the cache key (never the token).
+    pub fn identity(&self) -> String {
+        match self {
+            External::File(p) => format!("file:{}", p.display()),
+            External::Env { name, .. } => format!("env:{name}"),
+            External::GitHub { audience, .. } => format!("github-actions:{audience}"),
+        }
+    }
+}
+
 /// Everything needed to sign and exchange, resolved and typed.
 #[derive(Debug)]
 pub struct TokenSource {
@@ -87,6 +122,8 @@ pub struct TokenSource {
     pub vars: BTreeMap<String, String>,
     /// Warnings gathered while resolving.
     pub warnings: Vec<String>,
+    /// An assertion from elsewhere, sent instead of one signet signs.
+    pub external: Option<External>,
 }
 
 fn bool_or(s: &Settings, key: &str) -> bool {
@@ -181,6 +218,7 @@ impl TokenSource {
             },
             timeout: Duration::from_secs(timeout),
             ca_file: s.path("ca_file"),
+            external: external(s, env)?,
             template,
             vars,
             warnings: vec![],
@@ -388,16 +426,22 @@ impl TokenSource {
 
     /// The request for one attempt.
     pub fn request(&self, signer: &Signer, skew: i64) -> Result<TokenRequest, crate::Error> {
-        let url = self.token_url()?;
         let assertion = self.sign(signer, skew)?;
-        let client_id = self.client_id.clone().or_else(|| {
-            signer
-                .bundle()
-                .service_account
-                .as_ref()
-                .map(|s| s.client_email.clone())
-                .filter(|e| !e.is_empty())
-        });
+        let sa_email = signer.bundle().service_account.as_ref().map(|s| s.client_email.clone());
+        self.request_for(assertion.expose(), sa_email)
+    }
+
+    /// The request that carries a given assertion.
+    pub fn request_for(
+        &self,
+        assertion: &str,
+        default_client_id: Option<String>,
+    ) -> Result<TokenRequest, crate::Error> {
+        let url = self.token_url()?;
+        let client_id = self
+            .client_id
+            .clone()
+            .or_else(|| default_client_id.clone().filter(|e| !e.is_empty()));
         let params = RequestParams {
             client_id,
             scope: if self.scope_in_claim || self.scopes.is_empty() {
@@ -408,7 +452,57 @@ impl TokenSource {
             params: self.params.clone(),
             headers: self.request_headers.clone(),
         };
-        Ok(self.grant.request(url, assertion.expose(), &params))
+        Ok(self.grant.request(url, assertion, &params))
+    }
+
+    /// Fetches a token with an external assertion (see [`External`]): the file is re-read and the
+    /// variable read again for every attempt; GitHub's token is requested once.
+    pub fn fetch_external(&self, on_event: &mut dyn FnMut(&Event)) -> Result<Outcome, crate::Error> {
+        let Some(ext) = &self.external else {
+            return Err(ConfigError::Usage("no external assertion source".into()).into());
+        };
+        let opts = self.exchange_options()?;
+        exchange::check_url(&opts.url)?;
+        let github = match ext {
+            External::GitHub { audience, url, token } => {
+                let (Some(url), Some(token)) = (url, token) else {
+                    return Err(ConfigError::Missing {
+                        what: "the GitHub Actions OIDC request variables".into(),
+                        how: "give the job `permissions: id-token: write` (ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN are then set)".into(),
+                    }
+                    .into());
+                };
+                Some(exchange::fetch_github_oidc(
+                    url,
+                    token,
+                    audience,
+                    self.timeout,
+                    self.ca_file.as_deref(),
+                )?)
+            }
+            _ => None,
+        };
+        let mut make = |_skew: i64| -> Result<TokenRequest, crate::Error> {
+            let assertion = match ext {
+                External::File(p) => {
+                    let bytes = key::read_secret_file(p).map_err(|e| KeyError::Read {
+                        path: p.clone(),
+                        reason: key::io_reason(&e),
+                    })?;
+                    Secret::new(String::from_utf8_lossy(&bytes).trim().to_string())
+                }
+                External::Env { name, value } => value.clone().ok_or_else(|| ConfigError::Missing {
+                    what: format!("the assertion in {name}"),
+                    how: format!("set {name} (GitLab: an id_tokens entry named {name})"),
+                })?,
+                External::GitHub { .. } => github.clone().unwrap_or_default(),
+            };
+            if assertion.expose().split('.').count() != 3 {
+                return Err(ConfigError::Usage(format!("the assertion from {} is not a JWT", ext.identity())).into());
+            }
+            self.request_for(assertion.expose(), None)
+        };
+        exchange::exchange_blocking(&opts, &mut make, on_event)
     }
 
     /// The exchange options.
@@ -544,9 +638,10 @@ impl TokenSource {
             })?;
             Ok(crate::b64::encode(digest(&SHA256, &bytes).as_ref()))
         };
-        let key_id = match &self.key {
-            Some(p) => file_hash(p, false)?,
-            None => String::new(),
+        let key_id = match (&self.external, &self.key) {
+            (Some(e), _) => e.identity(),
+            (None, Some(p)) => file_hash(p, false)?,
+            (None, None) => String::new(),
         };
         let cert_id = match &self.cert {
             Some(p) => file_hash(p, true)?,
@@ -624,4 +719,30 @@ pub fn kv_list(values: &[String], flag: &str) -> Result<Raw, ConfigError> {
     Ok(Raw::Map(
         values.iter().map(|v| split_kv(v, flag)).collect::<Result<_, _>>()?,
     ))
+}
+
+fn external(s: &Settings, env: &Env) -> Result<Option<External>, ConfigError> {
+    if let Some(p) = s.path("assertion_file") {
+        return Ok(Some(External::File(p)));
+    }
+    let from = s.str("assertion_from");
+    let env_name = s.str("assertion_env").map(String::from);
+    match from {
+        Some("github-actions") => Ok(Some(External::GitHub {
+            audience: s.str("audience").unwrap_or("api://AzureADTokenExchange").to_string(),
+            url: env.get("ACTIONS_ID_TOKEN_REQUEST_URL").map(String::from),
+            token: env
+                .get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+                .map(|t| Secret::new(t.to_string())),
+        })),
+        Some("gitlab") | None if from.is_some() || env_name.is_some() => {
+            let name = env_name.unwrap_or_else(|| "SIGNET_ID_TOKEN".into());
+            let value = env.get(&name).map(|v| Secret::new(v.to_string()));
+            Ok(Some(External::Env { name, value }))
+        }
+        None => Ok(None),
+        Some(other) => Err(ConfigError::Usage(format!(
+            "unknown --assertion-from '{other}': use github-actions or gitlab"
+        ))),
+    }
 }

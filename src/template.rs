@@ -15,6 +15,10 @@ use std::path::Path;
 /// The templates compiled into the binary: (name, TOML text).
 pub const BUILTIN: &[(&str, &str)] = &[
     ("entra-id", include_str!("../templates/entra-id.toml")),
+    (
+        "entra-id-federated",
+        include_str!("../templates/entra-id-federated.toml"),
+    ),
     ("okta", include_str!("../templates/okta.toml")),
     ("auth0", include_str!("../templates/auth0.toml")),
     ("keycloak", include_str!("../templates/keycloak.toml")),

@@ -58,6 +58,12 @@ pub enum Command {
     },
     /// Run the whole flow against an embedded loopback issuer with a generated key
     Demo,
+    /// Print the public JWK of a key or certificate (what Okta, Auth0, Keycloak register)
+    Jwk(JwkArgs),
+    /// Print a JWKS of one or more keys or certificates (rotation: give several)
+    Jwks(JwkArgs),
+    /// Check a key, its certificate, algorithm and template limits, and sign a test assertion (exit 0 or 3)
+    Check(CheckArgs),
     /// Run the embedded issuer on 127.0.0.1 (for offline tests of your own setup) until killed
     Issuer(IssuerArgs),
     /// Print the man page (roff) on stdout; `make man` writes it to target/man/signet.1
@@ -118,6 +124,15 @@ pub struct SigningArgs {
     /// Template variable KEY=VALUE, repeatable
     #[arg(long, value_name = "KEY=VALUE")]
     pub var: Vec<String>,
+    /// Send this file's JWT as the assertion instead of signing one (re-read on every attempt)
+    #[arg(long, value_name = "PATH")]
+    pub assertion_file: Option<PathBuf>,
+    /// Get the assertion from the CI's OIDC provider: github-actions or gitlab (workload identity federation)
+    #[arg(long, value_name = "SOURCE")]
+    pub assertion_from: Option<String>,
+    /// Environment variable holding the assertion (GitLab id_tokens; default SIGNET_ID_TOKEN)
+    #[arg(long, value_name = "NAME")]
+    pub assertion_env: Option<String>,
 }
 
 #[derive(Args, Debug, Default, Clone)]
@@ -302,4 +317,40 @@ pub struct IssuerArgs {
     /// Port on 127.0.0.1 (default: a free one)
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+}
+
+#[derive(Args, Debug)]
+pub struct JwkArgs {
+    /// Private key (repeatable for a JWKS)
+    #[arg(long, value_name = "PATH")]
+    pub key: Vec<PathBuf>,
+    /// Certificate (repeatable; paired with --key in order, or on its own)
+    #[arg(long, value_name = "PATH")]
+    pub cert: Vec<PathBuf>,
+    /// Explicit kid (only with a single key)
+    #[arg(long, value_name = "KID")]
+    pub kid: Option<String>,
+    /// Derive the kid: hex-sha1, x5t, x5t-s256, jwk, spki-s256 (default: as signet sends it)
+    #[arg(long, value_name = "RULE")]
+    pub kid_from: Option<String>,
+    /// The alg member (default: the key's default algorithm)
+    #[arg(long, value_name = "ALG")]
+    pub alg: Option<String>,
+    /// File holding the passphrase (or SIGNET_KEY_PASSPHRASE)
+    #[arg(long, value_name = "PATH")]
+    pub key_passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub signing: SigningArgs,
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+    /// Warn when the certificate expires within this many days
+    #[arg(long, value_name = "DAYS", default_value_t = 14)]
+    pub warn_expiry: u64,
+    /// text or json
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    pub format: String,
 }

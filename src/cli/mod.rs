@@ -106,6 +106,9 @@ pub fn main() -> std::process::ExitCode {
         }
         Command::Demo => cmd::demo::run(&ctx),
         Command::Issuer(a) => cmd::demo::issuer(&ctx, a),
+        Command::Jwk(a) => cmd::keys::jwk(&ctx, a, false),
+        Command::Jwks(a) => cmd::keys::jwk(&ctx, a, true),
+        Command::Check(a) => cmd::keys::check(&ctx, a),
         Command::Manpage => {
             let mut buf = Vec::new();
             let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
@@ -164,6 +167,18 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
         ),
         ("min_ttl", x.min_ttl.clone()),
     ];
+    for (k, v) in [
+        (
+            "assertion_file",
+            s.assertion_file.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        ),
+        ("assertion_from", s.assertion_from.clone()),
+        ("assertion_env", s.assertion_env.clone()),
+    ] {
+        if let Some(v) = v {
+            put(k, Raw::Str(v));
+        }
+    }
     for (k, v) in strs {
         if let Some(v) = v {
             put(k, Raw::Str(v));

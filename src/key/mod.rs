@@ -553,6 +553,15 @@ pub fn load_key_bytes(bytes: &[u8], path: &Path, passphrase: Option<&Secret<Stri
     load_der(bytes, path, passphrase)
 }
 
+/// Reads a PKCS#12/PFX from bytes; `path` only names the source in errors.
+pub fn load_pkcs12_bytes(
+    bytes: &[u8],
+    path: &Path,
+    passphrase: Option<&Secret<String>>,
+) -> Result<KeyBundle, KeyError> {
+    pkcs12::load(bytes, path, passphrase)
+}
+
 fn load_der(bytes: &[u8], path: &Path, passphrase: Option<&Secret<String>>) -> Result<KeyBundle, KeyError> {
     if pkcs12::looks_like_pfx(bytes) {
         return pkcs12::load(bytes, path, passphrase);

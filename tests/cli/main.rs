@@ -14,12 +14,18 @@ mod config;
 mod errors;
 /// Fault injection: broken answers, slow servers, TLS, unusable cache folders.
 mod faults;
+/// External assertions: workload identity federation.
+mod federation;
 /// `signet inspect`.
 mod inspect;
 /// Nothing secret in any output.
 mod leaks;
 /// Interop with oidc-provider, a real OpenID provider.
 mod oidc;
+/// Onboarding: jwk/jwks, check, certificate validity.
+mod onboard;
+/// Property tests (proptest).
+mod props;
 /// Provider templates, each exchanged with the embedded issuer in that provider's mode.
 mod templates;
 /// `signet thumbprint` against openssl.

@@ -173,3 +173,19 @@ pub fn assert_no_secrets(text: &str, extra: &[&str]) {
         }
     }
 }
+
+/// Starts an assert_cmd command as a child process (same program, arguments and environment).
+pub fn spawn(c: &Command, stdout: std::process::Stdio) -> std::process::Child {
+    let mut p = std::process::Command::new(c.get_program());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => p.env(k, v),
+            None => p.env_remove(k),
+        };
+    }
+    p.args(c.get_args())
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}

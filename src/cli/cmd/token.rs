@@ -193,6 +193,14 @@ pub fn get_token(ctx: &Ctx, job: &Job) -> Result<(Token, bool), signet::Error> {
 }
 
 fn fetch(ctx: &Ctx, job: &Job) -> Result<Token, signet::Error> {
+    if job.src.external.is_some() {
+        let mut on_event = |e: &Event| tracing::debug!("{e:?}");
+        let outcome = job.src.fetch_external(&mut on_event)?;
+        for w in &outcome.warnings {
+            ctx.warn(w);
+        }
+        return Ok(outcome.token);
+    }
     let signer = job.src.signer()?;
     cert_checks(ctx, &signer)?;
     for w in signer.warnings() {

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Times whole signet commands next to references measured in the same run, and writes
+docs/BENCHMARKS.md. Run by `make bench` (which builds the release binary and installs hyperfine).
+
+Every figure is a median of repeated runs (hyperfine), reported with its ratio to a reference
+measured in the same run: a trivial Rust binary (fn main(){}), /bin/true, `openssl speed`.
+"""
+import json, os, platform, re, shutil, subprocess, sys, tempfile, time, urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SIGNET = ROOT / "target/release/signet"
+FIX = ROOT / "tests/fixtures"
+OUT = ROOT / "docs/BENCHMARKS.md"
+WORK = Path(tempfile.mkdtemp(prefix="signet-bench-"))
+RUNS = int(os.environ.get("BENCH_RUNS", "200"))
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=True, check=True, capture_output=True, text=True, **kw).stdout
+
+
+def hyperfine(named, runs=RUNS, warmup=10, prepare=None):
+    """named: list of (label, command). Returns {label: (median_s, mean_s, stddev_s)}."""
+    out = WORK / "hf.json"
+    args = ["hyperfine", "-N", "--style", "none", "-w", str(warmup), "-r", str(runs), "--export-json", str(out)]
+    if prepare:
+        args += ["--prepare", prepare]
+    for label, cmd in named:
+        args += ["-n", label, cmd]
+    subprocess.run(args, check=True, capture_output=True)
+    res = json.loads(out.read_text())["results"]
+    return {r["command"]: (r["median"], r["mean"], r["stddev"]) for r in res}
+
+
+def peak_rss_kb(cmd, env=None):
+    r = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True, env=env)
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr)
+    return int(m.group(1)) if m else None
+
+
+def openssl_speed():
+    txt = sh("openssl speed -seconds 3 rsa2048 ecdsap256 ed25519 2>/dev/null")
+    rsa = re.search(r"^rsa\s+2048 bits\s+\S+\s+\S+\s+([\d.]+)", txt, re.M)
+    ec = re.search(r"256 bits ecdsa \(nistp256\)\s+\S+\s+\S+\s+([\d.]+)", txt)
+    ed = re.search(r"253 bits EdDSA \(Ed25519\)\s+\S+\s+\S+\s+([\d.]+)", txt)
+    return {"RS256": float(rsa.group(1)) if rsa else None, "ES256": float(ec.group(1)) if ec else None,
+            "EdDSA": float(ed.group(1)) if ed else None}
+
+
+def criterion_rate(group, name):
+    est = ROOT / "target/criterion" / group / name / "new/estimates.json"
+    if not est.exists():
+        return None
+    ns = json.loads(est.read_text())["median"]["point_estimate"]
+    return 1e9 / ns
+
+
+def main():
+    env = dict(os.environ, SIGNET_CACHE_DIR=str(WORK / "cache"), NO_PROXY="127.0.0.1")
+    for k in list(env):
+        if k.startswith("SIGNET_") and k != "SIGNET_CACHE_DIR":
+            del env[k]
+    os.environ.clear()
+    os.environ.update(env)
+    # references
+    (WORK / "t.rs").write_text("fn main(){}")
+    sh(f"rustc -O -o {WORK}/trivial {WORK}/t.rs")
+    trivial = str(WORK / "trivial")
+    # the embedded issuer as a process
+    iss = subprocess.Popen([str(SIGNET), "issuer", "--client-id", "bench", "--trust", str(FIX / "rsa2048.crt.pem")],
+                           stdout=subprocess.PIPE, text=True)
+    url = iss.stdout.readline().split()[1]
+    base = url.rsplit("/", 1)[0]
+    key = f"--key {FIX}/rsa2048.pkcs8.pem --cert {FIX}/rsa2048.crt.pem --client-id bench --token-url {url}"
+    rows = []
+    try:
+        sh(f"{SIGNET} token {key}")  # warm the cache
+        r = hyperfine([
+            ("trivial Rust binary", trivial),
+            ("/bin/true", "/bin/true"),
+            ("signet token (cache hit)", f"{SIGNET} token {key}"),
+            ("signet --version", f"{SIGNET} --version"),
+        ])
+        t0 = r["trivial Rust binary"][0]
+        for label in r:
+            rows.append(("cache", label, r[label][0], r[label][0] / t0))
+        a = hyperfine([
+            ("trivial Rust binary", trivial),
+            ("signet assert RS256 (PEM PKCS#8)", f"{SIGNET} assert --key {FIX}/rsa2048.pkcs8.pem --client-id c --audience a"),
+            ("signet assert RS256 (PEM PKCS#1)", f"{SIGNET} assert --key {FIX}/rsa2048.pkcs1.pem --client-id c --audience a"),
+            ("signet assert ES256", f"{SIGNET} assert --key {FIX}/p256.pkcs8.pem --client-id c --audience a"),
+            ("signet assert EdDSA", f"{SIGNET} assert --key {FIX}/ed25519.pkcs8.pem --client-id c --audience a"),
+        ])
+        t0a = a["trivial Rust binary"][0]
+        for label in a:
+            rows.append(("assert", label, a[label][0], a[label][0] / t0a))
+        os.environ["SIGNET_KEY_PASSPHRASE"] = "signet-test-passphrase"
+        slow = hyperfine([
+            ("signet assert RS256 (encrypted PKCS#8, PBKDF2)", f"{SIGNET} assert --key {FIX}/rsa2048.enc.pem --client-id c --audience a"),
+            ("signet assert RS256 (PKCS#12, AES-256/PBKDF2)", f"{SIGNET} assert --key {FIX}/rsa2048.modern.pfx --client-id c --audience a"),
+            ("signet assert RS256 (PKCS#12 legacy 3DES)", f"{SIGNET} assert --key {FIX}/rsa2048.legacy.pfx --client-id c --audience a"),
+        ], runs=30, warmup=3)
+        del os.environ["SIGNET_KEY_PASSPHRASE"]
+        for label in slow:
+            rows.append(("assert (key derivation)", label, slow[label][0], slow[label][0] / t0a))
+        cold = hyperfine([
+            ("trivial Rust binary", trivial),
+            ("signet token (cold: sign + exchange)", f"{SIGNET} token --no-cache {key}"),
+        ], runs=100)
+        for label in cold:
+            rows.append(("cold", label, cold[label][0], cold[label][0] / cold["trivial Rust binary"][0]))
+        # 64 concurrent cold processes
+        def stats():
+            return json.loads(urllib.request.urlopen(base + "/stats").read())["token_requests"]
+        conc = []
+        for _ in range(5):
+            shutil.rmtree(WORK / "cache", ignore_errors=True)
+            before = stats()
+            t = time.perf_counter()
+            procs = [subprocess.Popen(f"{SIGNET} token {key}", shell=True, stdout=subprocess.DEVNULL) for _ in range(64)]
+            for p in procs:
+                p.wait()
+            conc.append((time.perf_counter() - t, stats() - before))
+        conc.sort()
+        conc_median, conc_requests = conc[len(conc) // 2]
+        one_cold = cold["signet token (cold: sign + exchange)"][0]
+        hit = r["signet token (cache hit)"][0]
+        budget = 1.5 * (one_cold + 64 * hit)
+        rss_hit = peak_rss_kb([str(SIGNET), "token"] + key.split())
+        rss_cold = peak_rss_kb([str(SIGNET), "token", "--no-cache"] + key.split())
+        speed = openssl_speed()
+    finally:
+        iss.terminate()
+    inproc = []
+    for alg, crit in [("RS256", "RS256"), ("ES256", "ES256"), ("EdDSA", "EdDSA")]:
+        rate = criterion_rate("signature_only", crit)
+        ref = speed.get(alg)
+        inproc.append((alg, rate, ref, rate / ref if rate and ref else None))
+    write(rows, conc_median, conc_requests, budget, rss_hit, rss_cold, inproc, speed)
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+def fmt_ms(s):
+    return f"{s * 1000:.2f} ms"
+
+
+def write(rows, conc_median, conc_requests, budget, rss_hit, rss_cold, inproc, speed):
+    cpu = sh("lscpu | sed -n 's/^Model name: *//p'").strip() or platform.processor()
+    lines = [
+        "# Benchmarks", "",
+        "Regenerated by `make bench` (`benches/commands.py` and the criterion benches in `benches/signing.rs`).",
+        "Medians of repeated runs; each ratio is against a reference measured in the same run.", "",
+        f"Machine: {os.cpu_count()} cores, {cpu}, Linux {platform.release()}; {time.strftime('%Y-%m-%d')}.", "",
+        "## Whole commands", "",
+        "| group | command | median | ratio to the trivial Rust binary |", "|---|---|---|---|",
+    ]
+    for g, label, med, ratio in rows:
+        lines.append(f"| {g} | {label} | {fmt_ms(med)} | {ratio:.2f}× |")
+    lines += ["",
+              f"64 `signet token` processes started at once with a cold cache: median {fmt_ms(conc_median)} for all of them, "
+              f"{conc_requests} token request(s) at the issuer; budget 1.5 × (one cold fetch + 64 cache hits) = {fmt_ms(budget)} "
+              f"({'met' if conc_median <= budget else 'missed'}).", "",
+              f"Peak RSS: cache hit {rss_hit} KiB, cold fetch {rss_cold} KiB (`/usr/bin/time -v`).", "",
+              "## In-process signing (signature only, key loaded once)", "",
+              "| algorithm | signet signs/s (criterion median) | openssl speed -seconds 3 signs/s | ratio |", "|---|---|---|---|"]
+    for alg, rate, ref, ratio in inproc:
+        r = f"{rate:,.0f}" if rate else "n/a"
+        o = f"{ref:,.0f}" if ref else "n/a"
+        q = f"{ratio:.2f}×" if ratio else "n/a"
+        lines.append(f"| {alg} | {r} | {o} | {q} |")
+    lines += ["", "Commands: `make bench` = `cargo bench --bench signing` then `python3 benches/commands.py`."]
+    extra = ROOT / "docs/BENCHMARKS.notes.md"
+    if extra.exists():
+        lines += ["", extra.read_text().strip()]
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text("\n".join(lines) + "\n")
+    print(OUT.read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,289 @@
+//! Onboarding: public JWKs for registration, `check`, certificate validity.
+
+use crate::common::*;
+use serde_json::Value;
+
+#[test]
+fn jwk_is_public_and_its_thumbprint_is_rfc7638() {
+    let sb = Sandbox::new();
+    for key in ["rsa2048.pkcs8.pem", "p256.pkcs8.pem", "ed25519.pkcs8.pem"] {
+        let o = sb
+            .signet()
+            .args(["jwk", "--key", &fixture_str(key), "--kid-from", "jwk"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(v.get(private).is_none(), "{key}: {private}");
+        }
+        assert_eq!(v["use"], "sig");
+        // an independent RFC 7638 computation: required members, sorted, no whitespace
+        let members: Vec<&str> = match v["kty"].as_str().unwrap() {
+            "RSA" => vec!["e", "kty", "n"],
+            "EC" => vec!["crv", "kty", "x", "y"],
+            _ => vec!["crv", "kty", "x"],
+        };
+        let canon = format!(
+            "{{{}}}",
+            members
+                .iter()
+                .map(|m| format!("\"{m}\":\"{}\"", v[*m].as_str().unwrap()))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canon.as_bytes());
+        assert_eq!(v["kid"].as_str().unwrap(), signet::b64::encode(d.as_ref()), "{key}");
+    }
+}
+
+#[test]
+fn jwks_for_rotation_and_from_certificates() {
+    let sb = Sandbox::new();
+    let o = sb
+        .signet()
+        .args([
+            "jwks",
+            "--key",
+            &fixture_str("rsa2048.pkcs8.pem"),
+            "--cert",
+            &fixture_str("rsa2048.crt.pem"),
+            "--key",
+            &fixture_str("rsa2048-b.pkcs8.pem"),
+            "--cert",
+            &fixture_str("rsa2048-b.crt.pem"),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let keys = v["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_ne!(keys[0]["kid"], keys[1]["kid"]);
+    assert!(keys
+        .iter()
+        .all(|k| k["x5c"].as_array().is_some_and(|a| a.len() == 1) && k["alg"] == "RS256"));
+    let o = sb
+        .signet()
+        .args(["jwks", "--cert", &fixture_str("p256.crt.pem")])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["keys"][0]["crv"], "P-256");
+    assert_eq!(v["keys"][0]["kid"].as_str().unwrap().len(), 40);
+    let o = sb
+        .signet()
+        .args([
+            "jwk",
+            "--key",
+            &fixture_str("p256.pkcs8.pem"),
+            "--key",
+            &fixture_str("p384.pkcs8.pem"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn a_jwk_from_signet_is_accepted_by_oidc_provider() {
+    let sb = Sandbox::new();
+    let o = sb
+        .signet()
+        .args(["jwk", "--key", &fixture_str("p384.pkcs8.pem")])
+        .output()
+        .unwrap();
+    let jwk: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let p = crate::oidc::start(serde_json::json!([{
+        "client_id": "jwk-client", "token_endpoint_auth_method": "private_key_jwt", "token_endpoint_auth_signing_alg": "ES384",
+        "jwks": {"keys": [jwk]}, "grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [], "scope": "api:read",
+    }]));
+    let o = sb
+        .signet()
+        .args([
+            "token",
+            "--key",
+            &fixture_str("p384.pkcs8.pem"),
+            "--client-id",
+            "jwk-client",
+            "--token-url",
+            &p.token_url,
+            "--scope",
+            "api:read",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn check_reports_and_exits_0_or_3() {
+    let sb = Sandbox::new();
+    let o = sb
+        .signet()
+        .args([
+            "check",
+            "--key",
+            &fixture_str("rsa2048.pkcs8.pem"),
+            "--cert",
+            &fixture_str("rsa2048.crt.pem"),
+            "--client-id",
+            "c",
+            "--template",
+            "entra-id",
+            "--var",
+            "tenant=t",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["alg"], "PS256");
+    assert!(v["certificate"]["expires_in"].as_u64().unwrap() > 86400 * 300);
+    let o = sb
+        .signet()
+        .args([
+            "check",
+            "--key",
+            &fixture_str("rsa2048.pkcs8.pem"),
+            "--cert",
+            &fixture_str("rsa2048-b.crt.pem"),
+            "--client-id",
+            "c",
+            "--audience",
+            "a",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let o = sb
+        .signet()
+        .args([
+            "check",
+            "--key",
+            &fixture_str("rsa1024.pkcs8.pem"),
+            "--client-id",
+            "c",
+            "--audience",
+            "a",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let o = sb
+        .signet()
+        .args([
+            "check",
+            "--key",
+            &fixture_str("p256.pkcs8.pem"),
+            "--client-id",
+            "c",
+            "--template",
+            "salesforce",
+            "--subject",
+            "u",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "ES256 at Salesforce: {}", stderr(&o));
+}
+
+/// Certificates outside their validity, made with openssl at test time.
+#[test]
+fn expired_and_not_yet_valid_certificates_exit_3_and_expiry_warns() {
+    let sb = Sandbox::new();
+    let key = fixture_str("rsa2048.pkcs8.pem");
+    let make = |name: &str, start: &str, end: &str| {
+        let cfg = sb.path().join("ca.cnf");
+        std::fs::write(&cfg, format!("[ca]\ndefault_ca=d\n[d]\ndatabase={0}/index.txt\nnew_certs_dir={0}\nserial={0}/serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n", sb.path().display())).unwrap();
+        std::fs::write(sb.path().join("index.txt"), "").unwrap();
+        std::fs::write(sb.path().join("serial"), "01\n").unwrap();
+        let csr = sb.path().join(format!("{name}.csr"));
+        openssl(&[
+            "req",
+            "-new",
+            "-key",
+            &key,
+            "-subj",
+            &format!("/CN={name}"),
+            "-out",
+            csr.to_str().unwrap(),
+        ]);
+        let out = sb.path().join(format!("{name}.pem"));
+        openssl(&[
+            "ca",
+            "-batch",
+            "-config",
+            cfg.to_str().unwrap(),
+            "-selfsign",
+            "-keyfile",
+            &key,
+            "-in",
+            csr.to_str().unwrap(),
+            "-startdate",
+            start,
+            "-enddate",
+            end,
+            "-out",
+            out.to_str().unwrap(),
+        ]);
+        out
+    };
+    let expired = make("expired", "20200101000000Z", "20210101000000Z");
+    let future = make("future", "20990101000000Z", "20991231000000Z");
+    let soon = {
+        let t = time::OffsetDateTime::now_utc() + time::Duration::days(5);
+        make(
+            "soon",
+            "20200101000000Z",
+            &format!("{:04}{:02}{:02}000000Z", t.year(), t.month() as u8, t.day()),
+        )
+    };
+    for (cert, needle) in [(&expired, "expired"), (&future, "not yet valid")] {
+        let o = sb
+            .signet()
+            .args([
+                "assert",
+                "--key",
+                &key,
+                "--cert",
+                cert.to_str().unwrap(),
+                "--client-id",
+                "c",
+                "--audience",
+                "a",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(needle) && stderr(&o).contains("valid from"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let o = sb
+        .signet()
+        .args([
+            "assert",
+            "--key",
+            &key,
+            "--cert",
+            soon.to_str().unwrap(),
+            "--client-id",
+            "c",
+            "--audience",
+            "a",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(
+        stderr(&o).contains("warning: the certificate") && stderr(&o).contains("expires in"),
+        "{}",
+        stderr(&o)
+    );
+}
