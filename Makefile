@@ -42,6 +42,10 @@ bench: release
 	$(CARGO) bench --bench signing -- --warm-up-time 1 --measurement-time 3
 	python3 benches/commands.py
 
+## Peers measured next to signet by `make bench` when present (PyJWT; a Python cache reader).
+bench-peers:
+	python3 -m pip install --quiet pyjwt cryptography
+
 ## Fuzzing (cargo-fuzz, libFuzzer; the stable toolchain with RUSTC_BOOTSTRAP=1 for -Zsanitizer).
 ## Each target runs FUZZ_SECONDS from the committed seed corpus in fuzz/corpus.
 FUZZ_SECONDS ?= 20

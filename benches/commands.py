@@ -95,6 +95,25 @@ def main():
         t0a = a["trivial Rust binary"][0]
         for label in a:
             rows.append(("assert", label, a[label][0], a[label][0] / t0a))
+        # peers a user might pick instead, when `make bench-peers` installed them
+        if subprocess.run([sys.executable, "-c", "import jwt, cryptography"], capture_output=True).returncode == 0:
+            (WORK / "pyjwt_sign.py").write_text(
+                "import jwt, sys, time, uuid\n"
+                f"key = open('{FIX}/rsa2048.pkcs8.pem').read()\n"
+                "now = int(time.time())\n"
+                "print(jwt.encode({'iss': 'c', 'sub': 'c', 'aud': 'a', 'jti': str(uuid.uuid4()), 'iat': now, 'nbf': now, 'exp': now + 120}, key, algorithm='RS256'))\n")
+            entry = next((WORK / "cache").glob("*.json"))
+            (WORK / "py_reader.py").write_text(f"import json\nprint(json.load(open('{entry}'))['access_token'])\n")
+            p = hyperfine([
+                ("trivial Rust binary", trivial),
+                ("PyJWT RS256 (one-shot script)", f"{sys.executable} {WORK}/pyjwt_sign.py"),
+                ("hand-written Python cache reader", f"{sys.executable} {WORK}/py_reader.py"),
+                ("signet assert RS256 (PEM PKCS#8)", f"{SIGNET} assert --key {FIX}/rsa2048.pkcs8.pem --client-id c --audience a"),
+                ("signet token (cache hit)", f"{SIGNET} token {key}"),
+            ], runs=40, warmup=3)
+            t0p = p["trivial Rust binary"][0]
+            for label in p:
+                rows.append(("peers", label, p[label][0], p[label][0] / t0p))
         os.environ["SIGNET_KEY_PASSPHRASE"] = "signet-test-passphrase"
         slow = hyperfine([
             ("signet assert RS256 (encrypted PKCS#8, PBKDF2)", f"{SIGNET} assert --key {FIX}/rsa2048.enc.pem --client-id c --audience a"),

@@ -58,6 +58,8 @@ pub enum Command {
     },
     /// Run the whole flow against an embedded loopback issuer with a generated key
     Demo,
+    /// Make a private key and a self-signed certificate, and print every id a provider may ask for
+    Keygen(KeygenArgs),
     /// Print the public JWK of a key or certificate (what Okta, Auth0, Keycloak register)
     Jwk(JwkArgs),
     /// Print a JWKS of one or more keys or certificates (rotation: give several)
@@ -353,4 +355,32 @@ pub struct CheckArgs {
     /// text or json
     #[arg(long, value_name = "FORMAT", default_value = "text")]
     pub format: String,
+}
+
+#[derive(Args, Debug)]
+pub struct KeygenArgs {
+    /// RS256, PS256 (RSA), ES256 (P-256), ES384 (P-384) or EdDSA (Ed25519)
+    #[arg(long, value_name = "ALG", default_value = "RS256")]
+    pub alg: String,
+    /// RSA modulus size: 2048, 3072 or 4096
+    #[arg(long, default_value_t = 2048)]
+    pub bits: usize,
+    /// Certificate subject, e.g. CN=nightly-batch,O=Example
+    #[arg(long, value_name = "DN", default_value = "CN=signet")]
+    pub subject: String,
+    /// Certificate validity in days
+    #[arg(long, value_name = "N", default_value_t = 365)]
+    pub days: u32,
+    /// Folder to write key.pem, cert.pem and cert.cer (and key.pfx) into; files are never overwritten
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Also write key.pfx (PKCS#12: AES-256/PBKDF2/SHA-256, what Windows and the 1E toolkit import)
+    #[arg(long)]
+    pub pfx: bool,
+    /// With --pfx: the legacy 3DES/SHA-1 form, for Windows Server 2016 and older
+    #[arg(long)]
+    pub legacy: bool,
+    /// File holding a passphrase that encrypts key.pem and key.pfx (or SIGNET_KEY_PASSPHRASE)
+    #[arg(long, value_name = "PATH")]
+    pub key_passphrase_file: Option<PathBuf>,
 }

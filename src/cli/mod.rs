@@ -106,6 +106,7 @@ pub fn main() -> std::process::ExitCode {
         }
         Command::Demo => cmd::demo::run(&ctx),
         Command::Issuer(a) => cmd::demo::issuer(&ctx, a),
+        Command::Keygen(a) => cmd::keygen::run(&ctx, a),
         Command::Jwk(a) => cmd::keys::jwk(&ctx, a, false),
         Command::Jwks(a) => cmd::keys::jwk(&ctx, a, true),
         Command::Check(a) => cmd::keys::check(&ctx, a),

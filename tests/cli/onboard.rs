@@ -287,3 +287,154 @@ fn expired_and_not_yet_valid_certificates_exit_3_and_expiry_warns() {
         stderr(&o)
     );
 }
+
+#[test]
+fn keygen_for_each_algorithm_is_read_back_by_openssl_and_signs() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    for alg in ["RS256", "PS256", "ES256", "ES384", "EdDSA"] {
+        let out = sb.path().join(alg);
+        let o = sb
+            .signet()
+            .args([
+                "keygen",
+                "--alg",
+                alg,
+                "--subject",
+                "CN=nightly,O=Example",
+                "--days",
+                "30",
+                "--out",
+                out.to_str().unwrap(),
+                "--pfx",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{alg}: {}", stderr(&o));
+        let summary = stdout(&o);
+        let key = out.join("key.pem");
+        let cert = out.join("cert.pem");
+        let pfx = out.join("key.pfx");
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{alg}"
+        );
+        assert_eq!(
+            std::fs::metadata(&pfx).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{alg}"
+        );
+        openssl(&["pkey", "-in", key.to_str().unwrap(), "-noout"]);
+        let subject = openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-subject"]);
+        assert!(
+            subject.contains("CN = nightly") || subject.contains("CN=nightly"),
+            "{subject}"
+        );
+        // the certificate's public key is the key's
+        let pub_from_key = openssl(&["pkey", "-in", key.to_str().unwrap(), "-pubout"]);
+        let pub_from_cert = openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-pubkey"]);
+        assert_eq!(pub_from_key, pub_from_cert, "{alg}");
+        openssl(&["pkcs12", "-in", pfx.to_str().unwrap(), "-passin", "pass:", "-noout"]);
+        // the summary carries the SHA-1 thumbprint openssl computes
+        let fp = openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-fingerprint", "-sha1"]);
+        assert!(
+            summary.contains(&fp.trim().split('=').nth(1).unwrap().replace(':', "")),
+            "{summary}"
+        );
+        // and signet signs with what it made, checked by openssl
+        let o = sb
+            .signet()
+            .args([
+                "assert",
+                "--key",
+                pfx.to_str().unwrap(),
+                "--alg",
+                alg,
+                "--client-id",
+                "c",
+                "--audience",
+                "a",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{alg}: {}", stderr(&o));
+        let pubf = out.join("pub.pem");
+        std::fs::write(&pubf, pub_from_key).unwrap();
+        crate::assert::openssl_verify(&stdout(&o), &pubf);
+    }
+}
+
+#[test]
+fn keygen_encrypts_with_a_passphrase_writes_legacy_pfx_and_never_overwrites() {
+    let sb = Sandbox::new();
+    let out = sb.path().join("k");
+    let o = sb
+        .signet()
+        .args([
+            "keygen",
+            "--alg",
+            "ES256",
+            "--out",
+            out.to_str().unwrap(),
+            "--pfx",
+            "--legacy",
+        ])
+        .env("SIGNET_KEY_PASSPHRASE", PASSPHRASE)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let key = std::fs::read_to_string(out.join("key.pem")).unwrap();
+    assert!(key.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+    openssl(&[
+        "pkey",
+        "-in",
+        out.join("key.pem").to_str().unwrap(),
+        "-passin",
+        &format!("pass:{PASSPHRASE}"),
+        "-noout",
+    ]);
+    let info = std::process::Command::new("openssl")
+        .args([
+            "pkcs12",
+            "-info",
+            "-legacy",
+            "-in",
+            out.join("key.pfx").to_str().unwrap(),
+            "-passin",
+            &format!("pass:{PASSPHRASE}"),
+            "-noout",
+        ])
+        .output()
+        .unwrap();
+    assert!(info.status.success());
+    assert!(
+        String::from_utf8_lossy(&info.stderr).contains("3DES")
+            || String::from_utf8_lossy(&info.stderr).contains("TripleDES"),
+        "{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
+    let before = std::fs::read(out.join("key.pem")).unwrap();
+    let o = sb
+        .signet()
+        .args(["keygen", "--alg", "ES256", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("never overwrites"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(out.join("key.pem")).unwrap(), before);
+    let o = sb
+        .signet()
+        .args([
+            "keygen",
+            "--alg",
+            "RS256",
+            "--bits",
+            "1024",
+            "--out",
+            sb.path().join("w").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}

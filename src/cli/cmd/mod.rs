@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo;
 pub mod exec;
 pub mod inspect;
+pub mod keygen;
 pub mod keys;
 pub mod templates;
 pub mod thumbprint;

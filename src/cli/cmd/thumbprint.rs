@@ -50,6 +50,24 @@ fn load_cert(ctx: &Ctx, a: &ThumbprintArgs) -> Result<Certificate, signet::Error
         .ok_or_else(|| KeyError::BadCertificate { path: path.clone() }.into())
 }
 
+/// Every id of a certificate, labelled with the providers that use it.
+pub fn all_ids(cert: &Certificate) -> String {
+    let jwk = cert.public_jwk().map(|j| j.thumbprint());
+    let mut out = format!("certificate: {}\n", cert.subject());
+    for (name, uses) in USES {
+        let v = match *name {
+            "hex-sha1" => Some(cert.hex_sha1()),
+            "x5t" => Some(cert.x5t()),
+            "x5t-s256" => Some(cert.x5t_s256()),
+            "spki-s256" => Some(cert.spki_s256()),
+            _ => jwk.clone(),
+        }
+        .unwrap_or_else(|| "(unsupported key type)".into());
+        out.push_str(&format!("{name:<10} {v}\n           used by: {uses}\n"));
+    }
+    out
+}
+
 pub fn run(ctx: &Ctx, a: ThumbprintArgs) -> CmdResult {
     let cert = load_cert(ctx, &a)?;
     let jwk = cert.public_jwk().map(|j| j.thumbprint());
@@ -65,12 +83,7 @@ pub fn run(ctx: &Ctx, a: ThumbprintArgs) -> CmdResult {
     };
     let fmt = a.format.to_ascii_lowercase();
     if fmt == "all" {
-        let mut out = format!("certificate: {}\n", cert.subject());
-        for (name, uses) in USES {
-            let v = value(name).unwrap_or_else(|| "(unsupported key type)".into());
-            out.push_str(&format!("{name:<10} {v}\n           used by: {uses}\n"));
-        }
-        output::stdout(&out);
+        output::stdout(&all_ids(&cert));
         return Ok(0);
     }
     match value(&fmt) {
