@@ -154,6 +154,8 @@ pub const SETTINGS: &[Setting] = &[
     s("key_passphrase_file", None, Kind::Path, None),
     s("passphrase_env", None, Kind::Str, None),
     s("cert", Some(EnvVars::CERT), Kind::Path, None),
+    s("next_key", None, Kind::Path, None),
+    s("next_cert", None, Kind::Path, None),
     s("kid", Some(EnvVars::KID), Kind::Str, None),
     s("kid_from", None, Kind::Str, None),
     s("x5t", None, Kind::Bool, None),

@@ -162,6 +162,27 @@ impl ExchangeError {
         }
     }
 
+    /// Whether the endpoint said it does not know the key that signed (Entra AADSTS700027,
+    /// Keycloak "PublicKey wasn't found", an unknown kid): the refusal that key rotation retries.
+    pub fn is_unknown_key(&self) -> bool {
+        let ExchangeError::Refused { oauth: Some(o), .. } = self else {
+            return false;
+        };
+        let d = o.description.as_deref().unwrap_or("").to_ascii_lowercase();
+        o.error == "invalid_client"
+            && [
+                "aadsts700027",
+                "publickey wasn't found",
+                "key not found",
+                "not registered",
+                "unknown kid",
+                "no key",
+                "kid",
+            ]
+            .iter()
+            .any(|k| d.contains(k))
+    }
+
     /// The OAuth error code of a refusal.
     pub fn oauth_code(&self) -> Option<&str> {
         match self {

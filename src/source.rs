@@ -78,6 +78,8 @@ pub struct TokenSource {
     pub passphrase_source: PassphraseSource,
     /// The certificate file.
     pub cert: Option<PathBuf>,
+    /// A second key (and certificate) for rotation.
+    pub next_key: Option<(PathBuf, Option<PathBuf>)>,
     /// Header options.
     pub header: HeaderOptions,
     /// Explicit algorithm.
@@ -190,6 +192,7 @@ impl TokenSource {
             passphrase,
             passphrase_source,
             cert: s.path("cert"),
+            next_key: s.path("next_key").map(|k| (k, s.path("next_cert"))),
             header: HeaderOptions {
                 kid: s.str("kid").map(String::from),
                 kid_from,
@@ -351,7 +354,34 @@ impl TokenSource {
             what: "a private key".into(),
             how: "give --key PATH or SIGNET_KEY".into(),
         })?;
-        let bundle = key::load_bundle(key_path, self.passphrase.as_ref(), self.cert.as_deref())?;
+        self.signer_for(key_path, self.cert.as_deref())
+    }
+
+    /// The signers to try, in order: with two keys (rotation), the one whose certificate is the
+    /// newest valid one first; without certificates, the order given.
+    pub fn signers(&self) -> Result<Vec<Signer>, crate::Error> {
+        let first = self.signer()?;
+        let Some((k, c)) = &self.next_key else {
+            return Ok(vec![first]);
+        };
+        let second = self.signer_for(k, c.as_deref())?;
+        let now = crate::clock::now();
+        let start = |s: &Signer| {
+            s.bundle()
+                .leaf()
+                .filter(|c| c.not_before() <= now && now <= c.not_after())
+                .map(|c| c.not_before())
+                .unwrap_or(i64::MIN)
+        };
+        Ok(if start(&second) > start(&first) {
+            vec![second, first]
+        } else {
+            vec![first, second]
+        })
+    }
+
+    fn signer_for(&self, key_path: &std::path::Path, cert: Option<&std::path::Path>) -> Result<Signer, crate::Error> {
+        let bundle = key::load_bundle(key_path, self.passphrase.as_ref(), cert)?;
         let alg = match self.alg {
             // The template's algorithm is a default: an EC key at Okta signs ES256, not RS256.
             Some(a) if self.alg_from_template && !a.fits(bundle.key.key_type()) => None,
@@ -638,11 +668,19 @@ impl TokenSource {
             })?;
             Ok(crate::b64::encode(digest(&SHA256, &bytes).as_ref()))
         };
-        let key_id = match (&self.external, &self.key) {
+        let mut key_id = match (&self.external, &self.key) {
             (Some(e), _) => e.identity(),
             (None, Some(p)) => file_hash(p, false)?,
             (None, None) => String::new(),
         };
+        if let Some((k, c)) = &self.next_key {
+            key_id.push('+');
+            key_id.push_str(&file_hash(k, false)?);
+            if let Some(c) = c {
+                key_id.push('+');
+                key_id.push_str(&file_hash(c, true)?);
+            }
+        }
         let cert_id = match &self.cert {
             Some(p) => file_hash(p, true)?,
             None => String::new(),

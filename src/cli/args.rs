@@ -75,15 +75,16 @@ pub enum Command {
 
 #[derive(Args, Debug, Default, Clone)]
 pub struct SigningArgs {
-    /// Private key: PEM, encrypted PEM, PKCS#12/PFX or service-account JSON [env: SIGNET_KEY]
+    /// Private key: PEM, encrypted PEM, PKCS#12/PFX or service-account JSON [env: SIGNET_KEY];
+    /// twice for rotation (the newest valid certificate signs; the other is tried once if refused)
     #[arg(long, value_name = "PATH")]
-    pub key: Option<String>,
+    pub key: Vec<String>,
     /// File holding the key's passphrase (or set SIGNET_KEY_PASSPHRASE); never a flag value
     #[arg(long, value_name = "PATH")]
     pub key_passphrase_file: Option<PathBuf>,
     /// X.509 certificate, PEM or DER [env: SIGNET_CERT]
     #[arg(long, value_name = "PATH")]
-    pub cert: Option<PathBuf>,
+    pub cert: Vec<PathBuf>,
     /// Explicit kid header [env: SIGNET_KID]
     #[arg(long, value_name = "KID")]
     pub kid: Option<String>,

@@ -140,13 +140,15 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
     let mut put = |k: &'static str, raw: Raw| {
         l.insert(k, (raw, Origin::Flag));
     };
-    let strs: [(&'static str, Option<String>); 20] = [
-        ("key", s.key.clone()),
+    let strs: [(&'static str, Option<String>); 22] = [
+        ("key", s.key.first().cloned()),
+        ("next_key", s.key.get(1).cloned()),
+        ("next_cert", s.cert.get(1).map(|p| p.to_string_lossy().into_owned())),
         (
             "key_passphrase_file",
             s.key_passphrase_file.as_ref().map(|p| p.to_string_lossy().into_owned()),
         ),
-        ("cert", s.cert.as_ref().map(|p| p.to_string_lossy().into_owned())),
+        ("cert", s.cert.first().map(|p| p.to_string_lossy().into_owned())),
         ("kid", s.kid.clone()),
         ("kid_from", s.kid_from.clone()),
         ("alg", s.alg.clone()),

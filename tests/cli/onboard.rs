@@ -438,3 +438,81 @@ fn keygen_encrypts_with_a_passphrase_writes_legacy_pfx_and_never_overwrites() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn rotation_tries_the_other_key_once_when_the_newest_is_unknown() {
+    let sb = Sandbox::new();
+    // the issuer knows only key B (the one being retired); key A has a certificate made now,
+    // newer than B's, so it is preferred and refused as unknown first
+    let iss = issuer_trusting("rot", "rsa2048-b.pkcs8.pem", Some("rsa2048-b.crt.pem"));
+    let a_cert = sb.path().join("a.crt.pem");
+    openssl(&[
+        "req",
+        "-new",
+        "-x509",
+        "-key",
+        &fixture_str("rsa2048.pkcs8.pem"),
+        "-days",
+        "30",
+        "-subj",
+        "/CN=new-key",
+        "-out",
+        a_cert.to_str().unwrap(),
+    ]);
+    let o = sb
+        .signet()
+        .args([
+            "token",
+            "--client-id",
+            "rot",
+            "--token-url",
+            iss.token_url(),
+            "--key",
+            &fixture_str("rsa2048.pkcs8.pem"),
+            "--cert",
+            a_cert.to_str().unwrap(),
+            "--key",
+            &fixture_str("rsa2048-b.pkcs8.pem"),
+            "--cert",
+            &fixture_str("rsa2048-b.crt.pem"),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(iss.request_count(), 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning:") && err.contains("rsa2048-b.pkcs8.pem worked"),
+        "{err}"
+    );
+    // when the issuer knows the newest key, one request and no warning
+    let b = signet::key::load_bundle(&fixture("rsa2048.pkcs8.pem"), None, Some(&a_cert)).unwrap();
+    let iss2 = signet::issuer::Issuer::start(signet::issuer::IssuerConfig {
+        clients: vec![signet::issuer::Client::from_bundle("rot", &b, None)],
+        ..Default::default()
+    })
+    .unwrap();
+    let o = sb
+        .signet()
+        .args([
+            "token",
+            "--no-cache",
+            "--client-id",
+            "rot",
+            "--token-url",
+            iss2.token_url(),
+            "--key",
+            &fixture_str("rsa2048-b.pkcs8.pem"),
+            "--cert",
+            &fixture_str("rsa2048-b.crt.pem"),
+            "--key",
+            &fixture_str("rsa2048.pkcs8.pem"),
+            "--cert",
+            a_cert.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(iss2.request_count(), 1);
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}

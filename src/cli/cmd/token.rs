@@ -201,7 +201,11 @@ fn fetch(ctx: &Ctx, job: &Job) -> Result<Token, signet::Error> {
         }
         return Ok(outcome.token);
     }
-    let signer = job.src.signer()?;
+    let mut signers = job.src.signers()?;
+    if signers.len() > 1 {
+        return fetch_rotating(ctx, job, &mut signers);
+    }
+    let signer = signers.remove(0);
     cert_checks(ctx, &signer)?;
     for w in signer.warnings() {
         ctx.warn(w);
@@ -228,6 +232,37 @@ fn fetch(ctx: &Ctx, job: &Job) -> Result<Token, signet::Error> {
         ctx.warn(w);
     }
     Ok(outcome.token)
+}
+
+/// Two keys (rotation): sign with the preferred one; if the endpoint does not know it, try the other once.
+fn fetch_rotating(ctx: &Ctx, job: &Job, signers: &mut [Signer]) -> Result<Token, signet::Error> {
+    let name = |s: &Signer| s.bundle().source.display().to_string();
+    let mut on_event = |e: &Event| tracing::debug!("{e:?}");
+    let mut first_err = None;
+    for (i, signer) in signers.iter().enumerate() {
+        if let Err(e) = cert_checks(ctx, signer) {
+            first_err.get_or_insert(e);
+            continue;
+        }
+        match job.src.fetch(signer, &mut on_event) {
+            Ok(outcome) => {
+                if i > 0 {
+                    ctx.warn(&format!(
+                        "the token endpoint did not know the key {}; {} worked: retire the other one",
+                        name(&signers[0]),
+                        name(signer)
+                    ));
+                }
+                return Ok(outcome.token);
+            }
+            Err(signet::Error::Exchange(e)) if e.is_unknown_key() && i == 0 => {
+                tracing::debug!("key {} refused as unknown; trying the other", name(signer));
+                first_err = Some(e.into());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(first_err.unwrap_or_else(|| signet::config::ConfigError::Usage("no usable key".into()).into()))
 }
 
 pub fn run(ctx: &Ctx, a: TokenArgs) -> CmdResult {
