@@ -3,7 +3,7 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 SHELL := /bin/bash
 
-.PHONY: all build release demo test test-deps lint fmt bench bench-peers fuzz fuzz-build man clean
+.PHONY: all build release demo test test-deps lint fmt bench bench-peers fuzz fuzz-build man completions package clean
 
 all: build
 
@@ -22,6 +22,7 @@ test: test-deps
 	$(CARGO) test -- --test-threads=4
 
 test-deps:
+	@command -v cargo-deb >/dev/null || $(CARGO) install cargo-deb --version 3.8.0 --locked --quiet
 	@command -v openssl >/dev/null || (apt-get update -qq && apt-get install -y -qq openssl)
 	@command -v node >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
 	@if [ -f tests/oidc/package-lock.json ]; then \
@@ -67,6 +68,18 @@ man:
 	@mkdir -p target/man
 	$(CARGO) run --quiet -- manpage > target/man/signet.1
 	@echo "wrote target/man/signet.1 (view: man -l target/man/signet.1)"
+
+completions:
+	@mkdir -p target/completions
+	$(CARGO) run --quiet -- completions bash > target/completions/signet.bash
+	$(CARGO) run --quiet -- completions zsh > target/completions/_signet
+	$(CARGO) run --quiet -- completions fish > target/completions/signet.fish
+
+## A Debian package (cargo-deb): binary, man page, completions, README. Install: apt install ./target/debian/signet_*.deb
+package: man completions
+	@command -v cargo-deb >/dev/null || $(CARGO) install cargo-deb --version 3.8.0 --locked
+	$(CARGO) deb
+	@ls target/debian/*.deb
 
 clean:
 	$(CARGO) clean

@@ -24,6 +24,8 @@ mod leaks;
 mod oidc;
 /// Onboarding: jwk/jwks, check, certificate validity.
 mod onboard;
+/// The Debian package (cargo-deb).
+mod package;
 /// Property tests (proptest).
 mod props;
 /// Provider templates, each exchanged with the embedded issuer in that provider's mode.
