@@ -25,6 +25,7 @@ test-deps:
 	@command -v cargo-deb >/dev/null || $(CARGO) install cargo-deb --version 3.8.0 --locked --quiet
 	@command -v openssl >/dev/null || (apt-get update -qq && apt-get install -y -qq openssl)
 	@command -v node >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
 	@if [ -f tests/oidc/package-lock.json ]; then \
 	  [ -d tests/oidc/node_modules/oidc-provider ] || (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error); \
 	fi

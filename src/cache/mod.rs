@@ -5,8 +5,10 @@
 //! file store without touching the token path.
 
 mod file;
+mod shared;
 
 pub use file::{default_dir, FileStore};
+pub use shared::{CacheKeyMaterial, RedisStore, RedisUrl, UNDECRYPTABLE};
 
 use crate::token::Token;
 use serde::{Deserialize, Serialize};

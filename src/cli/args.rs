@@ -249,6 +249,8 @@ pub enum CacheCommand {
         /// Cache folder [env: SIGNET_CACHE_DIR]
         #[arg(long, value_name = "DIR")]
         cache_dir: Option<PathBuf>,
+        #[command(flatten)]
+        shared: SharedCacheArgs,
     },
     /// Remove cached tokens: all, or those matching the filters
     Clear {
@@ -264,12 +266,16 @@ pub enum CacheCommand {
         /// Only expired entries
         #[arg(long)]
         expired: bool,
+        #[command(flatten)]
+        shared: SharedCacheArgs,
     },
-    /// Print the cache folder
+    /// Print the cache folder (and the shared cache's URL, without its password)
     Path {
         /// Cache folder [env: SIGNET_CACHE_DIR]
         #[arg(long, value_name = "DIR")]
         cache_dir: Option<PathBuf>,
+        #[command(flatten)]
+        shared: SharedCacheArgs,
     },
 }
 
@@ -384,4 +390,17 @@ pub struct KeygenArgs {
     /// File holding a passphrase that encrypts key.pem and key.pfx (or SIGNET_KEY_PASSPHRASE)
     #[arg(long, value_name = "PATH")]
     pub key_passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct SharedCacheArgs {
+    /// Shared cache: redis://… or rediss://… [env: SIGNET_CACHE_URL]
+    #[arg(long, value_name = "URL")]
+    pub cache_url: Option<String>,
+    /// Key of the shared cache's entries (or SIGNET_CACHE_KEY)
+    #[arg(long, value_name = "PATH")]
+    pub cache_key_file: Option<PathBuf>,
+    /// Extra trusted CA certificates for rediss:// [env: SIGNET_CA_FILE]
+    #[arg(long, value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
 }

@@ -16,6 +16,8 @@ mod errors;
 mod faults;
 /// External assertions: workload identity federation.
 mod federation;
+/// The shared cache on Redis (fleet).
+mod fleet;
 /// `signet inspect`.
 mod inspect;
 /// Nothing secret in any output.

@@ -1,6 +1,6 @@
 //! `signet cache list|clear|path`.
 
-use crate::cli::args::CacheCommand;
+use crate::cli::args::{CacheCommand, SharedCacheArgs};
 use crate::cli::{output, CmdResult, Ctx, Failure};
 use signet::cache::FileStore;
 use signet::config::ConfigError;
@@ -19,19 +19,65 @@ fn cache_err(e: signet::cache::CacheError) -> Failure {
     Failure::Exit(2)
 }
 
+/// The shared store named by flags or SIGNET_CACHE_URL, connected; `None` for the file cache.
+fn shared_store(ctx: &Ctx, a: &SharedCacheArgs) -> Result<Option<(signet::cache::RedisStore, String)>, Failure> {
+    use signet::config::{Origin, Raw};
+    let mut flags = signet::config::Layer::new();
+    if let Some(u) = &a.cache_url {
+        flags.insert("cache_url", (Raw::Str(u.clone()), Origin::Flag));
+    }
+    if let Some(p) = &a.cache_key_file {
+        flags.insert(
+            "cache_key_file",
+            (Raw::Str(p.to_string_lossy().into_owned()), Origin::Flag),
+        );
+    }
+    if let Some(p) = &a.ca_file {
+        flags.insert("ca_file", (Raw::Str(p.to_string_lossy().into_owned()), Origin::Flag));
+    }
+    let env = signet::config::env_layer(&ctx.env);
+    let s = signet::config::resolve(&[&flags, &env]);
+    let Some(sh) = crate::cli::cmd::token::shared(ctx, &s)? else {
+        return Ok(None);
+    };
+    let shown = sh.url.shown().to_string();
+    let store = signet::cache::RedisStore::connect(
+        &sh.url,
+        &sh.key,
+        sh.ca_file.as_deref(),
+        std::time::Duration::from_secs(5),
+        0,
+    )
+    .map_err(cache_err)?;
+    Ok(Some((store, shown)))
+}
+
 pub fn run(ctx: &Ctx, c: CacheCommand) -> CmdResult {
     match c {
-        CacheCommand::Path { cache_dir } => {
-            output::stdout(&format!("{}\n", dir(ctx, cache_dir)?.display()));
+        CacheCommand::Path { cache_dir, shared } => {
+            let mut out = format!("{}\n", dir(ctx, cache_dir)?.display());
+            let url = shared
+                .cache_url
+                .clone()
+                .or_else(|| ctx.env.get(signet::env::EnvVars::CACHE_URL).map(String::from));
+            if let Some(u) = url.filter(|u| !u.starts_with("file:")) {
+                let parsed = signet::cache::RedisUrl::parse(&u, None).map_err(ConfigError::Usage)?;
+                out.push_str(&format!("{}\n", parsed.shown()));
+            }
+            output::stdout(&out);
             Ok(0)
         }
-        CacheCommand::List { cache_dir } => {
-            let d = dir(ctx, cache_dir)?;
-            let Some(store) = FileStore::open_existing(&d).map_err(cache_err)? else {
-                output::stdout("no cached tokens\n");
-                return Ok(0);
+        CacheCommand::List { cache_dir, shared } => {
+            let entries = if let Some((r, _)) = shared_store(ctx, &shared)? {
+                r.entries().map_err(cache_err)?
+            } else {
+                let d = dir(ctx, cache_dir)?;
+                let Some(store) = FileStore::open_existing(&d).map_err(cache_err)? else {
+                    output::stdout("no cached tokens\n");
+                    return Ok(0);
+                };
+                store.entries().map_err(cache_err)?
             };
-            let entries = store.entries().map_err(cache_err)?;
             if entries.is_empty() {
                 output::stdout("no cached tokens\n");
                 return Ok(0);
@@ -93,7 +139,24 @@ pub fn run(ctx: &Ctx, c: CacheCommand) -> CmdResult {
             token_url,
             client_id,
             expired,
+            shared,
         } => {
+            if let Some((r, _)) = shared_store(ctx, &shared)? {
+                let mut n = 0;
+                for (k, e) in r.entries().map_err(cache_err)? {
+                    if token_url.as_ref().is_none_or(|u| e.token_url.as_ref() == Some(u))
+                        && client_id.as_ref().is_none_or(|c| e.client_id.as_ref() == Some(c))
+                    {
+                        r.remove(&k).map_err(cache_err)?;
+                        n += 1;
+                    }
+                }
+                output::stdout(&format!(
+                    "removed {n} shared cached token{}\n",
+                    if n == 1 { "" } else { "s" }
+                ));
+                return Ok(0);
+            }
             let d = dir(ctx, cache_dir)?;
             let Some(store) = FileStore::open_existing(&d).map_err(cache_err)? else {
                 output::stdout("removed 0 cached tokens\n");

@@ -90,6 +90,7 @@ pub fn run(ctx: &Ctx) -> CmdResult {
         force_refresh: false,
         min_ttl: 60,
         cache_dir: Some(dir.path().join("cache")),
+        shared: None,
     };
     let started = Instant::now();
     let (token, cached) = get_token(ctx, &job)?;

@@ -57,6 +57,53 @@ pub struct Job {
     pub force_refresh: bool,
     pub min_ttl: u64,
     pub cache_dir: Option<std::path::PathBuf>,
+    pub shared: Option<Shared>,
+}
+
+/// A shared (Redis) cache behind the local one.
+pub struct Shared {
+    pub url: signet::cache::RedisUrl,
+    pub key: signet::cache::CacheKeyMaterial,
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// The shared-cache settings: `--cache-url`/SIGNET_CACHE_URL, its key and password.
+pub fn shared(ctx: &Ctx, s: &signet::config::Settings) -> Result<Option<Shared>, signet::Error> {
+    let url = s.str("cache_url").unwrap_or("file:");
+    if url == "file:" || url.starts_with("file:") {
+        return Ok(None);
+    }
+    let url = signet::cache::RedisUrl::parse(url, ctx.env.get(signet::env::EnvVars::CACHE_PASSWORD))
+        .map_err(ConfigError::Usage)?;
+    let text = match s.path("cache_key_file") {
+        Some(p) => {
+            let bytes = signet::key::read_secret_file(&p).map_err(|e| {
+                ConfigError::Usage(format!(
+                    "cannot read cache key file {}: {}",
+                    p.display(),
+                    signet::key::io_reason(&e)
+                ))
+            })?;
+            zeroize::Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
+        }
+        None => match ctx.env.get(signet::env::EnvVars::CACHE_KEY) {
+            Some(k) => zeroize::Zeroizing::new(k.to_string()),
+            None => {
+                return Err(ConfigError::Missing {
+                    what: format!("a key for the shared cache {}", url.shown()),
+                    how: "set SIGNET_CACHE_KEY (32 bytes as 64 hex digits or base64) or --cache-key-file".into(),
+                }
+                .into())
+            }
+        },
+    };
+    let key = signet::cache::CacheKeyMaterial::parse(&text)
+        .map_err(|e| ConfigError::Usage(format!("{e} (SIGNET_CACHE_KEY or --cache-key-file)")))?;
+    Ok(Some(Shared {
+        url,
+        key,
+        ca_file: s.path("ca_file"),
+    }))
 }
 
 pub fn job(ctx: &Ctx, r: Resolved) -> Result<Job, signet::Error> {
@@ -67,14 +114,7 @@ pub fn job(ctx: &Ctx, r: Resolved) -> Result<Job, signet::Error> {
     let min_ttl = s.secs("min_ttl")?.unwrap_or(signet::cache::DEFAULT_MIN_TTL);
     let no_cache = s.flag("no_cache");
     let force_refresh = s.flag("force_refresh");
-    let cache_url = s.str("cache_url").unwrap_or("file:");
-    if !(cache_url == "file:" || cache_url.starts_with("file:")) {
-        return Err(ConfigError::Usage(format!(
-            "cache URL '{}' is not supported by this build: use file: (the local disk cache)",
-            signet::token::sanitize(cache_url, 60)
-        ))
-        .into());
-    }
+    let shared = shared(ctx, s)?;
     let cache_dir = s.path("cache_dir").or_else(|| signet::cache::default_dir(&ctx.env));
     let src = TokenSource::from_settings(s, &ctx.env, r.template)?;
     for w in &src.warnings {
@@ -86,6 +126,7 @@ pub fn job(ctx: &Ctx, r: Resolved) -> Result<Job, signet::Error> {
         force_refresh,
         min_ttl,
         cache_dir,
+        shared,
     })
 }
 
@@ -159,6 +200,50 @@ pub fn get_token(ctx: &Ctx, job: &Job) -> Result<(Token, bool), signet::Error> {
             return Ok((e.token(), true));
         }
     }
+    // The shared cache: on a local miss, Redis; on a Redis miss, the fleet-wide lease, then the fetch.
+    let mut lease = None;
+    let redis = job.shared.as_ref().and_then(|sh| {
+        let connect_timeout = job.src.timeout.min(Duration::from_secs(2));
+        match signet::cache::RedisStore::connect(&sh.url, &sh.key, sh.ca_file.as_deref(), connect_timeout, job.min_ttl)
+        {
+            Ok(r) => Some(r),
+            Err(e) => {
+                ctx.warn(&format!("{e}; going on with the local cache only"));
+                None
+            }
+        }
+    });
+    if let Some(r) = &redis {
+        let read = || match r.get(&key) {
+            Ok(e) => e.filter(|e| e.is_fresh(signet::clock::now(), job.min_ttl) && !job.force_refresh),
+            Err(e) => {
+                ctx.warn(&format!("{e}; ignoring it"));
+                None
+            }
+        };
+        let hit = read().or_else(|| {
+            match r.lock(&key, job.src.timeout, &mut || {
+                ctx.warn("another host is fetching this token; waiting for it")
+            }) {
+                Ok(g) => lease = Some(g),
+                Err(e) => ctx.warn(&format!("{e}; fetching anyway")),
+            }
+            if job.force_refresh {
+                None
+            } else {
+                read()
+            }
+        });
+        if let Some(e) = hit {
+            tracing::debug!("shared cache hit");
+            if trusted {
+                if let Err(err) = store.put(&key, &e) {
+                    ctx.warn(&format!("{err}; the token is not cached locally"));
+                }
+            }
+            return Ok((e.token(), true));
+        }
+    }
     let token = match fetch(ctx, job) {
         Ok(t) => t,
         Err(err) => {
@@ -189,6 +274,23 @@ pub fn get_token(ctx: &Ctx, job: &Job) -> Result<(Token, bool), signet::Error> {
             ctx.warn(&format!("{e}; the token is not cached"));
         }
     }
+    if let Some(r) = &redis {
+        let scope = if job.src.scopes.is_empty() {
+            None
+        } else {
+            Some(job.src.scopes.join(" "))
+        };
+        let entry = Entry::new(
+            &token,
+            job.src.token_url.clone(),
+            job.src.client_id.clone().or(job.src.issuer.clone()),
+            scope,
+        );
+        if let Err(e) = r.put(&key, &entry) {
+            ctx.warn(&format!("{e}; the token is not in the shared cache"));
+        }
+    }
+    drop(lease);
     Ok((token, false))
 }
 
