@@ -231,7 +231,7 @@ pub fn parse_success(body: &[u8], shape: &ResponseShape, received_at: i64) -> Re
         }
         received_at + (n as u64).min(MAX_TTL) as i64
     } else if let Some(Ok(on)) = v.get("expires_on").and_then(number) {
-        on.min(received_at + MAX_TTL as i64)
+        on.clamp(received_at, received_at + MAX_TTL as i64)
     } else {
         jwt_exp_or_default(token, shape.default_ttl, received_at)
     };
@@ -267,7 +267,9 @@ pub fn parse_success(body: &[u8], shape: &ResponseShape, received_at: i64) -> Re
 
 fn jwt_exp_or_default(token: &str, default_ttl: u64, received_at: i64) -> i64 {
     match crate::inspect::dangerous::jwt_exp(token) {
-        Some(exp) => exp.min(received_at + MAX_TTL as i64),
+        // A token that says it expired before it arrived is treated as expiring now, never as
+        // living "negative" time (found by fuzzing: token_response).
+        Some(exp) => exp.clamp(received_at, received_at + MAX_TTL as i64),
         None => received_at + default_ttl.min(MAX_TTL) as i64,
     }
 }
@@ -315,6 +317,21 @@ mod tests {
                 .expires_at,
             10 + MAX_TTL as i64
         );
+    }
+
+    #[test]
+    fn fuzz_token_response_expired_jwt_never_expires_before_it_arrived() {
+        // regression: fuzz/artifacts token_response, a JWT access token with exp in the past
+        let body = br#"{"access_token":"eyJhbGciOiJub25lIn0.eyJleHAiOjE1MDAwMDAwMDB9.","token_type":"Bearer"}"#;
+        let t = parse_success(body, &ResponseShape::default(), 1_700_000_000).unwrap();
+        assert_eq!(t.expires_at, 1_700_000_000);
+        let t = parse_success(
+            br#"{"access_token":"a","expires_on":"5"}"#,
+            &ResponseShape::default(),
+            1_000,
+        )
+        .unwrap();
+        assert_eq!(t.expires_at, 1_000);
     }
 
     #[test]
