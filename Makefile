@@ -26,6 +26,8 @@ test-deps:
 	@command -v openssl >/dev/null || (apt-get update -qq && apt-get install -y -qq openssl)
 	@command -v node >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
 	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
+	@test -e /usr/lib/softhsm/libsofthsm2.so && command -v pkcs11-tool >/dev/null || (apt-get update -qq && apt-get install -y -qq softhsm2 opensc)
+	@command -v ssh-agent >/dev/null && command -v ssh-keygen >/dev/null || (apt-get update -qq && apt-get install -y -qq openssh-client)
 	@if [ -f tests/oidc/package-lock.json ]; then \
 	  [ -d tests/oidc/node_modules/oidc-provider ] || (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error); \
 	fi

@@ -114,6 +114,32 @@ def main():
             t0p = p["trivial Rust binary"][0]
             for label in p:
                 rows.append(("peers", label, p[label][0], p[label][0] / t0p))
+        # signing latency per key source: a file, a SoftHSM2 token, an ssh-agent (RS256, one-shot)
+        module = "/usr/lib/softhsm/libsofthsm2.so"
+        if Path(module).exists() and shutil.which("ssh-agent"):
+            hsm = WORK / "hsm"
+            sh(f"{ROOT}/tests/hsm/setup.sh {hsm}")
+            agent_sock = WORK / "agent.sock"
+            agent_out = sh(f"ssh-agent -a {agent_sock} -s")
+            agent_pid = int(agent_out.split("SSH_AGENT_PID=")[1].split(";")[0])
+            shutil.copy(FIX / "rsa2048.pkcs1.pem", WORK / "agent-key.pem")
+            os.chmod(WORK / "agent-key.pem", 0o600)
+            sh(f"SSH_AUTH_SOCK={agent_sock} ssh-add {WORK}/agent-key.pem")
+            fp = sh(f"SSH_AUTH_SOCK={agent_sock} ssh-add -l -E sha256").split()[1]
+            os.environ.update(SOFTHSM2_CONF=str(hsm / "softhsm2.conf"), SIGNET_PKCS11_MODULE=module, SIGNET_PKCS11_PIN="1234", SSH_AUTH_SOCK=str(agent_sock))
+            try:
+                src = hyperfine([
+                    ("trivial Rust binary", trivial),
+                    ("signet assert RS256, key file", f"{SIGNET} assert --key {FIX}/rsa2048.pkcs1.pem --client-id c --audience a"),
+                    ("signet assert RS256, SoftHSM2 (PKCS#11)", f"{SIGNET} assert --key pkcs11:token=signet;object=rsa --client-id c --audience a"),
+                    ("signet assert RS256, ssh-agent", f"{SIGNET} assert --key ssh-agent:{fp} --client-id c --audience a"),
+                ], runs=100)
+                for label in src:
+                    rows.append(("key source", label, src[label][0], src[label][0] / src["trivial Rust binary"][0]))
+            finally:
+                os.kill(agent_pid, 15)
+                for k in ("SOFTHSM2_CONF", "SIGNET_PKCS11_MODULE", "SIGNET_PKCS11_PIN", "SSH_AUTH_SOCK"):
+                    os.environ.pop(k, None)
         os.environ["SIGNET_KEY_PASSPHRASE"] = "signet-test-passphrase"
         slow = hyperfine([
             ("signet assert RS256 (encrypted PKCS#8, PBKDF2)", f"{SIGNET} assert --key {FIX}/rsa2048.enc.pem --client-id c --audience a"),

@@ -78,6 +78,8 @@ pub struct TokenSource {
     pub passphrase_source: PassphraseSource,
     /// The certificate file.
     pub cert: Option<PathBuf>,
+    /// Where keys that are not files are reached (PKCS#11 module and PIN, ssh-agent socket).
+    pub remote: key::RemoteOptions,
     /// A second key (and certificate) for rotation.
     pub next_key: Option<(PathBuf, Option<PathBuf>)>,
     /// Header options.
@@ -193,6 +195,11 @@ impl TokenSource {
             passphrase_source,
             cert: s.path("cert"),
             next_key: s.path("next_key").map(|k| (k, s.path("next_cert"))),
+            remote: key::RemoteOptions {
+                pkcs11_module: env.get(EnvVars::PKCS11_MODULE).map(String::from),
+                pkcs11_pin: env.get(EnvVars::PKCS11_PIN).map(|p| Secret::new(p.to_string())),
+                agent_socket: env.get("SSH_AUTH_SOCK").map(PathBuf::from),
+            },
             header: HeaderOptions {
                 kid: s.str("kid").map(String::from),
                 kid_from,
@@ -381,7 +388,21 @@ impl TokenSource {
     }
 
     fn signer_for(&self, key_path: &std::path::Path, cert: Option<&std::path::Path>) -> Result<Signer, crate::Error> {
-        let bundle = key::load_bundle(key_path, self.passphrase.as_ref(), cert)?;
+        let spec = key_path.to_string_lossy();
+        let bundle = if key::is_remote(&spec) {
+            let mut b = key::load_remote(&spec, &self.remote)?;
+            if let Some(c) = cert {
+                let bytes = std::fs::read(c).map_err(|e| KeyError::CertRead {
+                    path: c.into(),
+                    reason: key::io_reason(&e),
+                })?;
+                let certs = key::parse_certificates(&bytes).map_err(|_| KeyError::BadCertificate { path: c.into() })?;
+                b.set_chain(certs, c)?;
+            }
+            b
+        } else {
+            key::load_bundle(key_path, self.passphrase.as_ref(), cert)?
+        };
         let alg = match self.alg {
             // The template's algorithm is a default: an EC key at Okta signs ES256, not RS256.
             Some(a) if self.alg_from_template && !a.fits(bundle.key.key_type()) => None,
@@ -670,6 +691,8 @@ impl TokenSource {
         };
         let mut key_id = match (&self.external, &self.key) {
             (Some(e), _) => e.identity(),
+            // A key that is not a file is identified by its spec: the cache hit opens no session.
+            (None, Some(p)) if key::is_remote(&p.to_string_lossy()) => p.to_string_lossy().into_owned(),
             (None, Some(p)) => file_hash(p, false)?,
             (None, None) => String::new(),
         };

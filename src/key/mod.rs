@@ -12,10 +12,14 @@
 //! # Ok::<(), signet::key::KeyError>(())
 //! ```
 
+mod agent;
 mod cert;
 mod jwk;
 mod pem_file;
+mod pkcs11;
 mod pkcs12;
+
+pub use pkcs11::Pkcs11Uri;
 
 pub use cert::{hex_upper, parse_certificates, BadCertificate, Certificate};
 pub use jwk::PublicJwk;
@@ -156,6 +160,14 @@ pub enum KeyError {
         /// What the key is.
         has: KeyType,
     },
+    /// A key on a PKCS#11 token or in an ssh-agent could not be used.
+    #[error("{source_name}: {reason}")]
+    Remote {
+        /// The `pkcs11:` or `ssh-agent:` spec.
+        source_name: String,
+        /// What went wrong (never a PIN).
+        reason: String,
+    },
     /// The crypto backend refused to sign (should not happen with a loaded key).
     #[error("signing with {alg} failed")]
     Sign {
@@ -175,6 +187,10 @@ enum Inner {
     Rsa(RsaKeyPair),
     Ec(EcdsaKeyPair),
     Ed(Ed25519KeyPair),
+    /// On a PKCS#11 token: (key, its public JWK, the URI).
+    Pkcs11(Box<pkcs11::Pkcs11Key>, PublicJwk, String),
+    /// In an ssh-agent: (key, its public JWK).
+    Agent(agent::AgentKey, PublicJwk),
 }
 
 /// A private key ready to sign, kept in the crypto backend's own form so that repeated
@@ -348,6 +364,8 @@ impl SigningKey {
             }
             Inner::Ec(k) => Ok(k.sign(&self.rng, msg).map_err(|_| fail())?.as_ref().to_vec()),
             Inner::Ed(k) => Ok(k.sign(msg).as_ref().to_vec()),
+            Inner::Pkcs11(k, _, spec) => k.sign(alg, msg, spec),
+            Inner::Agent(k, _) => k.sign(alg, msg),
         }
     }
 
@@ -375,6 +393,7 @@ impl SigningKey {
             Inner::Ed(k) => PublicJwk::Okp {
                 x: k.public_key().as_ref().to_vec(),
             },
+            Inner::Pkcs11(_, j, _) | Inner::Agent(_, j) => j.clone(),
         }
     }
 
@@ -384,6 +403,7 @@ impl SigningKey {
             Inner::Rsa(k) => k.public_key().as_ref().to_vec(),
             Inner::Ec(k) => k.public_key().as_ref().to_vec(),
             Inner::Ed(k) => k.public_key().as_ref().to_vec(),
+            Inner::Pkcs11(_, j, _) | Inner::Agent(_, j) => j.public_key_bits(),
         }
     }
 
@@ -393,6 +413,7 @@ impl SigningKey {
             Inner::Rsa(k) => k.public_key().as_der().ok(),
             Inner::Ec(k) => k.public_key().as_der().ok(),
             Inner::Ed(k) => k.public_key().as_der().ok(),
+            Inner::Pkcs11(_, j, _) | Inner::Agent(_, j) => return j.spki_der(),
         };
         der.map(|d| d.as_ref().to_vec()).unwrap_or_default()
     }
@@ -401,6 +422,64 @@ impl SigningKey {
     pub fn spki_s256(&self) -> String {
         crate::b64::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &self.spki_der()).as_ref())
     }
+}
+
+/// Where keys that are not files are reached: the PKCS#11 module and PIN, the agent's socket.
+#[derive(Clone, Debug, Default)]
+pub struct RemoteOptions {
+    /// SIGNET_PKCS11_MODULE (the URI's module-path wins).
+    pub pkcs11_module: Option<String>,
+    /// SIGNET_PKCS11_PIN (the URI's pin-source wins).
+    pub pkcs11_pin: Option<Secret<String>>,
+    /// SSH_AUTH_SOCK.
+    pub agent_socket: Option<PathBuf>,
+}
+
+/// Whether a `--key` value names a key that is not a file (`pkcs11:`, `ssh-agent:`).
+pub fn is_remote(spec: &str) -> bool {
+    spec.starts_with("pkcs11:") || spec.starts_with("ssh-agent:")
+}
+
+impl SigningKey {
+    fn remote(inner: Inner, jwk: &PublicJwk, spec: &str) -> Result<SigningKey, KeyError> {
+        let key_type = match jwk {
+            PublicJwk::Rsa { n, .. } => {
+                let bits = n.len() * 8 - n.first().map(|b| b.leading_zeros() as usize).unwrap_or(0);
+                check_rsa_bits(bits, Path::new(spec))?;
+                KeyType::Rsa { bits }
+            }
+            PublicJwk::Ec { crv: "P-256", .. } => KeyType::EcP256,
+            PublicJwk::Ec { .. } => KeyType::EcP384,
+            PublicJwk::Okp { .. } => KeyType::Ed25519,
+        };
+        Ok(SigningKey {
+            inner,
+            key_type,
+            rng: SystemRandom::new(),
+        })
+    }
+}
+
+/// Opens a key on a PKCS#11 token or in an ssh-agent. A certificate stored on the token with the
+/// key's id or label comes with it.
+pub fn load_remote(spec: &str, opts: &RemoteOptions) -> Result<KeyBundle, KeyError> {
+    let (key, chain) = if spec.starts_with("pkcs11:") {
+        let (k, jwk, certs) = pkcs11::open(spec, opts.pkcs11_module.as_deref(), opts.pkcs11_pin.as_ref())?;
+        (
+            SigningKey::remote(Inner::Pkcs11(Box::new(k), jwk.clone(), spec.into()), &jwk, spec)?,
+            certs,
+        )
+    } else {
+        let (k, jwk) = agent::open(spec, opts.agent_socket.as_deref())?;
+        (SigningKey::remote(Inner::Agent(k, jwk.clone()), &jwk, spec)?, vec![])
+    };
+    let chain = pem_file::leaf_first(&key, chain);
+    Ok(KeyBundle {
+        key,
+        chain,
+        service_account: None,
+        source: PathBuf::from(spec),
+    })
 }
 
 /// A key with what came with it: the certificate chain (leaf first) and, for a Google

@@ -10,6 +10,8 @@ mod assert;
 mod cache;
 /// Config file, profiles, layering, completions, verbose logs.
 mod config;
+/// Keys on a PKCS#11 token (SoftHSM2) and in an ssh-agent.
+mod custody;
 /// Bad inputs: each with its exit code and one-line message.
 mod errors;
 /// Fault injection: broken answers, slow servers, TLS, unusable cache folders.
