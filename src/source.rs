@@ -134,11 +134,12 @@ fn bool_or(s: &Settings, key: &str) -> bool {
     s.flag(key)
 }
 
+/// A loaded template, its checked variables, and its values as a settings layer.
+pub type TemplateLayer = (Template, BTreeMap<String, String>, crate::config::Layer);
+
 /// Builds the template layer for the template the settings name (if any), so the caller can
 /// resolve again with it in place. Returns the template and its checked variables.
-pub fn template_layer(
-    s: &Settings,
-) -> Result<Option<(Template, BTreeMap<String, String>, crate::config::Layer)>, ConfigError> {
+pub fn template_layer(s: &Settings) -> Result<Option<TemplateLayer>, ConfigError> {
     let Some(name) = s.str("template") else { return Ok(None) };
     let t = crate::template::load(name)?;
     let vars = t.check_vars(&s.map("var"))?;

@@ -298,9 +298,9 @@ pub enum ConfigCommand {
         #[arg(long, value_name = "FORMAT", default_value = "text")]
         format: String,
         #[command(flatten)]
-        signing: SigningArgs,
+        signing: Box<SigningArgs>,
         #[command(flatten)]
-        exchange: ExchangeArgs,
+        exchange: Box<ExchangeArgs>,
     },
     /// Print the config file's path
     Path,

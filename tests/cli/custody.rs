@@ -152,7 +152,8 @@ fn softhsm_errors_exit_3_without_the_pin() {
     let t = Token::new();
     let sb = Sandbox::new();
     let base = ["assert", "--client-id", "c", "--audience", "a", "--key"];
-    let cases: [(&str, &[(&str, &str)], &str); 5] = [
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 5] = [
         (
             "pkcs11:token=signet;object=rsa",
             &[("SIGNET_PKCS11_PIN", "9876")],

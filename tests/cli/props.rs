@@ -26,7 +26,7 @@ fn claim_value() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(Value::from),
         ".*".prop_map(Value::from),
         any::<bool>().prop_map(Value::from),
-        proptest::collection::vec(".{0,8}", 0..4).prop_map(|v| Value::from(v)),
+        proptest::collection::vec(".{0,8}", 0..4).prop_map(Value::from),
     ]
 }
 
