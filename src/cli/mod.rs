@@ -27,6 +27,17 @@ impl Ctx {
     pub fn warn(&self, msg: &str) {
         output::warn(self.quiet, msg);
     }
+
+    /// The key passphrase for commands outside the settings layers: the file, else SIGNET_KEY_PASSPHRASE.
+    pub fn passphrase(&self, file: Option<&std::path::Path>) -> Result<Option<signet::Secret<String>>, signet::Error> {
+        Ok(match file {
+            Some(p) => Some(signet::key::read_passphrase_file(p)?),
+            None => self
+                .env
+                .get(EnvVars::KEY_PASSPHRASE)
+                .map(|p| signet::Secret::new(p.to_string())),
+        })
+    }
 }
 
 /// A command's failure: a library error, or an exit code already reported.

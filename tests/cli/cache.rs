@@ -47,23 +47,8 @@ fn thirty_two_cold_processes_send_one_request() {
     let iss = issuer_trusting("ci", KEY, None);
     // Slow the one request down so that every process is waiting on the lock while it runs.
     iss.push_faults([Fault::Delay(Duration::from_millis(500))]);
-    let bin = assert_cmd::cargo::cargo_bin("signet");
     let children: Vec<_> = (0..32)
-        .map(|_| {
-            let mut c = std::process::Command::new(&bin);
-            let std_cmd = cmd(&sb, &iss, &[]);
-            for (k, v) in std_cmd.get_envs() {
-                match v {
-                    Some(v) => c.env(k, v),
-                    None => c.env_remove(k),
-                };
-            }
-            c.args(std_cmd.get_args())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| spawn(&cmd(&sb, &iss, &[]), std::process::Stdio::piped()))
         .collect();
     let outs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
     for o in &outs {
@@ -158,20 +143,7 @@ fn killed_lock_holder_does_not_block_the_next_call() {
     let sb = Sandbox::new();
     let iss = issuer_trusting("ci", KEY, None);
     iss.push_faults([Fault::Delay(Duration::from_secs(20))]);
-    let c = cmd(&sb, &iss, &[]);
-    let mut holder = std::process::Command::new(c.get_program());
-    for (k, v) in c.get_envs() {
-        match v {
-            Some(v) => holder.env(k, v),
-            None => holder.env_remove(k),
-        };
-    }
-    let mut child = holder
-        .args(c.get_args())
-        .stderr(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(&cmd(&sb, &iss, &[]), std::process::Stdio::null());
     // wait until it holds the lock and its request is at the issuer
     for _ in 0..500 {
         if iss.request_count() == 1 {
@@ -387,30 +359,21 @@ fn exec_forwards_sigterm_to_the_child() {
         "trap 'touch {}; exit 3' TERM; while true; do sleep 0.05; done",
         marker.display()
     );
-    let c = sb.signet();
-    let mut p = std::process::Command::new(c.get_program());
-    for (k, v) in c.get_envs() {
-        match v {
-            Some(v) => p.env(k, v),
-            None => p.env_remove(k),
-        };
-    }
-    let mut child = p
-        .args([
-            "exec",
-            "--key",
-            &fixture_str(KEY),
-            "--client-id",
-            "ci",
-            "--token-url",
-            iss.token_url(),
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ])
-        .spawn()
-        .unwrap();
+    let mut c = sb.signet();
+    c.args([
+        "exec",
+        "--key",
+        &fixture_str(KEY),
+        "--client-id",
+        "ci",
+        "--token-url",
+        iss.token_url(),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let mut child = spawn(&c, std::process::Stdio::null());
     std::thread::sleep(Duration::from_millis(700));
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();

@@ -52,13 +52,7 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> CmdResult {
         .alg
         .parse()
         .map_err(|e: signet::alg::UnknownAlg| usage(e.to_string()))?;
-    let pass = match &a.key_passphrase_file {
-        Some(p) => Some(key::read_passphrase_file(p)?),
-        None => ctx
-            .env
-            .get(signet::env::EnvVars::KEY_PASSPHRASE)
-            .map(|p| signet::Secret::new(p.to_string())),
-    };
+    let pass = ctx.passphrase(a.key_passphrase_file.as_deref())?;
     let files: Vec<PathBuf> = ["key.pem", "cert.pem", "cert.cer"]
         .iter()
         .chain(a.pfx.then_some(&"key.pfx"))

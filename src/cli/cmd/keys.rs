@@ -37,13 +37,7 @@ fn jwk_json(
 }
 
 pub fn jwk(ctx: &Ctx, a: JwkArgs, set: bool) -> CmdResult {
-    let pass = match &a.key_passphrase_file {
-        Some(p) => Some(key::read_passphrase_file(p)?),
-        None => ctx
-            .env
-            .get(signet::env::EnvVars::KEY_PASSPHRASE)
-            .map(|p| signet::Secret::new(p.to_string())),
-    };
+    let pass = ctx.passphrase(a.key_passphrase_file.as_deref())?;
     let kid_from = a
         .kid_from
         .as_deref()

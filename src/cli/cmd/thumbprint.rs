@@ -32,13 +32,7 @@ fn load_cert(ctx: &Ctx, a: &ThumbprintArgs) -> Result<Certificate, signet::Error
         }
     }
     // A PKCS#12 or a key+certificate PEM: load it as a key bundle.
-    let pass = match &a.key_passphrase_file {
-        Some(p) => Some(key::read_passphrase_file(p)?),
-        None => ctx
-            .env
-            .get(signet::env::EnvVars::KEY_PASSPHRASE)
-            .map(|v| signet::Secret::new(v.to_string())),
-    };
+    let pass = ctx.passphrase(a.key_passphrase_file.as_deref())?;
     let bundle = key::load_key(path, pass.as_ref()).map_err(|e| match e {
         KeyError::UnknownFormat { .. } => KeyError::BadCertificate { path: path.clone() },
         other => other,

@@ -258,34 +258,19 @@ pub fn get_token(ctx: &Ctx, job: &Job) -> Result<(Token, bool), signet::Error> {
             return Err(err);
         }
     };
+    let scope = (!job.src.scopes.is_empty()).then(|| job.src.scopes.join(" "));
+    let entry = Entry::new(
+        &token,
+        job.src.token_url.clone(),
+        job.src.client_id.clone().or(job.src.issuer.clone()),
+        scope,
+    );
     if trusted {
-        let scope = if job.src.scopes.is_empty() {
-            None
-        } else {
-            Some(job.src.scopes.join(" "))
-        };
-        let entry = Entry::new(
-            &token,
-            job.src.token_url.clone(),
-            job.src.client_id.clone().or(job.src.issuer.clone()),
-            scope,
-        );
         if let Err(e) = store.put(&key, &entry) {
             ctx.warn(&format!("{e}; the token is not cached"));
         }
     }
     if let Some(r) = &redis {
-        let scope = if job.src.scopes.is_empty() {
-            None
-        } else {
-            Some(job.src.scopes.join(" "))
-        };
-        let entry = Entry::new(
-            &token,
-            job.src.token_url.clone(),
-            job.src.client_id.clone().or(job.src.issuer.clone()),
-            scope,
-        );
         if let Err(e) = r.put(&key, &entry) {
             ctx.warn(&format!("{e}; the token is not in the shared cache"));
         }
