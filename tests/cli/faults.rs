@@ -294,3 +294,100 @@ fn untrusted_tls_certificate_names_ca_file() {
     let o = run(&["--ca-file", "/nonexistent/ca.pem"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+fn is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A cache folder the user cannot write to (read-only for its owner): the token is still printed.
+/// Root ignores permissions, so signet runs as `nobody` (setpriv) with its own copy of the key.
+#[test]
+fn read_only_cache_folder_still_prints_the_token() {
+    if !is_root() {
+        eprintln!("skipped: needs root to run signet as another user");
+        return;
+    }
+    use std::os::unix::fs::{chown, PermissionsExt};
+    let iss = issuer_trusting("f", KEY, None);
+    let dir = tempfile::Builder::new()
+        .prefix("signet-ro-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let key = dir.path().join("key.pem");
+    std::fs::copy(fixture(KEY), &key).unwrap();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    for p in [&key, &cache] {
+        chown(p, Some(65534), Some(65534)).unwrap();
+    }
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o500)).unwrap();
+    let sb = Sandbox::new();
+    let c = sb.signet();
+    let o = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(c.get_program())
+        .args([
+            "token",
+            "--key",
+            key.to_str().unwrap(),
+            "--client-id",
+            "f",
+            "--token-url",
+            iss.token_url(),
+        ])
+        .env("SIGNET_CACHE_DIR", &cache)
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("eyJ"));
+    assert!(
+        stderr(&o).starts_with("warning: ") && stderr(&o).contains("permission denied"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A full disk under the cache folder (a 16 KiB tmpfs, filled, in a private mount namespace):
+/// the token is still printed, with a warning.
+#[test]
+fn full_disk_under_the_cache_folder_still_prints_the_token() {
+    if !is_root() {
+        eprintln!("skipped: needs root to mount a tmpfs in a private mount namespace");
+        return;
+    }
+    let iss = issuer_trusting("f", KEY, None);
+    let sb = Sandbox::new();
+    let cache = sb.path().join("full");
+    std::fs::create_dir(&cache).unwrap();
+    let c = sb.signet();
+    let script = format!(
+        "mount -t tmpfs -o size=16k,mode=0700 tmpfs {d} && (head -c 1000000 /dev/zero > {d}/filler 2>/dev/null; true) && exec \"$0\" \"$@\"",
+        d = cache.display()
+    );
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["-m", "sh", "-c", &script]).arg(c.get_program()).args([
+        "token",
+        "--key",
+        &fixture_str(KEY),
+        "--client-id",
+        "f",
+        "--token-url",
+        iss.token_url(),
+    ]);
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let o = cmd.env("SIGNET_CACHE_DIR", &cache).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("eyJ"));
+    assert!(
+        stderr(&o).contains("warning:") && stderr(&o).contains("no space"),
+        "{}",
+        stderr(&o)
+    );
+}
