@@ -46,9 +46,12 @@ bench: release
 	$(CARGO) bench --bench signing -- --warm-up-time 1 --measurement-time 3
 	python3 benches/commands.py
 
-## Peers measured next to signet by `make bench` when present (PyJWT; a Python cache reader).
+## Peers measured next to signet by `make bench` when present: jwt-cli, PyJWT, MSAL Python (behind
+## stunnel, since MSAL wants an https authority with discovery), a Python cache reader.
 bench-peers:
-	python3 -m pip install --quiet pyjwt cryptography
+	python3 -m pip install --quiet pyjwt cryptography msal
+	@command -v jwt >/dev/null || $(CARGO) install jwt-cli --version 6.2.0 --locked
+	@command -v stunnel >/dev/null || (apt-get update -qq && apt-get install -y -qq stunnel4)
 
 ## Fuzzing (cargo-fuzz, libFuzzer; the stable toolchain with RUSTC_BOOTSTRAP=1 for -Zsanitizer).
 ## Each target runs FUZZ_SECONDS from the committed seed corpus in fuzz/corpus.

@@ -99,6 +99,34 @@ def main():
         t0a = a["trivial Rust binary"][0]
         for label in a:
             rows.append(("assert", label, a[label][0], a[label][0] / t0a))
+        # MSAL Python's cache hit: it insists on an https authority with OpenID discovery, so a
+        # second issuer sits behind stunnel with the test CA, and MSAL's file cache is warmed once.
+        msal_hit = None
+        msal_procs = []
+        if shutil.which("stunnel") and subprocess.run([sys.executable, "-c", "import msal"], capture_output=True).returncode == 0:
+            p2 = int(sh("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'"))
+            iss2 = subprocess.Popen([str(SIGNET), "issuer", "--client-id", "bench", "--trust", str(FIX / "rsa2048.crt.pem"),
+                                     "--expires-in", "3600", "--public-url", f"https://127.0.0.1:{p2}"], stdout=subprocess.PIPE, text=True)
+            p1 = iss2.stdout.readline().split()[1].rsplit(":", 1)[1].split("/")[0]
+            (WORK / "st.conf").write_text(f"foreground = yes\npid =\n[iss]\naccept = 127.0.0.1:{p2}\nconnect = 127.0.0.1:{p1}\n"
+                                          f"cert = {FIX}/server.crt.pem\nkey = {FIX}/server.key.pem\n")
+            st = subprocess.Popen(["stunnel", str(WORK / "st.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            msal_procs = [iss2, st]
+            time.sleep(0.5)
+            sha1 = sh(f"openssl x509 -in {FIX}/rsa2048.crt.pem -noout -fingerprint -sha1").split("=")[1].replace(":", "").strip()
+            (WORK / "msal_hit.py").write_text(
+                "import msal, os, sys\n"
+                "cache = msal.SerializableTokenCache()\n"
+                "path = sys.argv[1]\n"
+                "cache.deserialize(open(path).read()) if os.path.exists(path) else None\n"
+                f"app = msal.ConfidentialClientApplication('bench', client_credential={{'private_key': open('{FIX}/rsa2048.pkcs8.pem').read(), 'thumbprint': '{sha1}'}},\n"
+                f"    oidc_authority='https://127.0.0.1:{p2}/tenant', token_cache=cache)\n"
+                "r = app.acquire_token_for_client(scopes=['api://bench/.default'])\n"
+                "open(path, 'w').write(cache.serialize()) if cache.has_state_changed else None\n"
+                "print(r['access_token'])\n")
+            os.environ["REQUESTS_CA_BUNDLE"] = str(FIX / "ca.crt.pem")
+            sh(f"{sys.executable} {WORK}/msal_hit.py {WORK}/msal-cache.json")
+            msal_hit = ("MSAL Python cache hit (file cache, https discovery)", f"{sys.executable} {WORK}/msal_hit.py {WORK}/msal-cache.json")
         # peers a user might pick instead, when `make bench-peers` installed them
         if subprocess.run([sys.executable, "-c", "import jwt, cryptography"], capture_output=True).returncode == 0:
             (WORK / "pyjwt_sign.py").write_text(
@@ -108,7 +136,13 @@ def main():
                 "print(jwt.encode({'iss': 'c', 'sub': 'c', 'aud': 'a', 'jti': str(uuid.uuid4()), 'iat': now, 'nbf': now, 'exp': now + 120}, key, algorithm='RS256'))\n")
             entry = next((WORK / "cache").glob("*.json"))
             (WORK / "py_reader.py").write_text(f"import json\nprint(json.load(open('{entry}'))['access_token'])\n")
-            p = hyperfine([
+            peers = []
+            if shutil.which("jwt"):
+                now = int(time.time())
+                peers.append(("jwt-cli RS256 (absolute times)", f"jwt encode -A RS256 -S @{FIX}/rsa2048.pkcs8.pem -i c -s c -a a --jti x --exp={now + 3600} --nbf={now}"))
+            if msal_hit:
+                peers.append(msal_hit)
+            p = hyperfine(peers + [
                 ("trivial Rust binary", trivial),
                 ("PyJWT RS256 (one-shot script)", f"{sys.executable} {WORK}/pyjwt_sign.py"),
                 ("hand-written Python cache reader", f"{sys.executable} {WORK}/py_reader.py"),
@@ -118,6 +152,8 @@ def main():
             t0p = p["trivial Rust binary"][0]
             for label in p:
                 rows.append(("peers", label, p[label][0], p[label][0] / t0p))
+        for proc in msal_procs:
+            proc.terminate()
         # the shared cache: a Redis hit with an empty local cache, and a 3-host x 64 cold start
         if shutil.which("redis-server"):
             rport = int(sh("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'"))

@@ -150,6 +150,9 @@ pub struct IssuerConfig {
     /// Workload identity federation: client assertions are tokens of this issuer (`iss`) for this
     /// subject (`sub`), signed by one of `clients`' keys, and the app is named by `client_id`.
     pub federated: Option<(String, String)>,
+    /// The URL clients use when the issuer sits behind a TLS terminator (stunnel in the
+    /// benchmarks): discovery advertises it and `<public_url>/token` is accepted as `aud`.
+    pub public_url: Option<String>,
 }
 
 impl Default for IssuerConfig {
@@ -172,6 +175,7 @@ impl Default for IssuerConfig {
             mode: "generic".into(),
             opaque_tokens: false,
             federated: None,
+            public_url: None,
         }
     }
 }
@@ -419,9 +423,18 @@ fn handle(st: &State, mut req: tiny_http::Request) {
     let mut body = String::new();
     let _ = req.as_reader().take(2 * 1024 * 1024).read_to_string(&mut body);
     let config = st.config.lock().map(|c| c.clone()).unwrap_or_default();
-    if path == "/.well-known/openid-configuration" {
-        let doc =
-            json!({"issuer": st.base_url, "token_endpoint": st.token_url, "jwks_uri": format!("{}/jwks", st.base_url)});
+    // OpenID discovery under any prefix (an authority such as https://host/tenant), answered for
+    // the public URL when the issuer sits behind a TLS terminator.
+    if let Some(prefix) = path.strip_suffix("/.well-known/openid-configuration") {
+        let base = config.public_url.clone().unwrap_or_else(|| st.base_url.clone());
+        let doc = json!({
+            "issuer": format!("{base}{prefix}"),
+            "token_endpoint": format!("{base}/token"),
+            // No interactive flows here; clients such as MSAL require the member to exist.
+            "authorization_endpoint": format!("{base}/authorize"),
+            "jwks_uri": format!("{base}/jwks"),
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        });
         return respond(req, 200, doc.to_string(), "application/json", &[], config.clock_offset);
     }
     if path == "/stats" {
@@ -530,6 +543,11 @@ fn handle(st: &State, mut req: tiny_http::Request) {
 }
 
 type Verdict = ((u16, Value), Option<String>);
+
+/// Thumbprints as clients send them: base64url, or (MSAL Python) standard base64 with padding.
+fn normalize_b64(t: &str) -> String {
+    t.trim_end_matches('=').replace('+', "-").replace('/', "_")
+}
 
 fn form(body: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(body.as_bytes()).into_owned().collect()
@@ -640,8 +658,8 @@ fn check(
                 return cfg.allow_unnamed_key;
             }
             kid.is_some_and(|k| c.kids.iter().any(|ck| ck == k))
-                || x5t.is_some_and(|t| c.x5t.as_deref() == Some(t))
-                || x5t256.is_some_and(|t| c.x5t_s256.as_deref() == Some(t))
+                || x5t.is_some_and(|t| c.x5t.as_deref() == Some(normalize_b64(t).as_str()))
+                || x5t256.is_some_and(|t| c.x5t_s256.as_deref() == Some(normalize_b64(t).as_str()))
         })
         .collect();
     if candidates.is_empty() {
@@ -689,11 +707,18 @@ fn check(
         );
     };
     let now = crate::clock::now() + cfg.clock_offset;
-    let num = |k: &str| d.claims.get(k).and_then(Value::as_i64);
-    let text = |k: &str| d.claims.get(k).and_then(Value::as_str);
-    let (Some(iat), Some(exp)) = (num("iat"), num("exp")) else {
-        return bad("invalid_client", "the assertion needs iat and exp".into());
+    // NumericDate may be fractional (RFC 7519 §2; MSAL Python sends floats).
+    let num = |k: &str| {
+        d.claims
+            .get(k)
+            .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
     };
+    let text = |k: &str| d.claims.get(k).and_then(Value::as_str);
+    // RFC 7523 makes iat optional (MSAL omits it): the lifetime is then counted from nbf or now.
+    let Some(exp) = num("exp") else {
+        return bad("invalid_client", "the assertion needs exp".into());
+    };
+    let iat = num("iat").or(num("nbf")).unwrap_or(now);
     if exp <= now - cfg.leeway {
         return bad(
             "invalid_client",
@@ -721,8 +746,9 @@ fn check(
     }
     let token_url = st.token_url.clone();
     let want_aud = cfg.audience.clone().unwrap_or(token_url);
+    let public_aud = cfg.public_url.as_ref().map(|u| format!("{u}/token"));
     let aud_ok = match d.claims.get("aud") {
-        Some(Value::String(a)) => *a == want_aud || cfg.also_audiences.contains(a),
+        Some(Value::String(a)) => *a == want_aud || cfg.also_audiences.contains(a) || public_aud.as_ref() == Some(a),
         _ => false,
     };
     if !aud_ok {

@@ -326,6 +326,12 @@ pub struct IssuerArgs {
     /// Port on 127.0.0.1 (default: a free one)
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+    /// expires_in of the tokens it issues
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub expires_in: u64,
+    /// URL clients reach the issuer at, when a TLS terminator sits in front of it
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 #[derive(Args, Debug)]

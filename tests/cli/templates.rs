@@ -915,7 +915,7 @@ fn templates_list_and_show() {
 }
 
 /// POSTs a form to a loopback URL over a raw TCP connection: (status, body).
-fn post_form(url: &str, fields: &[(&str, &str)]) -> (u16, String) {
+pub fn post_form(url: &str, fields: &[(&str, &str)]) -> (u16, String) {
     use std::io::{Read, Write};
     let u = url::Url::parse(url).unwrap();
     let body: String = url::form_urlencoded::Serializer::new(String::new())

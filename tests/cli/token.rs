@@ -454,3 +454,31 @@ fn lifetime_comes_from_the_token_jwt_exp_when_the_answer_has_none() {
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert!((75..=77).contains(&v["expires_in"].as_u64().unwrap()), "{v}");
 }
+
+/// What MSAL Python sends: x5t in standard base64 with padding, fractional NumericDates, no iat.
+#[test]
+fn the_issuer_accepts_msal_style_assertions() {
+    use base64::Engine;
+    let iss = issuer_trusting("msal", KEY, Some(CERT));
+    let b = load(KEY, Some(CERT), None);
+    let sha1 = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, b.leaf().unwrap().der());
+    let x5t = base64::engine::general_purpose::STANDARD.encode(sha1.as_ref());
+    let now = signet::clock::now() as f64 + 0.25;
+    let header = signet::b64::encode(json!({"alg": "RS256", "typ": "JWT", "x5t": x5t}).to_string());
+    let payload = signet::b64::encode(
+        json!({"iss": "msal", "sub": "msal", "aud": iss.token_url(), "jti": "j-1", "nbf": now, "exp": now + 600.0})
+            .to_string(),
+    );
+    let input = format!("{header}.{payload}");
+    let sig = signet::b64::encode(b.key.sign(signet::Alg::RS256, input.as_bytes()).unwrap());
+    let jwt = format!("{input}.{sig}");
+    let (status, body) = crate::templates::post_form(
+        iss.token_url(),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", signet::grant::CLIENT_ASSERTION_TYPE),
+            ("client_assertion", &jwt),
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+}

@@ -149,6 +149,10 @@ pub fn issuer(ctx: &Ctx, a: crate::cli::args::IssuerArgs) -> CmdResult {
     if a.user.is_some() {
         cfg.user = a.user.clone();
     }
+    cfg.public_url = a.public_url.clone();
+    if cfg.expires_in.is_some() {
+        cfg.expires_in = Some(a.expires_in);
+    }
     let iss = Issuer::start_on(&format!("127.0.0.1:{}", a.port), cfg).map_err(io_err)?;
     say(&format!("READY {}", iss.token_url()));
     loop {
