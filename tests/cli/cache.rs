@@ -30,17 +30,6 @@ fn json_token(sb: &Sandbox, iss: &Issuer, extra: &[&str]) -> Value {
     serde_json::from_str(&stdout(&o)).unwrap()
 }
 
-fn entry_file(sb: &Sandbox) -> PathBuf {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(sb.cache_dir())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    assert_eq!(v.len(), 1, "{v:?}");
-    v.remove(0)
-}
-
 #[test]
 fn thirty_two_cold_processes_send_one_request() {
     let sb = Sandbox::new();

@@ -31,12 +31,7 @@ fn fault_keeps_cache(fault: Fault, code: i32, needle: &str) {
     let sb = Sandbox::new();
     let iss = issuer_trusting("f", KEY, None);
     assert!(token(&sb, &iss, &[]).status.success());
-    let entry = std::fs::read_dir(sb.cache_dir())
-        .unwrap()
-        .flatten()
-        .find(|e| e.path().extension().is_some_and(|x| x == "json"))
-        .unwrap()
-        .path();
+    let entry = sb.entry_file();
     let before = std::fs::read(&entry).unwrap();
     iss.push_faults((0..10).map(|_| fault.clone()));
     let o = token(&sb, &iss, &["--force-refresh"]);
@@ -208,12 +203,7 @@ fn unusable_cache_folder_still_prints_the_token() {
         stderr(&o)
     );
     // the entry cannot be written (its path is taken by a folder)
-    let entry = std::fs::read_dir(sb.cache_dir())
-        .unwrap()
-        .flatten()
-        .find(|e| e.path().extension().is_some_and(|x| x == "json"))
-        .unwrap()
-        .path();
+    let entry = sb.entry_file();
     std::fs::remove_file(&entry).unwrap();
     std::fs::create_dir(&entry).unwrap();
     let o = token(&sb, &iss, &[]);

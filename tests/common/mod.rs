@@ -57,6 +57,18 @@ impl Sandbox {
         self.dir.path().join("cache")
     }
 
+    /// The one cache entry in the sandbox's cache folder.
+    pub fn entry_file(&self) -> PathBuf {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.cache_dir())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        assert_eq!(v.len(), 1, "{v:?}");
+        v.remove(0)
+    }
+
     /// `signet` with every SIGNET_* variable removed and HOME/XDG folders inside the sandbox.
     pub fn signet(&self) -> Command {
         let mut c = Command::cargo_bin("signet").unwrap();
@@ -188,4 +200,9 @@ pub fn spawn(c: &Command, stdout: std::process::Stdio) -> std::process::Child {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+/// The one cache entry in the sandbox's cache folder.
+pub fn entry_file(sb: &Sandbox) -> PathBuf {
+    sb.entry_file()
 }

@@ -1,61 +1,161 @@
-// A real OpenID provider (panva/oidc-provider) on 127.0.0.1 for signet's interop tests.
-// usage: node server.mjs CLIENTS.json   (PORT=0 or unset: a free port)
-// Prints one line when listening: READY <port> <token endpoint URL>
-// CLIENTS.json: an array of client metadata objects with token_endpoint_auth_method
-// "private_key_jwt" and a "jwks" holding the client's public key(s).
+// A real, independent OpenID provider (panva/oidc-provider, see package.json) on 127.0.0.1 for
+// signet's interop tests.
+//
+//   PORT=0 node server.mjs CLIENTS.json        (PORT unset or 0: a free port is picked)
+//
+// CLIENTS.json is an array of client metadata objects (RFC 7591 names), e.g.
+//   { "client_id": "c1", "token_endpoint_auth_method": "private_key_jwt",
+//     "token_endpoint_auth_signing_alg": "ES256", "jwks": { "keys": [ <public JWK with kid> ] },
+//     "grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [] }
+//
+// Once listening it prints exactly one line to stdout and nothing else ever:
+//   READY <port> http://127.0.0.1:<port>/token
+// A startup failure prints `ERROR <message>` to stderr and exits 1. SIGTERM/SIGINT exit 0.
+// Set OIDC_DEBUG=1 to see oidc-provider's own notices and warnings (on stderr).
+//
+// What this provider accepts in a client assertion (lib/shared/jwt_client_auth.js and
+// lib/helpers/oidc_context.js `clientJwtAuthExpectedAudience` in the installed version):
+//   - aud: the issuer `http://127.0.0.1:<port>` or the token endpoint URL
+//     `http://127.0.0.1:<port>/token` (a string, or an array containing one of them);
+//   - iss must equal the client_id; sub names the client (it is looked up by `sub`);
+//   - exp and jti are required; a jti is accepted once per client until exp (+15 s tolerance);
+//   - the form parameter client_id is optional, but if sent it must equal `sub`.
+// A successful client_credentials request gets a JWT access token for the resource
+// urn:signet:test-api (aud), scope within "api:read api:write", lifetime 300 s.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
-import Provider from 'oidc-provider';
+import http from 'node:http';
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
+const RESOURCE = 'urn:signet:test-api';
+const RESOURCE_SCOPE = 'api:read api:write';
+const ACCESS_TOKEN_TTL = 300;
+
+function fail(err) {
+  const message = (err && err.message) || String(err);
+  process.stderr.write(`ERROR ${message.replace(/\s+/g, ' ').trim()}\n`);
+  process.exit(1);
 }
 
-try {
-  const clients = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
-  const port = Number(process.env.PORT || 0) || (await freePort());
-  const issuer = `http://127.0.0.1:${port}`;
-  const resource = 'urn:signet:test-api';
+// Nothing but the READY line may reach stdout (a reader may stop reading after it, and oidc-provider
+// prints its notices with console.info, i.e. to stdout). Its notices go to stderr with OIDC_DEBUG.
+const debug = !!process.env.OIDC_DEBUG && process.env.OIDC_DEBUG !== '0';
+const toStderr = (...args) => process.stderr.write(`${args.map(String).join(' ')}\n`);
+for (const name of ['log', 'info', 'warn', 'error', 'debug', 'trace']) {
+  console[name] = debug ? toStderr : () => {};
+}
+process.stdout.on('error', () => {}); // EPIPE once the reader is gone: ignore
+process.stderr.on('error', () => {});
+
+function readClients(path) {
+  if (!path) throw new Error('usage: node server.mjs CLIENTS.json');
+  let clients;
+  try {
+    clients = JSON.parse(fs.readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read clients file ${path}: ${err.message}`);
+  }
+  if (!Array.isArray(clients)) throw new Error(`clients file ${path}: expected a JSON array`);
+  clients.forEach((c, i) => {
+    if (!c || typeof c !== 'object' || typeof c.client_id !== 'string' || !c.client_id) {
+      throw new Error(`clients file ${path}: entry ${i} has no client_id`);
+    }
+  });
+  return clients;
+}
+
+function parsePort(value) {
+  if (value === undefined || value === '') return 0;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad PORT ${value}`);
+  return port;
+}
+
+async function main() {
+  const clients = readClients(process.argv[2]);
+  const port = parsePort(process.env.PORT);
+
+  // Bind first (PORT=0 gets a free port without a race), then build the provider with the issuer.
+  const server = http.createServer();
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const actualPort = server.address().port;
+  const issuer = `http://127.0.0.1:${actualPort}`;
+
+  const { default: Provider } = await import('oidc-provider');
+
+  // The provider's own signing key (for JWT access tokens): fresh for each run.
+  const signing = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 })
+    .privateKey.export({ format: 'jwk' });
+  signing.kid = 'signet-test-op-rs256';
+  signing.use = 'sig';
+  signing.alg = 'RS256';
+
   const provider = new Provider(issuer, {
     clients,
-    clientAuthMethods: ['private_key_jwt'],
+    jwks: { keys: [signing] },
+    cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
+    clientAuthMethods: ['private_key_jwt', 'client_secret_jwt', 'client_secret_basic', 'client_secret_post', 'none'],
     enabledJWA: {
-      clientAuthSigningAlgValues: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'Ed25519', 'EdDSA'],
+      clientAuthSigningAlgValues: [
+        'RS256', 'RS384', 'RS512',
+        'PS256', 'PS384', 'PS512',
+        'ES256', 'ES384', 'ES512',
+        'EdDSA',
+        'HS256', 'HS384', 'HS512',
+      ],
     },
-    scopes: ['openid', 'api:read', 'api:write'],
+    scopes: ['openid', 'offline_access', 'api:read', 'api:write'],
+    ttl: { ClientCredentials: ACCESS_TOKEN_TTL },
     features: {
       devInteractions: { enabled: false },
+      introspection: { enabled: true },
       clientCredentials: { enabled: true },
-      // Client-credentials access tokens are issued only for a resource server.
+      // client_credentials access tokens are only issued for a resource server: without a
+      // `resource` parameter the default one is used.
       resourceIndicators: {
         enabled: true,
-        defaultResource: () => resource,
+        defaultResource: () => RESOURCE,
         useGrantedResource: () => true,
         getResourceServerInfo: () => ({
-          scope: 'api:read api:write',
-          audience: resource,
-          accessTokenTTL: 300,
+          scope: RESOURCE_SCOPE,
+          audience: RESOURCE,
+          accessTokenTTL: ACCESS_TOKEN_TTL,
           accessTokenFormat: 'jwt',
         }),
       },
     },
   });
-  // Plain http on loopback: tell the provider it is not behind a proxy and keep it quiet.
-  provider.on('server_error', (ctx, err) => process.stderr.write(`server_error ${err.message}\n`));
-  const server = provider.listen(port, '127.0.0.1', () => {
-    process.stdout.write(`READY ${port} ${issuer}/token\n`);
-  });
-  const stop = () => server.close(() => process.exit(0));
+
+  // Validate every client now, so that bad metadata is a startup ERROR, not a later 401.
+  for (const { client_id: id } of clients) {
+    try {
+      // eslint-disable-next-line no-await-in-loop
+      if (!(await provider.Client.find(id))) throw new Error('not found');
+    } catch (err) {
+      const detail = err.error_description || err.message;
+      throw new Error(`client ${id}: ${err.error ? `${err.error}: ` : ''}${detail}`);
+    }
+  }
+
+  provider.on('server_error', (ctx, err) => process.stderr.write(`server_error ${err.stack || err}\n`));
+  server.on('request', provider.callback());
+  server.on('error', (err) => process.stderr.write(`server error ${err.message}\n`));
+
+  const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections?.();
+    setTimeout(() => process.exit(0), 1000).unref();
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-} catch (err) {
-  process.stderr.write(`ERROR ${err.message}\n`);
-  process.exit(1);
+
+  process.stdout.write(`READY ${actualPort} ${issuer}/token\n`);
 }
+
+process.on('uncaughtException', (err) => process.stderr.write(`uncaught ${err.stack || err}\n`));
+main().catch(fail);
