@@ -2,7 +2,6 @@ use crate::common::*;
 use serde_json::Value;
 use signet::issuer::{Fault, Issuer};
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 const KEY: &str = "p256.pkcs8.pem";
