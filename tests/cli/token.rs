@@ -482,3 +482,39 @@ fn the_issuer_accepts_msal_style_assertions() {
     );
     assert_eq!(status, 200, "{body}");
 }
+
+#[test]
+fn https_proxy_is_honoured() {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", l.local_addr().unwrap());
+    let seen = std::thread::spawn(move || {
+        let (mut c, _) = l.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        let n = c.read(&mut buf).unwrap_or(0);
+        let _ = c.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    });
+    let sb = Sandbox::new();
+    let o = sb
+        .signet()
+        .args([
+            "token",
+            "--no-cache",
+            "--key",
+            &fixture_str(KEY),
+            "--client-id",
+            "p",
+            "--token-url",
+            "https://idp.example.com/token",
+            "--timeout",
+            "1",
+        ])
+        .env("HTTPS_PROXY", &proxy)
+        .env_remove("NO_PROXY")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let request = seen.join().unwrap();
+    assert!(request.starts_with("CONNECT idp.example.com:443"), "{request}");
+}
