@@ -28,8 +28,11 @@ test-deps:
 	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
 	@test -e /usr/lib/softhsm/libsofthsm2.so && command -v pkcs11-tool >/dev/null || (apt-get update -qq && apt-get install -y -qq softhsm2 opensc)
 	@command -v ssh-agent >/dev/null && command -v ssh-keygen >/dev/null || (apt-get update -qq && apt-get install -y -qq openssh-client)
+	@# npm ci whenever the lock file is newer than what is installed, so a version change lands.
 	@if [ -f tests/oidc/package-lock.json ]; then \
-	  [ -d tests/oidc/node_modules/oidc-provider ] || (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error); \
+	  if [ ! -f tests/oidc/node_modules/.package-lock.json ] || [ tests/oidc/package-lock.json -nt tests/oidc/node_modules/.package-lock.json ]; then \
+	    (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error); \
+	  fi; \
 	fi
 
 lint:

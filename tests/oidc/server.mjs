@@ -86,7 +86,7 @@ async function main() {
   const actualPort = server.address().port;
   const issuer = `http://127.0.0.1:${actualPort}`;
 
-  const { default: Provider } = await import('oidc-provider');
+  const { default: Provider, errors } = await import('oidc-provider');
 
   // The provider's own signing key (for JWT access tokens): fresh for each run.
   const signing = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -121,12 +121,15 @@ async function main() {
         enabled: true,
         defaultResource: () => RESOURCE,
         useGrantedResource: () => true,
-        getResourceServerInfo: () => ({
-          scope: RESOURCE_SCOPE,
-          audience: RESOURCE,
-          accessTokenTTL: ACCESS_TOKEN_TTL,
-          accessTokenFormat: 'jwt',
-        }),
+        getResourceServerInfo: (ctx, resource) => {
+          if (resource !== RESOURCE) throw new errors.InvalidTarget();
+          return {
+            scope: RESOURCE_SCOPE,
+            audience: RESOURCE,
+            accessTokenTTL: ACCESS_TOKEN_TTL,
+            accessTokenFormat: 'jwt',
+          };
+        },
       },
     },
   });
@@ -143,6 +146,13 @@ async function main() {
   }
 
   provider.on('server_error', (ctx, err) => process.stderr.write(`server_error ${err.stack || err}\n`));
+  if (debug) {
+    // The response only says "client authentication failed"; the reason is in error_detail.
+    for (const event of ['grant.error', 'introspection.error', 'discovery.error', 'jwks.error']) {
+      provider.on(event, (ctx, err) => toStderr(`${event} ${err.error}: ${err.error_description}${err.error_detail ? ` (${err.error_detail})` : ''}`));
+    }
+    provider.on('grant.success', (ctx) => toStderr(`grant.success ${ctx.oidc.client?.clientId}`));
+  }
   server.on('request', provider.callback());
   server.on('error', (err) => process.stderr.write(`server error ${err.message}\n`));
 
