@@ -2,8 +2,53 @@
 //! profile and template in `signet::config`, so every flag here is optional.
 
 use super::output::Format;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, FromArgMatches, Parser, Subcommand};
+use std::ffi::OsString;
 use std::path::PathBuf;
+
+/// Parses the process's arguments.
+pub fn parse() -> Result<Cli, clap::Error> {
+    parse_from(std::env::args_os().collect())
+}
+
+/// `signet token` served from the cache costs about one process start, and clap building every
+/// subcommand (six of them flatten ~40 flags each) cost about half as much again (measured in
+/// docs/BENCHMARKS.md). So `token` and `assert` are first parsed by a command that knows only
+/// them; anything that parser does not accept (help, a mistake) is parsed again by the whole
+/// command, so that help and error messages are the same either way.
+pub fn parse_from(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+    if let Some(lean) = hot_command(&args) {
+        let lean = lean.try_get_matches_from(&args).and_then(|m| Cli::from_arg_matches(&m));
+        if let Ok(cli) = lean {
+            return Ok(cli);
+        }
+    }
+    Cli::try_parse_from(args)
+}
+
+/// The parser for `token` or `assert` alone, when the command line names one of them.
+fn hot_command(args: &[OsString]) -> Option<clap::Command> {
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        let sub = match a.to_str()? {
+            // The global flags that take a value in the next argument.
+            "--config" | "--profile" => {
+                it.next();
+                continue;
+            }
+            "--" | "-h" | "--help" | "-V" | "--version" => return None,
+            flag if flag.starts_with('-') => continue,
+            "token" => TokenArgs::augment_args(clap::Command::new("token")),
+            "assert" => AssertArgs::augment_args(clap::Command::new("assert")),
+            _ => return None,
+        };
+        let root = GlobalArgs::augment_args(clap::Command::new("signet"))
+            .subcommand_required(true)
+            .subcommand(sub);
+        return Some(root);
+    }
+    None
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -14,6 +59,15 @@ use std::path::PathBuf;
     after_help = "Exit codes: 0 ok, 2 usage/config, 3 key/certificate, 4 endpoint refused, 5 exchange failed.\nDocs: README.md; contract: every flag has an environment variable shown in [env: …]."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The flags every command takes, before or after its name.
+#[derive(Args, Debug)]
+pub struct GlobalArgs {
     /// More logging on stderr (-v steps, -vv details); secrets are always redacted
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -26,8 +80,6 @@ pub struct Cli {
     /// Profile in the config file [env: SIGNET_PROFILE] (default: 'default' when it exists)
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
-    #[command(subcommand)]
-    pub command: Command,
 }
 
 #[derive(Subcommand, Debug)]
@@ -409,4 +461,43 @@ pub struct SharedCacheArgs {
     /// Extra trusted CA certificates for rediss:// [env: SIGNET_CA_FILE]
     #[arg(long, value_name = "PATH")]
     pub ca_file: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both(line: &str) -> (String, String) {
+        let args: Vec<OsString> = line.split_whitespace().map(OsString::from).collect();
+        let lean = parse_from(args.clone())
+            .map(|c| format!("{c:?}"))
+            .map_err(|e| e.to_string());
+        let full = Cli::try_parse_from(args)
+            .map(|c| format!("{c:?}"))
+            .map_err(|e| e.to_string());
+        (format!("{lean:?}"), format!("{full:?}"))
+    }
+
+    #[test]
+    fn the_lean_parser_reads_what_the_whole_command_reads() {
+        for line in [
+            "signet token --key k.pem --client-id c --token-url http://127.0.0.1:1/t --scope a --scope b -q",
+            "signet -v --profile p token --format json --no-cache",
+            "signet --config c.toml -vv assert --key k --claim a=1 --claim b=2 --x5t",
+            "signet --config=c.toml assert --alg ES256 --lifetime 60",
+            "signet token --format nope",
+            "signet token --no-such-flag",
+            "signet token --help",
+            "signet --help",
+            "signet assert --key",
+            "signet tokn --key k",
+        ] {
+            let (lean, full) = both(line);
+            assert_eq!(lean, full, "{line}");
+        }
+        // The lean parser is used at all (else the test above would compare the whole command with itself).
+        let args: Vec<OsString> = ["signet", "-q", "token"].map(OsString::from).to_vec();
+        assert!(hot_command(&args).is_some());
+        assert!(hot_command(&["signet", "--help", "token"].map(OsString::from)).is_none());
+    }
 }

@@ -7,7 +7,6 @@ mod exit;
 mod output;
 
 use args::{Cli, Command, ExchangeArgs, SigningArgs};
-use clap::Parser;
 use exit::Exit;
 use signet::config::{self, ConfigError, Layer, Origin, Raw, Settings};
 use signet::env::{Env, EnvVars};
@@ -55,7 +54,7 @@ impl<E: Into<signet::Error>> From<E> for Failure {
 pub type CmdResult = Result<i32, Failure>;
 
 pub fn main() -> std::process::ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match args::parse() {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -79,8 +78,8 @@ pub fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(Exit::Usage as u8);
         }
     };
-    if cli.verbose > 0 {
-        let level = if cli.verbose > 1 {
+    if cli.global.verbose > 0 {
+        let level = if cli.global.verbose > 1 {
             tracing::Level::TRACE
         } else {
             tracing::Level::DEBUG
@@ -94,10 +93,10 @@ pub fn main() -> std::process::ExitCode {
     }
     let ctx = Ctx {
         env: Env::from_process(),
-        quiet: cli.quiet,
-        verbose: cli.verbose,
-        config: cli.config,
-        profile: cli.profile,
+        quiet: cli.global.quiet,
+        verbose: cli.global.verbose,
+        config: cli.global.config,
+        profile: cli.global.profile,
     };
     let result = match cli.command {
         Command::Assert(a) => cmd::assert::run(&ctx, a),
