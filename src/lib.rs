@@ -28,6 +28,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod alg;
+pub mod alloc;
 pub mod assertion;
 pub mod b64;
 pub mod cache;

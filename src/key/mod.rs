@@ -184,6 +184,14 @@ impl KeyError {
 }
 
 enum Inner {
+    /// RSA held by *ring*: its key loading checks the key and precomputes in ~30 µs and its first
+    /// signature costs what every later one does, where AWS-LC spends ~0.3 ms in `RSA_check_key`
+    /// and ~0.45 ms of first-use set-up (Montgomery contexts, blinding) — together more than the
+    /// signature itself in a one-shot `signet assert` (measured: benches/signing.rs `rsa2048_one_shot`,
+    /// docs/BENCHMARKS.md). *ring* does not wipe its copy when dropped; the `signet` binary frees
+    /// through [`crate::alloc::ZeroizeOnFree`], which does. The public JWK is kept beside it.
+    RsaRing(ring::signature::RsaKeyPair, PublicJwk),
+    /// RSA keys *ring* refuses (public exponent below 65537, modulus above 4096 bits).
     Rsa(RsaKeyPair),
     Ec(EcdsaKeyPair),
     Ed(Ed25519KeyPair),
@@ -205,6 +213,7 @@ impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigningKey")
             .field("type", &self.key_type)
+            .field("backend", &self.backend())
             .finish_non_exhaustive()
     }
 }
@@ -235,6 +244,9 @@ impl SigningKey {
             OID_RSA => {
                 let bits = rsa_bits(info.private_key.as_bytes()).unwrap_or(0);
                 check_rsa_bits(bits, path)?;
+                if let Ok(k) = ring::signature::RsaKeyPair::from_pkcs8(der) {
+                    return Ok(SigningKey::rsa_ring(k));
+                }
                 let k = RsaKeyPair::from_pkcs8(der).map_err(|e| rsa_rejected(e, bits, path))?;
                 Ok(SigningKey::rsa(k))
             }
@@ -289,6 +301,9 @@ impl SigningKey {
             reason: "not a PKCS#1 RSA key",
         })?;
         check_rsa_bits(bits, path)?;
+        if let Ok(k) = ring::signature::RsaKeyPair::from_der(der) {
+            return Ok(SigningKey::rsa_ring(k));
+        }
         let k = RsaKeyPair::from_der(der).map_err(|e| rsa_rejected(e, bits, path))?;
         Ok(SigningKey::rsa(k))
     }
@@ -313,6 +328,27 @@ impl SigningKey {
             path: path.into(),
             what: "an EC key that is not on P-256 or P-384".into(),
         })
+    }
+
+    fn rsa_ring(k: ring::signature::RsaKeyPair) -> SigningKey {
+        let bits = k.public().modulus_len() * 8;
+        let parts = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(k.public());
+        let jwk = PublicJwk::Rsa { n: parts.n, e: parts.e };
+        SigningKey {
+            inner: Inner::RsaRing(k, jwk),
+            key_type: KeyType::Rsa { bits },
+            rng: SystemRandom::new(),
+        }
+    }
+
+    /// Which implementation signs: "ring", "aws-lc", "pkcs11" or "ssh-agent" (for logs and tests).
+    pub fn backend(&self) -> &'static str {
+        match &self.inner {
+            Inner::RsaRing(..) => "ring",
+            Inner::Rsa(_) | Inner::Ec(_) | Inner::Ed(_) => "aws-lc",
+            Inner::Pkcs11(..) => "pkcs11",
+            Inner::Agent(..) => "ssh-agent",
+        }
     }
 
     fn rsa(k: RsaKeyPair) -> SigningKey {
@@ -348,6 +384,22 @@ impl SigningKey {
         self.check_alg(alg)?;
         let fail = || KeyError::Sign { alg };
         match &self.inner {
+            Inner::RsaRing(k, _) => {
+                use ring::signature as rs;
+                let padding: &'static dyn rs::RsaEncoding = match alg {
+                    Alg::RS256 => &rs::RSA_PKCS1_SHA256,
+                    Alg::RS384 => &rs::RSA_PKCS1_SHA384,
+                    Alg::RS512 => &rs::RSA_PKCS1_SHA512,
+                    Alg::PS256 => &rs::RSA_PSS_SHA256,
+                    Alg::PS384 => &rs::RSA_PSS_SHA384,
+                    Alg::PS512 => &rs::RSA_PSS_SHA512,
+                    _ => return Err(fail()),
+                };
+                let mut out = vec![0u8; k.public().modulus_len()];
+                k.sign(padding, &ring::rand::SystemRandom::new(), msg, &mut out)
+                    .map_err(|_| fail())?;
+                Ok(out)
+            }
             Inner::Rsa(k) => {
                 let padding: &'static dyn sig::RsaEncoding = match alg {
                     Alg::RS256 => &sig::RSA_PKCS1_SHA256,
@@ -393,7 +445,7 @@ impl SigningKey {
             Inner::Ed(k) => PublicJwk::Okp {
                 x: k.public_key().as_ref().to_vec(),
             },
-            Inner::Pkcs11(_, j, _) | Inner::Agent(_, j) => j.clone(),
+            Inner::RsaRing(_, j) | Inner::Pkcs11(_, j, _) | Inner::Agent(_, j) => j.clone(),
         }
     }
 
@@ -403,7 +455,7 @@ impl SigningKey {
             Inner::Rsa(k) => k.public_key().as_ref().to_vec(),
             Inner::Ec(k) => k.public_key().as_ref().to_vec(),
             Inner::Ed(k) => k.public_key().as_ref().to_vec(),
-            Inner::Pkcs11(_, j, _) | Inner::Agent(_, j) => j.public_key_bits(),
+            Inner::RsaRing(_, j) | Inner::Pkcs11(_, j, _) | Inner::Agent(_, j) => j.public_key_bits(),
         }
     }
 
@@ -413,7 +465,7 @@ impl SigningKey {
             Inner::Rsa(k) => k.public_key().as_der().ok(),
             Inner::Ec(k) => k.public_key().as_der().ok(),
             Inner::Ed(k) => k.public_key().as_der().ok(),
-            Inner::Pkcs11(_, j, _) | Inner::Agent(_, j) => return j.spki_der(),
+            Inner::RsaRing(_, j) | Inner::Pkcs11(_, j, _) | Inner::Agent(_, j) => return j.spki_der(),
         };
         der.map(|d| d.as_ref().to_vec()).unwrap_or_default()
     }
@@ -604,9 +656,10 @@ pub fn load_key(path: &Path, passphrase: Option<&Secret<String>>) -> Result<KeyB
     })?;
     let bundle = load_key_bytes(&bytes, path, passphrase)?;
     tracing::debug!(
-        "loaded {} from {} ({} certificate{})",
+        "loaded {} from {} (signs with {}; {} certificate{})",
         bundle.key.key_type(),
         path.display(),
+        bundle.key.backend(),
         bundle.chain.len(),
         if bundle.chain.len() == 1 { "" } else { "s" }
     );

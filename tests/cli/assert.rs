@@ -353,6 +353,67 @@ fn every_key_format_loads_and_signs() {
 }
 
 #[test]
+fn rsa_keys_ring_refuses_are_signed_by_aws_lc() {
+    // *ring* signs RSA keys with e >= 65537 and up to 4096 bits; others (here e = 3) fall back to
+    // AWS-LC. Both paths must produce signatures another implementation accepts.
+    let sb = Sandbox::new();
+    let e3 = sb.path().join("rsa-e3.pem");
+    let e3_pub = sb.path().join("rsa-e3.pub.pem");
+    let e3_s = e3.to_str().unwrap();
+    openssl(&[
+        "genpkey",
+        "-quiet",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-pkeyopt",
+        "rsa_keygen_pubexp:3",
+        "-out",
+        e3_s,
+    ]);
+    openssl(&["pkey", "-in", e3_s, "-pubout", "-out", e3_pub.to_str().unwrap()]);
+    let e3_pkcs1 = sb.path().join("rsa-e3.pkcs1.pem");
+    openssl(&["rsa", "-in", e3_s, "-traditional", "-out", e3_pkcs1.to_str().unwrap()]);
+    let cases = [
+        (e3_s.to_string(), e3_pub.clone(), "aws-lc"),
+        (e3_pkcs1.to_str().unwrap().to_string(), e3_pub.clone(), "aws-lc"),
+        (fixture_str("rsa2048.pkcs8.pem"), fixture("rsa2048.pub.pem"), "ring"),
+        (fixture_str("rsa2048.pkcs1.pem"), fixture("rsa2048.pub.pem"), "ring"),
+        (fixture_str("rsa3072.pkcs8.pem"), sb.path().join("unused"), "ring"),
+    ];
+    for (key, public, backend) in cases {
+        for alg in ["RS256", "PS384"] {
+            let o = sb
+                .signet()
+                .args([
+                    "-vv",
+                    "assert",
+                    "--key",
+                    &key,
+                    "--client-id",
+                    "c",
+                    "--audience",
+                    "a",
+                    "--alg",
+                    alg,
+                ])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{key} {alg}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains(&format!("signs with {backend}")),
+                "{key}: expected {backend}: {}",
+                stderr(&o)
+            );
+            if backend == "aws-lc" || key.contains("rsa2048") {
+                openssl_verify(&stdout(&o), &public);
+            }
+        }
+    }
+}
+
+#[test]
 fn pfx_brings_its_certificate_for_the_kid() {
     let sb = Sandbox::new();
     let o = sb
