@@ -44,6 +44,60 @@ fn signing(c: &mut Criterion) {
     g.finish();
 }
 
+/// What a one-shot `signet assert` pays for RSA: parse a PKCS#8 key and sign once with it, with
+/// each backend. AWS-LC checks the key (`RSA_check_key`) on parse and sets up Montgomery contexts
+/// and blinding on the first signature; *ring* precomputes on parse and signs at once. The
+/// steady-state signature (key loaded once) is benched alongside.
+fn rsa_backends(c: &mut Criterion) {
+    let text = std::fs::read_to_string(fixture("rsa2048.pkcs8.pem")).unwrap();
+    let der = pem::parse(&text).unwrap().into_contents();
+    let input = [b'x'; 400];
+    let mut g = c.benchmark_group("rsa2048_one_shot");
+    g.bench_function("ring", |bch| {
+        let rng = ring::rand::SystemRandom::new();
+        bch.iter(|| {
+            let k = ring::signature::RsaKeyPair::from_pkcs8(&der).unwrap();
+            let mut sig = vec![0; k.public().modulus_len()];
+            k.sign(&ring::signature::RSA_PKCS1_SHA256, &rng, &input, &mut sig)
+                .unwrap();
+            black_box(sig)
+        })
+    });
+    g.bench_function("aws_lc", |bch| {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        bch.iter(|| {
+            let k = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der).unwrap();
+            let mut sig = vec![0; k.public_modulus_len()];
+            k.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &rng, &input, &mut sig)
+                .unwrap();
+            black_box(sig)
+        })
+    });
+    g.finish();
+    let mut g = c.benchmark_group("rsa2048_signature_only");
+    let rk = ring::signature::RsaKeyPair::from_pkcs8(&der).unwrap();
+    let rrng = ring::rand::SystemRandom::new();
+    g.bench_function("ring", |bch| {
+        let mut sig = vec![0; rk.public().modulus_len()];
+        bch.iter(|| {
+            rk.sign(&ring::signature::RSA_PKCS1_SHA256, &rrng, &input, &mut sig)
+                .unwrap();
+            black_box(&sig);
+        })
+    });
+    let ak = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der).unwrap();
+    let arng = aws_lc_rs::rand::SystemRandom::new();
+    g.bench_function("aws_lc", |bch| {
+        let mut sig = vec![0; ak.public_modulus_len()];
+        bch.iter(|| {
+            ak.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &arng, &input, &mut sig)
+                .unwrap();
+            black_box(&sig);
+        })
+    });
+    g.finish();
+}
+
 fn loading(c: &mut Criterion) {
     let pass = Secret::new("signet-test-passphrase".to_string());
     let mut g = c.benchmark_group("load_key");
@@ -88,5 +142,5 @@ fn cache(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, signing, loading, cache);
+criterion_group!(benches, signing, rsa_backends, loading, cache);
 criterion_main!(benches);
