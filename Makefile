@@ -3,7 +3,7 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 SHELL := /bin/bash
 
-.PHONY: all build release demo test test-deps lint fmt bench bench-peers fuzz fuzz-build man completions package clean
+.PHONY: all build release demo test test-release test-deps lint fmt bench bench-peers fuzz fuzz-build man completions package clean
 
 all: build
 
@@ -29,6 +29,11 @@ demo: release
 ## Everything the tests need (npm packages for the oidc-provider interop), then every test.
 test: test-deps
 	$(CARGO) test -- --test-threads=4
+
+## The integration tests again, against the binary `make release` builds (not part of `make test`:
+## a second, release build of everything would double CI's time).
+test-release: test-deps release
+	SIGNET_TEST_BIN=$(CURDIR)/target/release/signet $(CARGO) test --test cli -- --test-threads=4
 
 test-deps:
 	@command -v cargo-deb >/dev/null || $(CARGO) install cargo-deb --version 3.8.0 --locked --quiet

@@ -70,8 +70,12 @@ impl Sandbox {
     }
 
     /// `signet` with every SIGNET_* variable removed and HOME/XDG folders inside the sandbox.
+    /// SIGNET_TEST_BIN runs the suite against another build (`make test-release`: the static one).
     pub fn signet(&self) -> Command {
-        let mut c = Command::cargo_bin("signet").unwrap();
+        let mut c = match std::env::var_os("SIGNET_TEST_BIN") {
+            Some(bin) => Command::new(bin),
+            None => Command::cargo_bin("signet").unwrap(),
+        };
         for v in signet::env::EnvVars::ALL {
             c.env_remove(v);
         }
