@@ -142,13 +142,18 @@ pub fn hex_upper(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
+/// Whether a PEM block's label holds a certificate (OpenSSL writes the last two variants too).
+pub(crate) fn is_certificate_label(label: &str) -> bool {
+    matches!(label, "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE")
+}
+
 /// Reads certificates from PEM (any number of CERTIFICATE blocks) or a single DER certificate.
 pub fn parse_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, BadCertificate> {
     if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
         let blocks = pem::parse_many(bytes).map_err(|_| BadCertificate)?;
         let certs: Vec<Certificate> = blocks
             .iter()
-            .filter(|p| p.tag() == "CERTIFICATE" || p.tag() == "X509 CERTIFICATE" || p.tag() == "TRUSTED CERTIFICATE")
+            .filter(|p| is_certificate_label(p.tag()))
             .map(|p| Certificate::from_der(p.contents()))
             .collect::<Result<_, _>>()?;
         if certs.is_empty() {

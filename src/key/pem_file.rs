@@ -47,7 +47,7 @@ pub(super) fn load_pem(bytes: &[u8], path: &Path, passphrase: Option<&Secret<Str
                     fix: "ssh-keygen -p -m PKCS8 -f KEY (converts the file in place to PKCS#8 PEM)".into(),
                 })
             }
-            "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" => certs.push(
+            label if super::cert::is_certificate_label(label) => certs.push(
                 Certificate::from_der(block.contents())
                     .map_err(|_| malformed("a CERTIFICATE block is not a valid certificate"))?,
             ),
