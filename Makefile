@@ -14,8 +14,11 @@ build:
 ## no start-up relocations, which were half of a cache hit's time (docs/BENCHMARKS.md).
 ## PKCS#11 modules are still loaded with dlopen. Only the binary is built so; the library and the
 ## tests are built as usual.
+## Without a static libc (Fedora's glibc-static, say) it falls back to the usual build, and says so.
 ifeq ($(shell uname -s),Linux)
-RELEASE = $(CARGO) rustc --release --bin signet -- -C target-feature=+crt-static -C relocation-model=static
+RELEASE = $(CARGO) rustc --release --bin signet -- -C target-feature=+crt-static -C relocation-model=static \
+  || { echo "make release: static linking failed (is libc.a installed?); building the usual dynamic binary" >&2; \
+       $(CARGO) build --release --bin signet; }
 else
 RELEASE = $(CARGO) build --release --bin signet
 endif
@@ -57,11 +60,14 @@ fmt:
 	$(CARGO) fmt --all
 
 ## Benchmarks: criterion (in-process) and whole commands next to references; writes docs/BENCHMARKS.md.
-## `cargo bench` rebuilds target/release/signet the usual way, so the shipped binary is made after it.
+## `cargo bench` rebuilds target/release/signet the usual way, so the shipped binary is made after it
+## (the usual dynamic build is kept as target/bench/signet-dynamic, to be measured beside it).
 bench:
 	@command -v hyperfine >/dev/null || (apt-get update -qq && apt-get install -y -qq hyperfine)
 	@command -v /usr/bin/time >/dev/null || (apt-get update -qq && apt-get install -y -qq time)
 	$(CARGO) bench --bench signing -- --warm-up-time 1 --measurement-time 3
+	$(CARGO) build --release --bin signet
+	@mkdir -p target/bench && cp target/release/signet target/bench/signet-dynamic
 	$(RELEASE)
 	python3 benches/commands.py
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SIGNET = ROOT / "target/release/signet"
+# The usual dynamically linked PIE build (what `cargo install` makes), when `make bench` kept one.
+SIGNET_DYNAMIC = ROOT / "target/bench/signet-dynamic"
 FIX = ROOT / "tests/fixtures"
 OUT = ROOT / "docs/BENCHMARKS.md"
 WORK = Path(tempfile.mkdtemp(prefix="signet-bench-"))
@@ -67,6 +69,11 @@ def main():
     (WORK / "t.rs").write_text("fn main(){}")
     sh(f"rustc -O -o {WORK}/trivial {WORK}/t.rs")
     trivial = str(WORK / "trivial")
+    # The same trivial program linked the way the shipped signet is (static glibc, no PIE).
+    sh(f"rustc -O -C target-feature=+crt-static -C relocation-model=static -o {WORK}/trivial-static {WORK}/t.rs")
+    trivial_static = str(WORK / "trivial-static")
+    linking = sh(f"file -b {SIGNET}").split(",")
+    linking = ", ".join(x.strip() for x in linking[:1] + [x for x in linking if "link" in x])
     # the embedded issuer as a process
     iss = subprocess.Popen([str(SIGNET), "issuer", "--client-id", "bench", "--trust", str(FIX / "rsa2048.crt.pem")],
                            stdout=subprocess.PIPE, text=True)
@@ -80,22 +87,31 @@ def main():
     rows = []
     try:
         sh(f"{SIGNET} token {key}")  # warm the cache
-        r = hyperfine([
+        cache_rows = [
             ("trivial Rust binary", trivial),
+            ("trivial Rust binary, static no-PIE", trivial_static),
             ("/bin/true", "/bin/true"),
             ("signet token (cache hit)", f"{SIGNET} token {key}"),
             ("signet --version", f"{SIGNET} --version"),
-        ])
+        ]
+        if SIGNET_DYNAMIC.exists():
+            cache_rows.append(("signet token (cache hit), dynamic PIE build", f"{SIGNET_DYNAMIC} token {key}"))
+        r = hyperfine(cache_rows)
         t0 = r["trivial Rust binary"][0]
         for label in r:
             rows.append(("cache", label, r[label][0], r[label][0] / t0))
-        a = hyperfine([
+        assert_rows = [
             ("trivial Rust binary", trivial),
+            ("trivial Rust binary, static no-PIE", trivial_static),
             ("signet assert RS256 (PEM PKCS#8)", f"{SIGNET} assert --key {FIX}/rsa2048.pkcs8.pem --client-id c --audience a"),
             ("signet assert RS256 (PEM PKCS#1)", f"{SIGNET} assert --key {FIX}/rsa2048.pkcs1.pem --client-id c --audience a"),
             ("signet assert ES256", f"{SIGNET} assert --key {FIX}/p256.pkcs8.pem --client-id c --audience a"),
             ("signet assert EdDSA", f"{SIGNET} assert --key {FIX}/ed25519.pkcs8.pem --client-id c --audience a"),
-        ])
+        ]
+        if SIGNET_DYNAMIC.exists():
+            assert_rows.append(("signet assert RS256 (PEM PKCS#8), dynamic PIE build",
+                                f"{SIGNET_DYNAMIC} assert --key {FIX}/rsa2048.pkcs8.pem --client-id c --audience a"))
+        a = hyperfine(assert_rows)
         t0a = a["trivial Rust binary"][0]
         for label in a:
             rows.append(("assert", label, a[label][0], a[label][0] / t0a))
@@ -128,6 +144,7 @@ def main():
             sh(f"{sys.executable} {WORK}/msal_hit.py {WORK}/msal-cache.json")
             msal_hit = ("MSAL Python cache hit (file cache, https discovery)", f"{sys.executable} {WORK}/msal_hit.py {WORK}/msal-cache.json")
         # peers a user might pick instead, when `make bench-peers` installed them
+        peer = {}
         if subprocess.run([sys.executable, "-c", "import jwt, cryptography"], capture_output=True).returncode == 0:
             (WORK / "pyjwt_sign.py").write_text(
                 "import jwt, sys, time, uuid\n"
@@ -142,16 +159,16 @@ def main():
                 peers.append(("jwt-cli RS256 (absolute times)", f"jwt encode -A RS256 -S @{FIX}/rsa2048.pkcs8.pem -i c -s c -a a --jti x --exp={now + 3600} --nbf={now}"))
             if msal_hit:
                 peers.append(msal_hit)
-            p = hyperfine(peers + [
+            peer = hyperfine(peers + [
                 ("trivial Rust binary", trivial),
                 ("PyJWT RS256 (one-shot script)", f"{sys.executable} {WORK}/pyjwt_sign.py"),
                 ("hand-written Python cache reader", f"{sys.executable} {WORK}/py_reader.py"),
                 ("signet assert RS256 (PEM PKCS#8)", f"{SIGNET} assert --key {FIX}/rsa2048.pkcs8.pem --client-id c --audience a"),
                 ("signet token (cache hit)", f"{SIGNET} token {key}"),
             ], runs=40, warmup=3)
-            t0p = p["trivial Rust binary"][0]
-            for label in p:
-                rows.append(("peers", label, p[label][0], p[label][0] / t0p))
+            t0p = peer["trivial Rust binary"][0]
+            for label in peer:
+                rows.append(("peers", label, peer[label][0], peer[label][0] / t0p))
         for proc in msal_procs:
             proc.terminate()
         # the shared cache: a Redis hit with an empty local cache, and a 3-host x 64 cold start
@@ -245,7 +262,36 @@ def main():
         rate = criterion_rate("signature_only", crit)
         ref = speed.get(alg)
         inproc.append((alg, rate, ref, rate / ref if rate and ref else None))
-    write(rows, conc_median, conc_requests, budget, rss_hit, rss_cold, inproc, speed)
+    rsa = []
+    for group in ("rsa2048_one_shot", "rsa2048_signature_only"):
+        for backend in ("ring", "aws_lc"):
+            rate = criterion_rate(group, backend)
+            rsa.append((group, backend, 1e6 / rate if rate else None))
+    # The targets, judged from this run's figures.
+    med = {label: m for _, label, m, _ in rows}  # a label measured twice: its last group (peers)
+    hit = r["signet token (cache hit)"][0] / r["trivial Rust binary"][0]
+    rs256 = a["signet assert RS256 (PEM PKCS#8)"][0] / a["trivial Rust binary"][0]
+    targets = [
+        ("cache-hit `signet token` ≤ 1.5× the trivial Rust binary", f"{hit:.2f}×", hit <= 1.5),
+    ]
+    msal = peer.get("MSAL Python cache hit (file cache, https discovery)")
+    if msal:
+        x = msal[0] / peer["signet token (cache hit)"][0]
+        targets.append(("MSAL Python's cache hit ≥ 150× signet's", f"{x:.0f}×", x >= 150))
+    targets.append(("`signet assert` RS256 PEM ≤ 2× the trivial Rust binary", f"{rs256:.2f}×", rs256 <= 2.0))
+    jwt = med.get("jwt-cli RS256 (absolute times)")
+    if jwt:
+        mine = med["signet assert RS256 (PEM PKCS#8)"]
+        targets.append(("`signet assert` RS256 faster than jwt-cli", f"{fmt_ms(mine)} vs {fmt_ms(jwt)}", mine < jwt))
+    for alg, rate, ref, ratio in inproc:
+        need = 0.95 if alg == "RS256" else 0.9
+        if ratio:
+            targets.append((f"in-process {alg} ≥ {need}× `openssl speed`", f"{ratio:.2f}×", ratio >= need))
+    targets.append(("64 concurrent cold `signet token` → 1 request, within 1.5 × (cold + 64 hits)",
+                    f"{conc_requests} request(s), {fmt_ms(conc_median)} of {fmt_ms(budget)}", conc_requests == 1 and conc_median <= budget))
+    worst = max(x for x in (rss_hit, rss_cold) if x)
+    targets.append(("peak RSS ≤ 12 MB (hit and cold fetch)", f"{rss_hit} / {rss_cold} KiB", worst <= 12 * 1024))
+    write(rows, conc_median, conc_requests, budget, rss_hit, rss_cold, inproc, speed, rsa, targets, linking)
     shutil.rmtree(WORK, ignore_errors=True)
 
 
@@ -253,13 +299,18 @@ def fmt_ms(s):
     return f"{s * 1000:.2f} ms"
 
 
-def write(rows, conc_median, conc_requests, budget, rss_hit, rss_cold, inproc, speed):
+def write(rows, conc_median, conc_requests, budget, rss_hit, rss_cold, inproc, speed, rsa, targets, linking):
     cpu = sh("lscpu | sed -n 's/^Model name: *//p'").strip() or platform.processor()
     lines = [
         "# Benchmarks", "",
         "Regenerated by `make bench` (`benches/commands.py` and the criterion benches in `benches/signing.rs`).",
         "Medians of repeated runs; each ratio is against a reference measured in the same run.", "",
-        f"Machine: {os.cpu_count()} cores, {cpu}, Linux {platform.release()}; {time.strftime('%Y-%m-%d')}.", "",
+        f"Machine: {os.cpu_count()} cores, {cpu}, Linux {platform.release()}; {time.strftime('%Y-%m-%d')}.",
+        f"signet: `target/release/signet` as `make release` builds it ({linking}).", "",
+        "## Targets", "",
+        "| target | this run | |", "|---|---|---|",
+    ] + [f"| {t} | {v} | {'met' if ok else '**missed**'} |" for t, v, ok in targets] + [
+        "",
         "## Whole commands", "",
         "| group | command | median | ratio to the trivial Rust binary |", "|---|---|---|---|",
     ]
@@ -280,7 +331,15 @@ def write(rows, conc_median, conc_requests, budget, rss_hit, rss_cold, inproc, s
         o = f"{ref:,.0f}" if ref else "n/a"
         q = f"{ratio:.2f}×" if ratio else "n/a"
         lines.append(f"| {alg} | {r} | {o} | {q} |")
-    lines += ["", "Commands: `make bench` = `cargo bench --bench signing` then `python3 benches/commands.py`."]
+    lines += ["", "## RSA-2048 backends (criterion medians, µs)", "",
+              "| | ring | AWS-LC |", "|---|---|---|"]
+    for group, title in (("rsa2048_one_shot", "parse PKCS#8 + first signature (what `signet assert` pays)"),
+                         ("rsa2048_signature_only", "one signature, key loaded once")):
+        vals = {b: v for g, b, v in rsa if g == group}
+        cell = lambda v: f"{v:,.0f}" if v else "n/a"
+        lines.append(f"| {title} | {cell(vals.get('ring'))} | {cell(vals.get('aws_lc'))} |")
+    lines += ["", "Commands: `make bench` = `cargo bench --bench signing`, `make release` (and a dynamic build kept as "
+              "target/bench/signet-dynamic), then `python3 benches/commands.py`."]
     extra = ROOT / "docs/BENCHMARKS.notes.md"
     if extra.exists():
         lines += ["", extra.read_text().strip()]
