@@ -113,6 +113,14 @@ pub enum ExchangeError {
         /// The limit.
         secs: u64,
     },
+    /// `--force-refresh` could not get a new token while a still-valid one is cached (and kept).
+    /// The contract gives this exit 5 whatever the failure, refusals included: the caller asked
+    /// for a new token and has none, though the endpoint may well be right.
+    #[error("--force-refresh: {source} (the cached token is kept)")]
+    ForcedRefresh {
+        /// The failure.
+        source: Box<crate::Error>,
+    },
 }
 
 fn plural(n: u32) -> &'static str {
@@ -158,6 +166,7 @@ impl ExchangeError {
                 Some("if the endpoint uses a private CA, give its certificate with --ca-file PATH (PEM)")
             }
             ExchangeError::Timeout { .. } => Some("raise --timeout (or SIGNET_TIMEOUT) if the endpoint is slow"),
+            ExchangeError::ForcedRefresh { source } => source.hint(),
             _ => None,
         }
     }

@@ -157,14 +157,29 @@ fn odd_expires_in_values() {
 
 #[test]
 fn a_200_with_an_oauth_error_and_a_redirect() {
-    fault_keeps_cache(
+    // A refusal exits 4, except when --force-refresh found a still-valid token it keeps: the
+    // contract makes every failure of a forced refresh exit 5.
+    let refusal = || {
         Fault::json(
             200,
             serde_json::json!({"error": "invalid_grant", "error_description": "x"}),
+        )
+    };
+    fault_keeps_cache(refusal(), 5, "invalid_grant");
+    fault_keeps_cache(
+        Fault::json(
+            400,
+            serde_json::json!({"error": "invalid_client", "error_description": "gone"}),
         ),
-        4,
-        "invalid_grant",
+        5,
+        "--force-refresh: token request refused",
     );
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("f", KEY, None);
+    iss.push_faults([refusal()]);
+    let o = token(&sb, &iss, &["--force-refresh"]);
+    assert_eq!(o.status.code(), Some(4), "nothing cached: {}", stderr(&o));
+    assert!(stderr(&o).contains("invalid_grant"), "{}", stderr(&o));
     fault_keeps_cache(
         Fault::Redirect("https://evil.example/token".into()),
         5,

@@ -248,7 +248,11 @@ pub fn get_token(ctx: &Ctx, job: &Job) -> Result<(Token, bool), signet::Error> {
         Ok(t) => t,
         Err(err) => {
             // A refresh that fails never throws away a token that still works.
-            if let Some(e) = existing.filter(|e| e.is_valid(signet::clock::now()) && !job.force_refresh) {
+            let still_valid = existing.filter(|e| e.is_valid(signet::clock::now()));
+            if still_valid.is_some() && job.force_refresh {
+                return Err(ExchangeError::ForcedRefresh { source: Box::new(err) }.into());
+            }
+            if let Some(e) = still_valid {
                 ctx.warn(&format!(
                     "refreshing the cached token failed ({err}); using the cached one, which expires in {}",
                     signet::clock::human_duration((e.expires_at - signet::clock::now()).max(0) as u64)
