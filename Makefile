@@ -64,6 +64,7 @@ fmt:
 ## (the usual dynamic build is kept as target/bench/signet-dynamic, to be measured beside it).
 bench:
 	@command -v hyperfine >/dev/null || (apt-get update -qq && apt-get install -y -qq hyperfine)
+	@$(MAKE) --no-print-directory bench-peers || echo "make bench: some peers could not be installed; their rows are left out" >&2
 	@command -v /usr/bin/time >/dev/null || (apt-get update -qq && apt-get install -y -qq time)
 	$(CARGO) bench --bench signing -- --warm-up-time 1 --measurement-time 3
 	$(CARGO) build --release --bin signet
@@ -71,12 +72,17 @@ bench:
 	$(RELEASE)
 	python3 benches/commands.py
 
-## Peers measured next to signet by `make bench` when present: jwt-cli, PyJWT, MSAL Python (behind
-## stunnel, since MSAL wants an https authority with discovery), a Python cache reader.
+## Peers measured next to signet by `make bench`: jwt-cli, PyJWT, MSAL Python (behind stunnel,
+## since MSAL wants an https authority with discovery), a Python cache reader. Installed under
+## target/bench/peers (a venv, and `cargo install --root`), so nothing lands in the system Python,
+## which Debian marks externally managed. Versions pinned: the figures compare like with like.
+PEERS = target/bench/peers
 bench-peers:
-	python3 -m pip install --quiet pyjwt cryptography msal
-	@command -v jwt >/dev/null || $(CARGO) install jwt-cli --version 6.2.0 --locked
 	@command -v stunnel >/dev/null || (apt-get update -qq && apt-get install -y -qq stunnel4)
+	@test -x $(PEERS)/bin/python || python3 -m venv $(PEERS) 2>/dev/null \
+	  || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv --clear $(PEERS); }
+	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check pyjwt==2.15.1 cryptography==48.0.0 msal==1.39.0
+	@test -x $(PEERS)/bin/jwt || $(CARGO) install jwt-cli --version 6.2.0 --locked --root $(PEERS)
 
 ## Fuzzing (cargo-fuzz, libFuzzer; the stable toolchain with RUSTC_BOOTSTRAP=1 for -Zsanitizer).
 ## Each target runs FUZZ_SECONDS from the committed seed corpus in fuzz/corpus.

@@ -16,6 +16,11 @@ FIX = ROOT / "tests/fixtures"
 OUT = ROOT / "docs/BENCHMARKS.md"
 WORK = Path(tempfile.mkdtemp(prefix="signet-bench-"))
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
+# Peers as `make bench-peers` installs them (a venv and a cargo root under target/), else from PATH.
+PEERS = ROOT / "target/bench/peers"
+PY = str(PEERS / "bin/python") if (PEERS / "bin/python").exists() else sys.executable
+JWT = str(PEERS / "bin/jwt") if (PEERS / "bin/jwt").exists() else shutil.which("jwt")
+MISSING = []  # peers this run could not measure, said in the report
 
 
 def sh(cmd, **kw):
@@ -135,7 +140,7 @@ def main():
         # second issuer sits behind stunnel with the test CA, and MSAL's file cache is warmed once.
         msal_hit = None
         msal_procs = []
-        if shutil.which("stunnel") and subprocess.run([sys.executable, "-c", "import msal"], capture_output=True).returncode == 0:
+        if shutil.which("stunnel") and subprocess.run([PY, "-c", "import msal"], capture_output=True).returncode == 0:
             p2 = int(sh("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'"))
             iss2 = subprocess.Popen([str(SIGNET), "issuer", "--client-id", "bench", "--trust", str(FIX / "rsa2048.crt.pem"),
                                      "--expires-in", "3600", "--public-url", f"https://127.0.0.1:{p2}"], stdout=subprocess.PIPE, text=True)
@@ -157,11 +162,13 @@ def main():
                 "open(path, 'w').write(cache.serialize()) if cache.has_state_changed else None\n"
                 "print(r['access_token'])\n")
             os.environ["REQUESTS_CA_BUNDLE"] = str(FIX / "ca.crt.pem")
-            sh(f"{sys.executable} {WORK}/msal_hit.py {WORK}/msal-cache.json")
-            msal_hit = ("MSAL Python cache hit (file cache, https discovery)", f"{sys.executable} {WORK}/msal_hit.py {WORK}/msal-cache.json")
+            sh(f"{PY} {WORK}/msal_hit.py {WORK}/msal-cache.json")
+            msal_hit = ("MSAL Python cache hit (file cache, https discovery)", f"{PY} {WORK}/msal_hit.py {WORK}/msal-cache.json")
+        else:
+            MISSING.append("MSAL Python (needs stunnel and `msal`)")
         # peers a user might pick instead, when `make bench-peers` installed them
         peer = {}
-        if subprocess.run([sys.executable, "-c", "import jwt, cryptography"], capture_output=True).returncode == 0:
+        if subprocess.run([PY, "-c", "import jwt, cryptography"], capture_output=True).returncode == 0:
             (WORK / "pyjwt_sign.py").write_text(
                 "import jwt, sys, time, uuid\n"
                 f"key = open('{FIX}/rsa2048.pkcs8.pem').read()\n"
@@ -170,21 +177,25 @@ def main():
             entry = next((WORK / "cache").glob("*.json"))
             (WORK / "py_reader.py").write_text(f"import json\nprint(json.load(open('{entry}'))['access_token'])\n")
             peers = []
-            if shutil.which("jwt"):
+            if not JWT:
+                MISSING.append("jwt-cli")
+            if JWT:
                 now = int(time.time())
-                peers.append(("jwt-cli RS256 (absolute times)", f"jwt encode -A RS256 -S @{FIX}/rsa2048.pkcs8.pem -i c -s c -a a --jti x --exp={now + 3600} --nbf={now}"))
+                peers.append(("jwt-cli RS256 (absolute times)", f"{JWT} encode -A RS256 -S @{FIX}/rsa2048.pkcs8.pem -i c -s c -a a --jti x --exp={now + 3600} --nbf={now}"))
             if msal_hit:
                 peers.append(msal_hit)
             peer = hyperfine(peers + [
                 ("trivial Rust binary", trivial),
-                ("PyJWT RS256 (one-shot script)", f"{sys.executable} {WORK}/pyjwt_sign.py"),
-                ("hand-written Python cache reader", f"{sys.executable} {WORK}/py_reader.py"),
+                ("PyJWT RS256 (one-shot script)", f"{PY} {WORK}/pyjwt_sign.py"),
+                ("hand-written Python cache reader", f"{PY} {WORK}/py_reader.py"),
                 ("signet assert RS256 (PEM PKCS#8)", f"{SIGNET} assert --key {FIX}/rsa2048.pkcs8.pem --client-id c --audience a"),
                 ("signet token (cache hit)", f"{SIGNET} token {key}"),
             ], runs=40, warmup=3)
             t0p = peer["trivial Rust binary"][0]
             for label in peer:
                 rows.append(("peers", label, peer[label][0], peer[label][0] / t0p))
+        else:
+            MISSING.append("PyJWT and the Python cache reader (needs `jwt` and `cryptography`)")
         for proc in msal_procs:
             proc.terminate()
         # the shared cache: a Redis hit with an empty local cache, and a 3-host x 64 cold start
@@ -354,6 +365,8 @@ def write(rows, conc_median, conc_requests, budget, rss_hit, rss_cold, inproc, s
         vals = {b: v for g, b, v in rsa if g == group}
         cell = lambda v: f"{v:,.0f}" if v else "n/a"
         lines.append(f"| {title} | {cell(vals.get('ring'))} | {cell(vals.get('aws_lc'))} |")
+    if MISSING:
+        lines += ["", "Not measured in this run (`make bench-peers` installs them): " + "; ".join(MISSING) + "."]
     lines += ["", "Commands: `make bench` = `cargo bench --bench signing`, `make release` (and a dynamic build kept as "
               "target/bench/signet-dynamic), then `python3 benches/commands.py`."]
     extra = ROOT / "docs/BENCHMARKS.notes.md"
