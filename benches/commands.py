@@ -63,6 +63,25 @@ def criterion_rate(group, name):
     return 1e9 / ns
 
 
+def backends():
+    """jsonwebtoken's two crypto backends (benches/backends), each built clean on this machine and
+    timed: the issue asks for the choice to be made by measurement, build time included.
+    Dependencies are fetched first, so a build time is compiling and linking only."""
+    crate = ROOT / "benches/backends"
+    subprocess.run(["cargo", "fetch", "--quiet"], cwd=crate, check=True)
+    out = []
+    for feature in ("rust_crypto", "aws_lc_rs"):
+        target = WORK / f"backend-{feature}"
+        t = time.perf_counter()
+        subprocess.run(["cargo", "build", "--quiet", "--release", "--features", feature], cwd=crate, check=True,
+                       env=dict(os.environ, CARGO_TARGET_DIR=str(target)))
+        built = time.perf_counter() - t
+        res = json.loads(sh(f"{target}/release/signet-backend-bench {FIX}"))
+        out.append((feature, built, res))
+        shutil.rmtree(target, ignore_errors=True)
+    return out
+
+
 def install(src, name):
     """Copies a binary into the work folder, as `install`, `cargo install` or dpkg would put it.
 
@@ -284,6 +303,7 @@ def main():
         speed = openssl_speed()
     finally:
         iss.terminate()
+    backend_rows = backends()
     inproc = []
     for alg, crit in [("RS256", "RS256"), ("ES256", "ES256"), ("EdDSA", "EdDSA")]:
         rate = criterion_rate("signature_only", crit)
@@ -318,7 +338,7 @@ def main():
                     f"{conc_requests} request(s), {fmt_ms(conc_median)} of {fmt_ms(budget)}", conc_requests == 1 and conc_median <= budget))
     worst = max(x for x in (rss_hit, rss_cold) if x)
     targets.append(("peak RSS ≤ 12 MB (hit and cold fetch)", f"{rss_hit} / {rss_cold} KiB", worst <= 12 * 1024))
-    write(rows, conc_median, conc_requests, budget, rss_hit, rss_cold, inproc, speed, rsa, targets, linking)
+    write(rows, conc_median, conc_requests, budget, rss_hit, rss_cold, inproc, speed, rsa, targets, linking, backend_rows)
     shutil.rmtree(WORK, ignore_errors=True)
 
 
@@ -326,7 +346,7 @@ def fmt_ms(s):
     return f"{s * 1000:.2f} ms"
 
 
-def write(rows, conc_median, conc_requests, budget, rss_hit, rss_cold, inproc, speed, rsa, targets, linking):
+def write(rows, conc_median, conc_requests, budget, rss_hit, rss_cold, inproc, speed, rsa, targets, linking, backend_rows):
     cpu = sh("lscpu | sed -n 's/^Model name: *//p'").strip() or platform.processor()
     lines = [
         "# Benchmarks", "",
@@ -365,6 +385,19 @@ def write(rows, conc_median, conc_requests, budget, rss_hit, rss_cold, inproc, s
         vals = {b: v for g, b, v in rsa if g == group}
         cell = lambda v: f"{v:,.0f}" if v else "n/a"
         lines.append(f"| {title} | {cell(vals.get('ring'))} | {cell(vals.get('aws_lc'))} |")
+    lines += ["", "## jsonwebtoken's crypto backends (signs/s, ratio to `openssl speed`)", "",
+              "`benches/backends`, built clean with each feature (`cargo build --release`, fat LTO, dependencies "
+              "already fetched). `jsonwebtoken::encode` parses the key again for every signature; "
+              "\"key loaded once\" is the backend's own signer, as signet holds it.", "",
+              "| backend | clean build | encode RS256 | encode ES256 | encode EdDSA | once RS256 | once ES256 | once EdDSA |",
+              "|---|---|---|---|---|---|---|---|"]
+    for feature, built, res in backend_rows:
+        cells = []
+        for kind in ("jsonwebtoken_encode", "key_loaded_once"):
+            for alg in ("RS256", "ES256", "EdDSA"):
+                v, ref = res[kind][alg], speed.get(alg)
+                cells.append(f"{v:,.0f} ({v / ref:.2f}×)" if ref else f"{v:,.0f}")
+        lines.append(f"| {feature} | {int(built // 60)} min {built % 60:.0f} s | " + " | ".join(cells) + " |")
     if MISSING:
         lines += ["", "Not measured in this run (`make bench-peers` installs them): " + "; ".join(MISSING) + "."]
     lines += ["", "Commands: `make bench` = `cargo bench --bench signing`, `make release` (and a dynamic build kept as "
