@@ -296,6 +296,8 @@ fn derive_kid<'a>(
 /// Cleans a `--kid` pasted from Windows: when it is a hex thumbprint written with colons, spaces,
 /// lower case or invisible marks (U+200E…), returns it as upper-case hex with a warning; when a
 /// certificate is known and the thumbprint is not its SHA-1, that is an error.
+/// Forty plain hex digits with no certificate known are left as given: Google's
+/// `private_key_id` looks like that, in lower case, and is compared as written.
 pub fn normalize_kid(
     kid: &str,
     cert: Option<&Certificate>,
@@ -312,6 +314,9 @@ pub fn normalize_kid(
         .filter(|c| !matches!(c, ':' | ' ' | '-'))
         .collect();
     let is_hex = cleaned.len() == 40 && cleaned.chars().all(|c| c.is_ascii_hexdigit());
+    if is_hex && cert.is_none() && cleaned == kid {
+        return Ok(kid.to_string());
+    }
     if !is_hex {
         if cleaned.len() != kid.len() && kid.chars().any(|c| c as u32 > 0x7f && !c.is_alphanumeric()) {
             warnings.push("--kid contained invisible characters, which were removed".into());
@@ -370,6 +375,8 @@ mod tests {
         assert_eq!(w.len(), 1);
         let mut w = vec![];
         assert_eq!(normalize_kid("my-okta-key", None, &mut w).unwrap(), "my-okta-key");
+        let google = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(normalize_kid(google, None, &mut w).unwrap(), google);
         assert!(w.is_empty());
     }
 

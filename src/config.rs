@@ -93,6 +93,22 @@ pub enum Origin {
     Default,
 }
 
+impl Origin {
+    /// The layer's place in the one order signet resolves everything in (flag > environment >
+    /// profile > template > default): a higher rank wins. Used where two settings compete for
+    /// one thing, such as `--kid` and `--kid-from`.
+    pub fn rank(&self) -> u8 {
+        match self {
+            Origin::Flag => 5,
+            Origin::Env(_) => 4,
+            Origin::Profile { .. } => 3,
+            Origin::Template(_) => 2,
+            Origin::Derived(_) => 1,
+            Origin::Default => 0,
+        }
+    }
+}
+
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

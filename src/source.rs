@@ -147,6 +147,40 @@ pub fn template_layer(s: &Settings) -> Result<Option<TemplateLayer>, ConfigError
     Ok(Some((t, vars, layer)))
 }
 
+/// The claims every assertion carries, which `--claim` may not replace: a fixed `jti` would be
+/// replayed, and `iat`/`nbf`/`exp` are what the contract promises (now, now, now + lifetime).
+fn registered_claim_flag(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "iss" => "use --issuer",
+        "sub" => "use --subject",
+        "aud" => "use --audience",
+        "exp" => "use --lifetime",
+        "iat" | "nbf" => "it is always the current time",
+        "jti" => "it is a fresh UUID for every assertion",
+        _ => return None,
+    })
+}
+
+/// `--kid` and `--kid-from` both name the kid: the one from the higher layer wins (so
+/// `--kid-from none` on the command line drops a SIGNET_KID, and a SIGNET_KID beats a template's
+/// rule); both in the same layer disagree, which is a usage error rather than a silent pick.
+fn kid_rule(s: &Settings) -> Result<(Option<String>, Option<KidFrom>), ConfigError> {
+    let kid = s.str("kid").map(String::from);
+    let kid_from = s.parse::<KidFrom>("kid_from")?;
+    let (Some(_), Some(rule)) = (&kid, kid_from) else {
+        return Ok((kid, kid_from));
+    };
+    let rank = |k: &str| s.origin(k).map_or(0, Origin::rank);
+    match rank("kid").cmp(&rank("kid_from")) {
+        std::cmp::Ordering::Greater => Ok((kid, None)),
+        std::cmp::Ordering::Less => Ok((None, Some(rule))),
+        std::cmp::Ordering::Equal => Err(ConfigError::Usage(format!(
+            "--kid and --kid-from {rule} both set the kid ({}): give one of them",
+            s.origin("kid").map(|o| o.to_string()).unwrap_or_default()
+        ))),
+    }
+}
+
 impl TokenSource {
     /// Types the resolved settings. `template` is the one [`template_layer`] loaded.
     pub fn from_settings(
@@ -161,7 +195,7 @@ impl TokenSource {
         let mut warnings = vec![];
         let (passphrase, passphrase_source) = passphrase(s, env)?;
         let alg = s.parse::<Alg>("alg")?;
-        let kid_from = s.parse::<KidFrom>("kid_from")?;
+        let (kid, kid_from) = kid_rule(s)?;
         let grant = s.parse::<Grant>("grant")?.unwrap_or(Grant::ClientCredentials);
         let lifetime = s.secs("lifetime")?.unwrap_or(crate::assertion::DEFAULT_LIFETIME);
         if lifetime == 0 {
@@ -169,6 +203,11 @@ impl TokenSource {
         }
         let mut claims = Map::new();
         for (k, v) in s.map("claim") {
+            if let Some(instead) = registered_claim_flag(&k) {
+                return Err(ConfigError::Usage(format!(
+                    "--claim {k}: signet sets the {k} claim itself; {instead}"
+                )));
+            }
             claims.insert(k, crate::grant::json_value(&v));
         }
         let mut request_headers = vec![];
@@ -202,7 +241,7 @@ impl TokenSource {
                 agent_socket: env.get("SSH_AUTH_SOCK").map(PathBuf::from),
             },
             header: HeaderOptions {
-                kid: s.str("kid").map(String::from),
+                kid,
                 kid_from,
                 x5t: bool_or(s, "x5t"),
                 x5t_s256: bool_or(s, "x5t_s256"),

@@ -554,3 +554,84 @@ fn windows_kid_pasted_with_colons_is_normalised_and_wrong_one_refused() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("matches none"), "{}", stderr(&o));
 }
+
+#[test]
+fn kid_and_kid_from_the_higher_layer_wins_the_same_layer_disagrees() {
+    let sb = Sandbox::new();
+    let key = fixture_str("rsa2048.pkcs8.pem");
+    let base = ["assert", "--key", &key, "--client-id", "c", "--audience", "a"];
+    // A flag beats an environment variable, whichever of the two names the kid.
+    let o = sb
+        .signet()
+        .args(base)
+        .args(["--kid-from", "none"])
+        .env("SIGNET_KID", "from-env")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        decode(&stdout(&o)).header.get("kid").is_none(),
+        "--kid-from none drops SIGNET_KID"
+    );
+    let o = sb
+        .signet()
+        .args(base)
+        .args(["--kid-from", "jwk"])
+        .env("SIGNET_KID", "from-env")
+        .output()
+        .unwrap();
+    let jwk = load("rsa2048.pkcs8.pem", None, None).key.public_jwk().thumbprint();
+    assert_eq!(decode(&stdout(&o)).header["kid"], jwk.as_str());
+    // Both on the command line: they disagree, exit 2 with one error line.
+    let o = sb
+        .signet()
+        .args(base)
+        .args(["--kid", "k1", "--kid-from", "none"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.starts_with("error: ") && err.contains("--kid-from"), "{err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("error: ")).count(), 1, "{err}");
+}
+
+#[test]
+fn explicit_kid_of_forty_hex_digits_is_kept_as_written_without_a_certificate() {
+    // Google's private_key_id is forty lower-case hex digits, compared as written.
+    let sb = Sandbox::new();
+    let kid = "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432";
+    let o = sb
+        .signet()
+        .args(["assert", "--key", &fixture_str("rsa2048.pkcs8.pem"), "--kid", kid])
+        .args(["--client-id", "c", "--audience", "a"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(decode(&stdout(&o)).header["kid"], kid);
+    assert!(stderr(&o).is_empty(), "no warning: {}", stderr(&o));
+}
+
+#[test]
+fn claim_may_not_replace_the_registered_claims() {
+    let sb = Sandbox::new();
+    for (claim, hint) in [
+        ("jti=fixed", "fresh UUID"),
+        ("exp=1", "--lifetime"),
+        ("iat=5", "current time"),
+        ("nbf=5", "current time"),
+        ("iss=x", "--issuer"),
+        ("sub=x", "--subject"),
+        ("aud=x", "--audience"),
+    ] {
+        let o = sb
+            .signet()
+            .args(["assert", "--key", &fixture_str("rsa2048.pkcs8.pem"), "--claim", claim])
+            .args(["--client-id", "c", "--audience", "a"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "--claim {claim}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.starts_with("error: --claim ") && err.contains(hint), "{err}");
+        assert!(o.stdout.is_empty());
+    }
+}
