@@ -100,16 +100,45 @@ pub(super) fn is_encrypted_pkcs8(der: &[u8]) -> bool {
     pkcs8::EncryptedPrivateKeyInfoRef::from_der(der).is_ok()
 }
 
-/// Decrypts an `EncryptedPrivateKeyInfo` (PBES2 with PBKDF2 or scrypt, AES-CBC or 3DES).
+/// Names the PBES1-era scheme of an `EncryptedPrivateKeyInfo` that the pkcs8 crate does not
+/// parse (`openssl pkcs8 -v1 …`, OpenSSL 1.0's and old Java's default), so the error can say what
+/// it is and how to convert it rather than calling the file malformed. The algorithm OID comes
+/// right after the two SEQUENCE headers; a prefix match on it is enough to pick a message.
+fn pbes1_scheme(der: &[u8]) -> Option<&'static str> {
+    const PKCS12_PBE: [u8; 11] = [0x06, 0x0a, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x0c, 0x01];
+    const PKCS5_PBES1: [u8; 10] = [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05];
+    let head = &der[..der.len().min(24)];
+    let at = |oid: &[u8]| {
+        head.windows(oid.len() + 1)
+            .find(|w| w.starts_with(oid))
+            .map(|w| w[oid.len()])
+    };
+    match at(&PKCS12_PBE) {
+        Some(1 | 2) => return Some("PKCS#12 PBE with RC4 (pbeWithSHAAnd128BitRC4/40BitRC4)"),
+        Some(3 | 4) => return Some("PKCS#12 PBE with 3DES (pbeWithSHAAnd3-KeyTripleDES-CBC, `openssl pkcs8 -v1`)"),
+        Some(_) => return Some("PKCS#12 PBE with RC2 (pbeWithSHAAnd40BitRC2-CBC)"),
+        None => {}
+    }
+    at(&PKCS5_PBES1).map(|_| "PKCS#5 v1.5 PBES1 (DES or RC2 with MD5 or SHA-1)")
+}
+
+/// Decrypts an `EncryptedPrivateKeyInfo` (PBES2 with PBKDF2 (HMAC-SHA-1 or SHA-2) or scrypt, AES-CBC or 3DES).
 pub(super) fn decrypt_pkcs8(
     der: &[u8],
     path: &Path,
     passphrase: Option<&Secret<String>>,
 ) -> Result<SecretBytes, KeyError> {
     use pkcs8::der::Decode;
-    let info = pkcs8::EncryptedPrivateKeyInfoRef::from_der(der).map_err(|_| KeyError::Malformed {
-        path: path.into(),
-        reason: "not an encrypted PKCS#8 structure",
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::from_der(der).map_err(|_| match pbes1_scheme(der) {
+        Some(cipher) => KeyError::UnsupportedCipher {
+            path: path.into(),
+            cipher: cipher.into(),
+            fix: CONVERT_PKCS8.into(),
+        },
+        None => KeyError::Malformed {
+            path: path.into(),
+            reason: "not an encrypted PKCS#8 structure",
+        },
     })?;
     let Some(pass) = passphrase else {
         return Err(KeyError::PassphraseRequired { path: path.into() });

@@ -635,3 +635,59 @@ fn claim_may_not_replace_the_registered_claims() {
         assert!(o.stdout.is_empty());
     }
 }
+
+#[test]
+fn encrypted_pkcs8_of_older_openssl_loads_or_is_named() {
+    // OpenSSL 1.0 wrote PBES2 with an HMAC-SHA-1 PRF, or PBES1 with -v1: the first is read,
+    // the second is named with the command that converts it (exit 3), not called malformed.
+    let sb = Sandbox::new();
+    let src = fixture_str("rsa2048.pkcs8.pem");
+    let sha1 = sb.path().join("prf-sha1.pem");
+    let pbes1 = sb.path().join("pbes1.pem");
+    let pass = format!("pass:{PASSPHRASE}");
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-in",
+        &src,
+        "-v2",
+        "aes-128-cbc",
+        "-v2prf",
+        "hmacWithSHA1",
+        "-passout",
+        &pass,
+        "-out",
+        &s(&sha1),
+    ]);
+    openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-in",
+        &src,
+        "-v1",
+        "PBE-SHA1-3DES",
+        "-passout",
+        &pass,
+        "-out",
+        &s(&pbes1),
+    ]);
+    let run = |key: &std::path::Path| {
+        sb.signet()
+            .args(["assert", "--key", &s(key), "--client-id", "c", "--audience", "a"])
+            .env("SIGNET_KEY_PASSPHRASE", PASSPHRASE)
+            .output()
+            .unwrap()
+    };
+    let o = run(&sha1);
+    assert!(o.status.success(), "{}", stderr(&o));
+    openssl_verify(&stdout(&o), &fixture("rsa2048.pub.pem"));
+    let o = run(&pbes1);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("error: ") && err.contains("3DES") && err.contains("openssl pkcs8 -topk8"),
+        "{err}"
+    );
+    assert_no_secrets(&err, &[]);
+}
