@@ -694,6 +694,20 @@ pub fn load_pkcs12_bytes(
     pkcs12::load(bytes, path, passphrase)
 }
 
+/// The certificates of a PKCS#12, which may hold no private key; leaf first when it does.
+pub fn pkcs12_certificates(
+    bytes: &[u8],
+    path: &Path,
+    passphrase: Option<&Secret<String>>,
+) -> Result<Vec<Certificate>, KeyError> {
+    pkcs12::certificates(bytes, path, passphrase)
+}
+
+/// Whether the bytes are a PKCS#12/PFX (by its DER header; no password needed).
+pub fn is_pkcs12(bytes: &[u8]) -> bool {
+    pkcs12::looks_like_pfx(bytes)
+}
+
 fn load_der(bytes: &[u8], path: &Path, passphrase: Option<&Secret<String>>) -> Result<KeyBundle, KeyError> {
     if pkcs12::looks_like_pfx(bytes) {
         return pkcs12::load(bytes, path, passphrase);

@@ -60,6 +60,32 @@ pub(super) fn load(bytes: &[u8], path: &Path, passphrase: Option<&Secret<String>
     })
 }
 
+/// The certificates of a PKCS#12, for a file that may hold no key (`openssl pkcs12 -export
+/// -nokeys`): what `signet thumbprint` needs. Leaf first when a key is there to tell which.
+pub(super) fn certificates(
+    bytes: &[u8],
+    path: &Path,
+    passphrase: Option<&Secret<String>>,
+) -> Result<Vec<Certificate>, KeyError> {
+    let pass = passphrase.map(|p| p.expose().as_str()).unwrap_or("");
+    let store = p12_keystore::KeyStore::from_pkcs12(bytes, pass, p12_keystore::Pkcs12ImportPolicy::Relaxed)
+        .map_err(|e| map_error(e, path, passphrase.is_some()))?;
+    if store.private_key_chain().is_some() {
+        return load(bytes, path, passphrase).map(|b| b.chain);
+    }
+    // The relaxed policy keeps only certificates marked trusted when no key claims them; the
+    // raw one keeps every certificate bag.
+    let store = p12_keystore::KeyStore::from_pkcs12(bytes, pass, p12_keystore::Pkcs12ImportPolicy::Raw)
+        .map_err(|e| map_error(e, path, passphrase.is_some()))?;
+    Ok(store
+        .entries()
+        .filter_map(|(_, entry)| match entry {
+            p12_keystore::KeyStoreEntry::Certificate(c) => Certificate::from_der(c.as_der()).ok(),
+            _ => None,
+        })
+        .collect())
+}
+
 fn map_error(e: p12_keystore::error::Error, path: &Path, had_passphrase: bool) -> KeyError {
     use p12_keystore::error::Error as E;
     match e {

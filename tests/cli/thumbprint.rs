@@ -112,3 +112,38 @@ fn bad_format_and_missing_cert() {
         .unwrap();
     assert_eq!(o.status.code(), Some(3));
 }
+
+#[test]
+fn bundle_with_the_ca_first_and_certificate_only_pfx_give_the_leaf() {
+    let sb = Sandbox::new();
+    let leaf = fp("leaf.crt.pem", "-sha1");
+    let read = |n: &str| std::fs::read_to_string(fixture(n)).unwrap();
+    // CA first, then the leaf, then its key: the id is the leaf's, as `signet assert` would use.
+    let bundle = sb.path().join("ca-first.pem");
+    std::fs::write(
+        &bundle,
+        read("ca.crt.pem") + &read("leaf.crt.pem") + &read("leaf.pkcs8.pem"),
+    )
+    .unwrap();
+    assert_eq!(run(&sb, &["--cert", bundle.to_str().unwrap()]), leaf);
+    // A PKCS#12 holding only a certificate (`openssl pkcs12 -export -nokeys`).
+    let pfx = sb.path().join("cert-only.pfx");
+    openssl(&[
+        "pkcs12",
+        "-export",
+        "-nokeys",
+        "-in",
+        &fixture_str("leaf.crt.pem"),
+        "-passout",
+        "pass:",
+        "-out",
+        pfx.to_str().unwrap(),
+    ]);
+    let o = sb
+        .signet()
+        .args(["thumbprint", "--cert", pfx.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), leaf);
+}

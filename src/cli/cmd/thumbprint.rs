@@ -26,17 +26,27 @@ fn load_cert(ctx: &Ctx, a: &ThumbprintArgs) -> Result<Certificate, signet::Error
         path: path.clone(),
         reason: key::io_reason(&e),
     })?;
-    if let Ok(mut certs) = key::parse_certificates(&bytes) {
-        if !certs.is_empty() {
-            return Ok(certs.remove(0));
-        }
+    let has_key = bytes.windows(16).any(|w| w == b"PRIVATE KEY-----");
+    let pem_certs = key::parse_certificates(&bytes).ok().filter(|c| !c.is_empty());
+    if let (Some(mut certs), false) = (pem_certs.clone(), has_key) {
+        return Ok(certs.remove(0));
     }
-    // A PKCS#12 or a key+certificate PEM: load it as a key bundle.
+    // A PKCS#12 or a key+certificate PEM: the certificate that matches the key comes first, as
+    // `signet assert` would use it, whatever order the file lists them in.
     let pass = ctx.passphrase(a.key_passphrase_file.as_deref())?;
-    let bundle = key::load_key(path, pass.as_ref()).map_err(|e| match e {
-        KeyError::UnknownFormat { .. } => KeyError::BadCertificate { path: path.clone() },
-        other => other,
-    })?;
+    if key::is_pkcs12(&bytes) {
+        return key::pkcs12_certificates(&bytes, path, pass.as_ref())?
+            .into_iter()
+            .next()
+            .ok_or_else(|| KeyError::BadCertificate { path: path.clone() }.into());
+    }
+    let bundle = match key::load_key(path, pass.as_ref()) {
+        Ok(b) => b,
+        // A bundle whose key cannot be read here (encrypted, no passphrase): its first certificate.
+        Err(_) if pem_certs.is_some() => return Ok(pem_certs.unwrap().remove(0)),
+        Err(KeyError::UnknownFormat { .. }) => return Err(KeyError::BadCertificate { path: path.clone() }.into()),
+        Err(e) => return Err(e.into()),
+    };
     bundle
         .chain
         .into_iter()
