@@ -565,9 +565,12 @@ impl KeyBundle {
         self.chain.first()
     }
 
-    /// Uses the certificates in `certs` (leaf first) instead of the bundle's own, after checking
-    /// that the leaf belongs to the key.
+    /// Uses the certificates in `certs` instead of the bundle's own, the one matching the key
+    /// first, after checking that it belongs to the key.
     pub fn set_chain(&mut self, certs: Vec<Certificate>, cert_path: &Path) -> Result<(), KeyError> {
+        // A chain file may list the CA before the leaf (`cat ca.pem leaf.pem`): the one that
+        // matches the key leads, as in a PKCS#12 or a key+certificate bundle.
+        let certs = pem_file::leaf_first(&self.key, certs);
         if let Some(leaf) = certs.first() {
             check_match(&self.key, leaf, cert_path, &self.source)?;
         }

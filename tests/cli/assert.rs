@@ -691,3 +691,32 @@ fn encrypted_pkcs8_of_older_openssl_loads_or_is_named() {
     );
     assert_no_secrets(&err, &[]);
 }
+
+#[test]
+fn cert_chain_file_listing_the_ca_first_is_put_leaf_first() {
+    let sb = Sandbox::new();
+    let read = |n: &str| std::fs::read_to_string(fixture(n)).unwrap();
+    let chain = sb.path().join("ca-then-leaf.pem");
+    std::fs::write(&chain, read("ca.crt.pem") + &read("leaf.crt.pem")).unwrap();
+    let jwt = assert_ok(
+        &sb,
+        &[
+            "--key",
+            &fixture_str("leaf.pkcs8.pem"),
+            "--cert",
+            chain.to_str().unwrap(),
+            "--x5c",
+            "--client-id",
+            "c",
+            "--audience",
+            "a",
+        ],
+    );
+    let h = decode(&jwt).header;
+    let leaf_sha1: String = openssl_fp("leaf.crt.pem", "-sha1")
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    assert_eq!(h["kid"], leaf_sha1.as_str(), "the kid names the leaf");
+    assert_eq!(h["x5c"].as_array().unwrap().len(), 2, "the CA stays in the chain");
+}
