@@ -175,7 +175,7 @@ pub struct SigningArgs {
     /// Assertion lifetime in seconds (default 120)
     #[arg(long, value_name = "SECS")]
     pub lifetime: Option<String>,
-    /// Extra claim KEY=VALUE (VALUE as JSON when it parses), repeatable
+    /// Extra claim KEY=VALUE (VALUE as JSON when it parses), repeatable; not iss/sub/aud/exp/iat/nbf/jti
     #[arg(long, value_name = "KEY=VALUE")]
     pub claim: Vec<String>,
     /// Provider template name or .toml path [env: SIGNET_TEMPLATE]
