@@ -196,6 +196,16 @@ impl TokenSource {
         let (passphrase, passphrase_source) = passphrase(s, env)?;
         let alg = s.parse::<Alg>("alg")?;
         let (kid, kid_from) = kid_rule(s)?;
+        // `--client-id "$UNSET_VAR"` would sign an assertion with an empty iss: say so instead.
+        for k in ["client_id", "issuer", "subject", "audience", "token_url", "kid"] {
+            if s.str(k).is_some_and(|v| v.trim().is_empty()) {
+                let from = s.origin(k).map(|o| o.to_string()).unwrap_or_default();
+                return Err(ConfigError::Usage(format!(
+                    "--{} is empty ({from}): give a value or leave it out",
+                    k.replace('_', "-")
+                )));
+            }
+        }
         let grant = s.parse::<Grant>("grant")?.unwrap_or(Grant::ClientCredentials);
         let lifetime = s.secs("lifetime")?.unwrap_or(crate::assertion::DEFAULT_LIFETIME);
         if lifetime == 0 {

@@ -720,3 +720,28 @@ fn cert_chain_file_listing_the_ca_first_is_put_leaf_first() {
     assert_eq!(h["kid"], leaf_sha1.as_str(), "the kid names the leaf");
     assert_eq!(h["x5c"].as_array().unwrap().len(), 2, "the CA stays in the chain");
 }
+
+#[test]
+fn empty_identity_values_are_usage_errors() {
+    // `--client-id "$UNSET"` must not sign an assertion with an empty iss.
+    let sb = Sandbox::new();
+    for flag in ["--client-id", "--issuer", "--subject", "--audience", "--kid"] {
+        let mut args = vec!["assert", "--key", "K", flag, ""];
+        let key = fixture_str("rsa2048.pkcs8.pem");
+        args[2] = &key;
+        if flag != "--client-id" {
+            args.extend(["--client-id", "c"]);
+        }
+        if flag != "--audience" {
+            args.extend(["--audience", "a"]);
+        }
+        let o = sb.signet().args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{flag}: {}", stderr(&o));
+        assert!(
+            stderr(&o).starts_with(&format!("error: {flag} is empty")),
+            "{}",
+            stderr(&o)
+        );
+        assert!(o.stdout.is_empty());
+    }
+}
