@@ -41,8 +41,11 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for ZeroizeOnFree<A> {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // Volatile writes (zeroize), since stores just before `free` are otherwise dead code.
-        unsafe { std::slice::from_raw_parts_mut(ptr, layout.size()) }.zeroize();
+        // Volatile writes (zeroize), since stores just before `free` are otherwise dead code. The
+        // block's bytes need not be initialised (a Vec's spare capacity, padding), so it is seen
+        // as `MaybeUninit<u8>`: a `&mut [u8]` over them would be undefined behaviour.
+        let block = ptr.cast::<std::mem::MaybeUninit<u8>>();
+        unsafe { std::slice::from_raw_parts_mut(block, layout.size()) }.zeroize();
         unsafe { self.inner.dealloc(ptr, layout) }
     }
 

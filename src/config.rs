@@ -341,7 +341,7 @@ impl Settings {
         };
         v.trim().parse::<T>().map(Some).map_err(|e| ConfigError::Invalid {
             key: key.into(),
-            value: crate::token::sanitize(v, 80),
+            value: crate::text::sanitize(v, 80),
             origin: origin.clone(),
             reason: e.to_string(),
         })
@@ -359,7 +359,7 @@ pub fn split_kv(s: &str, flag: &str) -> Result<(String, String), ConfigError> {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
         _ => Err(ConfigError::Usage(format!(
             "{flag} '{}' is not KEY=VALUE",
-            crate::token::sanitize(s, 60)
+            crate::text::sanitize(s, 60)
         ))),
     }
 }
@@ -398,7 +398,7 @@ pub fn load_profile(path: &Path, name: &str, explicit: bool) -> Result<Option<Pr
         Err(e) => {
             return Err(ConfigError::Read {
                 path: path.into(),
-                reason: crate::key::io_reason(&e),
+                reason: crate::text::io_reason(&e),
             })
         }
     };

@@ -50,7 +50,7 @@ pub enum ExchangeError {
         hint: Option<String>,
     },
     /// 408/429/5xx, after retries.
-    #[error("token endpoint failed at {url}: HTTP {status}{} after {attempts} attempt{}", reason_suffix(*.status), plural(*.attempts))]
+    #[error("token endpoint failed at {url}: HTTP {status}{} after {attempts} attempt{}", reason_suffix(*.status), crate::text::plural(*.attempts))]
     Server {
         /// The URL.
         url: String,
@@ -60,7 +60,7 @@ pub enum ExchangeError {
         attempts: u32,
     },
     /// Connection-level failure, after retries.
-    #[error("cannot reach {url}: {reason} (after {attempts} attempt{})", plural(*.attempts))]
+    #[error("cannot reach {url}: {reason} (after {attempts} attempt{})", crate::text::plural(*.attempts))]
     Network {
         /// The URL.
         url: String,
@@ -123,13 +123,6 @@ pub enum ExchangeError {
     },
 }
 
-fn plural(n: u32) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
 
 fn reason_suffix(status: u16) -> String {
     reqwest::StatusCode::from_u16(status)
@@ -315,7 +308,7 @@ pub fn client(opts: &ExchangeOptions) -> Result<reqwest::Client, ExchangeError> 
     if let Some(path) = &opts.ca_file {
         let pem = std::fs::read(path).map_err(|e| ExchangeError::CaFile {
             path: path.clone(),
-            reason: crate::key::io_reason(&e),
+            reason: crate::text::io_reason(&e),
         })?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| ExchangeError::CaFile {
             path: path.clone(),
@@ -449,7 +442,7 @@ async fn run(
                             location: a
                                 .location
                                 .as_deref()
-                                .map(|l| token::sanitize(l, 200))
+                                .map(|l| crate::text::sanitize(l, 200))
                                 .unwrap_or_else(|| "nowhere".into()),
                         }
                         .into())
@@ -558,7 +551,7 @@ fn excerpt(a: &Answer) -> Option<String> {
         let keys: Vec<&str> = m.keys().map(String::as_str).take(8).collect();
         return Some(format!(
             "a JSON body with fields {}",
-            token::sanitize(&keys.join(", "), 120)
+            crate::text::sanitize(&keys.join(", "), 120)
         ));
     }
     let text = String::from_utf8_lossy(&a.body);
@@ -576,29 +569,15 @@ fn excerpt(a: &Answer) -> Option<String> {
             _ => {}
         }
     }
-    let plain = redact_jwts(&plain);
+    let plain = crate::text::redact_jwts(&plain);
     Some(format!(
         "{} bytes of {}: \"{}\"",
         a.body.len(),
-        token::sanitize(ct, 60),
-        token::sanitize(&plain, 80)
+        crate::text::sanitize(ct, 60),
+        crate::text::sanitize(&plain, 80)
     ))
 }
 
-/// Replaces anything that looks like a JWT with `[jwt]`, so a server echoing the assertion
-/// cannot make signet print it.
-pub fn redact_jwts(s: &str) -> String {
-    s.split_inclusive(|c: char| c.is_whitespace() || c == '"' || c == '\'')
-        .map(|w| {
-            let core = w.trim_end_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'');
-            if core.starts_with("eyJ") && core.matches('.').count() >= 2 {
-                w.replacen(core, "[jwt]", 1)
-            } else {
-                w.to_string()
-            }
-        })
-        .collect()
-}
 
 fn is_time_error(o: &OAuthError) -> bool {
     let text = format!("{} {}", o.error, o.description.as_deref().unwrap_or("")).to_ascii_lowercase();
@@ -811,7 +790,7 @@ fn classify(e: reqwest::Error) -> SendError {
     {
         "the connection closed before the answer was complete".into()
     } else {
-        token::sanitize(&chain, 160)
+        crate::text::sanitize(&chain, 160)
     };
     SendError::Network(reason)
 }
@@ -822,7 +801,7 @@ mod tests {
 
     #[test]
     fn jwts_in_server_text_are_redacted() {
-        let s = redact_jwts("bad assertion eyJhbGciOi.eyJzdWIi.c2ln here 'eyJa.b.c'");
+        let s = crate::text::redact_jwts("bad assertion eyJhbGciOi.eyJzdWIi.c2ln here 'eyJa.b.c'");
         assert_eq!(s, "bad assertion [jwt] here '[jwt]'");
     }
 

@@ -664,9 +664,9 @@ fn check(
         .collect();
     if candidates.is_empty() {
         let what = match (kid, x5t256, x5t) {
-            (Some(k), _, _) => format!("kid '{}'", crate::token::sanitize(k, 80)),
-            (None, Some(t), _) => format!("x5t#S256 '{}'", crate::token::sanitize(t, 80)),
-            (None, None, Some(t)) => format!("x5t '{}'", crate::token::sanitize(t, 80)),
+            (Some(k), _, _) => format!("kid '{}'", crate::text::sanitize(k, 80)),
+            (None, Some(t), _) => format!("x5t#S256 '{}'", crate::text::sanitize(t, 80)),
+            (None, None, Some(t)) => format!("x5t '{}'", crate::text::sanitize(t, 80)),
             _ => "no kid, x5t or x5t#S256".into(),
         };
         return bad(

@@ -44,6 +44,7 @@ pub mod key;
 pub mod secret;
 pub mod source;
 pub mod template;
+pub mod text;
 pub mod token;
 
 pub use alg::{Alg, KeyType};

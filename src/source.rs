@@ -233,7 +233,7 @@ impl TokenSource {
         if token_path != "-" && !token_path.is_empty() && !token_path.starts_with('/') {
             return Err(ConfigError::Usage(format!(
                 "--token-path '{}' is not a JSON pointer: it starts with / (e.g. /userInfo/token), or is - for a plain-text answer",
-                crate::token::sanitize(&token_path, 60)
+                crate::text::sanitize(&token_path, 60)
             )));
         }
         let scope_in_claim = template
@@ -444,7 +444,7 @@ impl TokenSource {
             if let Some(c) = cert {
                 let bytes = std::fs::read(c).map_err(|e| KeyError::CertRead {
                     path: c.into(),
-                    reason: key::io_reason(&e),
+                    reason: crate::text::io_reason(&e),
                 })?;
                 let certs = key::parse_certificates(&bytes).map_err(|_| KeyError::BadCertificate { path: c.into() })?;
                 b.set_chain(certs, c)?;
@@ -588,7 +588,7 @@ impl TokenSource {
                 External::File(p) => {
                     let bytes = key::read_secret_file(p).map_err(|e| KeyError::Read {
                         path: p.clone(),
-                        reason: key::io_reason(&e),
+                        reason: crate::text::io_reason(&e),
                     })?;
                     Secret::new(String::from_utf8_lossy(&bytes).trim().to_string())
                 }
@@ -724,7 +724,7 @@ impl TokenSource {
         use aws_lc_rs::digest::{digest, SHA256};
         let file_hash = |p: &PathBuf, cert: bool| -> Result<String, KeyError> {
             let bytes = key::read_secret_file(p).map_err(|e| {
-                let reason = key::io_reason(&e);
+                let reason = crate::text::io_reason(&e);
                 if cert {
                     KeyError::CertRead {
                         path: p.clone(),

@@ -164,7 +164,7 @@ pub fn load(name_or_path: &str) -> Result<Template, ConfigError> {
         let t = std::fs::read_to_string(name_or_path).map_err(|e| {
             ConfigError::Template(format!(
                 "cannot read template {name_or_path}: {}",
-                crate::key::io_reason(&e)
+                crate::text::io_reason(&e)
             ))
         })?;
         (t, name_or_path.to_string())
@@ -431,7 +431,7 @@ fn check_var_value(template: &str, name: &str, var: &Var, value: &str) -> Result
     let bad = |why: &str| {
         ConfigError::Template(format!(
             "--var {name}='{}' is not valid for template {template}: {why}",
-            crate::token::sanitize(value, 60)
+            crate::text::sanitize(value, 60)
         ))
     };
     if let Some(choices) = &var.choices {

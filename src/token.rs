@@ -68,36 +68,6 @@ impl std::fmt::Display for OAuthError {
     }
 }
 
-/// Makes server text safe to print on one line: no control characters or escape sequences,
-/// whitespace folded, at most `max` characters.
-///
-/// ```
-/// assert_eq!(signet::token::sanitize("bad\x1b[31m\nthing", 80), "bad[31m thing");
-/// ```
-pub fn sanitize(s: &str, max: usize) -> String {
-    let mut out = String::new();
-    let mut last_space = false;
-    for c in s.chars() {
-        if c.is_whitespace() {
-            if !last_space && !out.is_empty() {
-                out.push(' ');
-            }
-            last_space = true;
-        } else if c.is_control() || ('\u{200B}'..='\u{200F}').contains(&c) || ('\u{202A}'..='\u{202E}').contains(&c) {
-            continue;
-        } else {
-            out.push(c);
-            last_space = false;
-        }
-    }
-    let out = out.trim_end().to_string();
-    if out.chars().count() > max {
-        let cut: String = out.chars().take(max).collect();
-        format!("{cut}…")
-    } else {
-        out
-    }
-}
 
 /// Reads an OAuth error object from a body, if it is one.
 pub fn parse_oauth_error(body: &[u8]) -> Option<OAuthError> {
@@ -117,9 +87,9 @@ pub fn parse_oauth_error(body: &[u8]) -> Option<OAuthError> {
         _ => return None,
     };
     Some(OAuthError {
-        error: sanitize(&code, 100),
-        description: desc.map(|d| sanitize(&d, 300)),
-        uri: v.get("error_uri").and_then(Value::as_str).map(|u| sanitize(u, 200)),
+        error: crate::text::sanitize(&code, 100),
+        description: desc.map(|d| crate::text::sanitize(&d, 300)),
+        uri: v.get("error_uri").and_then(Value::as_str).map(|u| crate::text::sanitize(u, 200)),
     })
 }
 
@@ -179,9 +149,9 @@ fn number(v: &Value) -> Option<Result<i64, String>> {
                 .or_else(|| n.as_f64().map(|f| f as i64))
                 .ok_or_else(|| n.to_string()),
         ),
-        Value::String(s) => Some(s.trim().parse::<i64>().map_err(|_| sanitize(s, 40))),
+        Value::String(s) => Some(s.trim().parse::<i64>().map_err(|_| crate::text::sanitize(s, 40))),
         Value::Null => None,
-        other => Some(Err(sanitize(&other.to_string(), 40))),
+        other => Some(Err(crate::text::sanitize(&other.to_string(), 40))),
     }
 }
 
@@ -223,7 +193,7 @@ pub fn parse_success(body: &[u8], shape: &ResponseShape, received_at: i64) -> Re
         }
         return Err(ParseFailure::NoToken(shape.token_path.clone()));
     };
-    let str_field = |k: &str| v.get(k).and_then(Value::as_str).map(|s| sanitize(s, 2000));
+    let str_field = |k: &str| v.get(k).and_then(Value::as_str).map(|s| crate::text::sanitize(s, 2000));
     let expires_at = if let Some(n) = v.get("expires_in").and_then(number) {
         let n = n.map_err(ParseFailure::BadLifetime)?;
         if n < 0 {
@@ -250,7 +220,7 @@ pub fn parse_success(body: &[u8], shape: &ResponseShape, received_at: i64) -> Re
         for (k, val) in m {
             if let Value::String(s) = val {
                 if !known.contains(&k.as_str()) && !is_secret_field(k) && s != token {
-                    extra.insert(k.clone(), sanitize(s, 2000));
+                    extra.insert(k.clone(), crate::text::sanitize(s, 2000));
                 }
             }
         }

@@ -15,5 +15,5 @@ fuzz_target!(|data: &[u8]| {
     if let Some(e) = parse_oauth_error(data) {
         assert!(!e.error.chars().any(char::is_control));
     }
-    let _ = signet::exchange::redact_jwts(&String::from_utf8_lossy(data));
+    let _ = signet::text::redact_jwts(&String::from_utf8_lossy(data));
 });

@@ -34,7 +34,7 @@ fn io(what: &'static str, path: &Path, e: std::io::Error) -> CacheError {
     CacheError::Io {
         what,
         path: path.into(),
-        reason: crate::key::io_reason(&e),
+        reason: crate::text::io_reason(&e),
     }
 }
 

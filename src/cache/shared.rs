@@ -122,7 +122,7 @@ impl std::fmt::Debug for RedisStore {
 
 fn err(shown: &str, what: &'static str, e: impl std::fmt::Display) -> CacheError {
     // redis errors may echo the URL: show ours, without the password, and the kind of failure.
-    let reason = crate::token::sanitize(&e.to_string(), 160);
+    let reason = crate::text::sanitize(&e.to_string(), 160);
     let reason = reason
         .split("redis://")
         .next()

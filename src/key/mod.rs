@@ -624,7 +624,7 @@ pub fn read_secret_file(path: &Path) -> std::io::Result<SecretBytes> {
 pub fn read_passphrase_file(path: &Path) -> Result<Secret<String>, KeyError> {
     let bytes = read_secret_file(path).map_err(|e| KeyError::PassphraseFile {
         path: path.into(),
-        reason: io_reason(&e),
+        reason: crate::text::io_reason(&e),
     })?;
     let mut s = Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned());
     let len = s.len();
@@ -636,17 +636,6 @@ pub fn read_passphrase_file(path: &Path) -> Result<Secret<String>, KeyError> {
     Ok(Secret::new(std::mem::take(&mut *s)))
 }
 
-/// A short, lower-case description of an I/O error (no paths: the caller names the file).
-pub fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => {
-            let s = e.to_string();
-            s.split(" (os error").next().unwrap_or(&s).to_lowercase()
-        }
-    }
-}
 
 /// Loads a private key and whatever certificates come with it.
 ///
@@ -655,7 +644,7 @@ pub fn io_reason(e: &std::io::Error) -> String {
 pub fn load_key(path: &Path, passphrase: Option<&Secret<String>>) -> Result<KeyBundle, KeyError> {
     let bytes = read_secret_file(path).map_err(|e| KeyError::Read {
         path: path.into(),
-        reason: io_reason(&e),
+        reason: crate::text::io_reason(&e),
     })?;
     let bundle = load_key_bytes(&bytes, path, passphrase)?;
     tracing::debug!(
@@ -754,7 +743,7 @@ pub fn load_bundle(
     if let Some(cp) = cert_path {
         let bytes = std::fs::read(cp).map_err(|e| KeyError::CertRead {
             path: cp.into(),
-            reason: io_reason(&e),
+            reason: crate::text::io_reason(&e),
         })?;
         let certs = parse_certificates(&bytes).map_err(|_| KeyError::BadCertificate { path: cp.into() })?;
         bundle.set_chain(certs, cp)?;

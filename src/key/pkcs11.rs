@@ -131,7 +131,7 @@ fn describe(e: cryptoki::error::Error) -> String {
     } else if l.contains("mechanism") && (l.contains("invalid") || l.contains("not supported")) {
         "the token does not support this signature mechanism".into()
     } else {
-        crate::token::sanitize(&s, 160)
+        crate::text::sanitize(&s, 160)
     }
 }
 

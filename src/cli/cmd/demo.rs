@@ -16,7 +16,7 @@ fn say(s: &str) {
 }
 
 fn io_err(e: std::io::Error) -> signet::Error {
-    signet::config::ConfigError::Usage(format!("demo setup failed: {}", signet::key::io_reason(&e))).into()
+    signet::config::ConfigError::Usage(format!("demo setup failed: {}", signet::text::io_reason(&e))).into()
 }
 
 pub fn run(ctx: &Ctx) -> CmdResult {
@@ -121,7 +121,7 @@ pub fn issuer(ctx: &Ctx, a: crate::cli::args::IssuerArgs) -> CmdResult {
         .map(|p| signet::Secret::new(p.to_string()));
     let bytes = std::fs::read(&a.trust).map_err(|e| signet::key::KeyError::CertRead {
         path: a.trust.clone(),
-        reason: signet::key::io_reason(&e),
+        reason: signet::text::io_reason(&e),
     })?;
     let client = match signet::key::parse_certificates(&bytes) {
         Ok(certs) if !certs.is_empty() => Client::from_certificate(&a.client_id, &certs[0]),

@@ -12,7 +12,7 @@ pub fn run(_ctx: &Ctx, a: InspectArgs) -> CmdResult {
             std::io::stdin().take(1024 * 1024).read_to_string(&mut s).map_err(|e| {
                 ConfigError::Usage(format!(
                     "cannot read the JWT from stdin: {}",
-                    signet::key::io_reason(&e)
+                    signet::text::io_reason(&e)
                 ))
             })?;
             s

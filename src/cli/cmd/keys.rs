@@ -88,7 +88,7 @@ pub fn jwk(ctx: &Ctx, a: JwkArgs, set: bool) -> CmdResult {
                 let path = &a.cert[i];
                 let bytes = std::fs::read(path).map_err(|e| KeyError::CertRead {
                     path: path.clone(),
-                    reason: key::io_reason(&e),
+                    reason: signet::text::io_reason(&e),
                 })?;
                 let certs =
                     key::parse_certificates(&bytes).map_err(|_| KeyError::BadCertificate { path: path.clone() })?;

@@ -24,7 +24,7 @@ fn load_cert(ctx: &Ctx, a: &ThumbprintArgs) -> Result<Certificate, signet::Error
     let path = &a.cert;
     let bytes = std::fs::read(path).map_err(|e| KeyError::CertRead {
         path: path.clone(),
-        reason: key::io_reason(&e),
+        reason: signet::text::io_reason(&e),
     })?;
     let has_key = bytes.windows(16).any(|w| w == b"PRIVATE KEY-----");
     let pem_certs = key::parse_certificates(&bytes).ok().filter(|c| !c.is_empty());

@@ -81,7 +81,7 @@ pub fn shared(ctx: &Ctx, s: &signet::config::Settings) -> Result<Option<Shared>,
                 ConfigError::Usage(format!(
                     "cannot read cache key file {}: {}",
                     p.display(),
-                    signet::key::io_reason(&e)
+                    signet::text::io_reason(&e)
                 ))
             })?;
             zeroize::Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
