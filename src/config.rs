@@ -140,8 +140,10 @@ pub enum Kind {
 /// One registered setting.
 #[derive(Clone, Copy, Debug)]
 pub struct Setting {
+    /// Which setting.
+    pub key: Key,
     /// Name (the long flag in snake_case; the config key).
-    pub key: &'static str,
+    pub name: &'static str,
     /// Environment variable, if any.
     pub env: Option<&'static str>,
     /// Value shape.
@@ -150,62 +152,92 @@ pub struct Setting {
     pub default: Option<&'static str>,
 }
 
-const fn s(key: &'static str, env: Option<&'static str>, kind: Kind, default: Option<&'static str>) -> Setting {
-    Setting {
-        key,
-        env,
-        kind,
-        default,
+/// The settings table: one line per setting, giving its key, config name, environment variable,
+/// shape and default. `Key` and [`SETTINGS`] are both made from it, so a setting is looked up by
+/// a typed key (a typo does not compile) and its facts are written once.
+macro_rules! settings_table {
+    ($($variant:ident = $name:literal, $env:expr, $kind:ident, $default:expr;)*) => {
+        /// A setting's name, typed.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[allow(missing_docs)]
+        pub enum Key { $($variant,)* }
+
+        /// Every setting signet knows, in the order `config show` lists them.
+        pub const SETTINGS: &[Setting] = &[
+            $(Setting { key: Key::$variant, name: $name, env: $env, kind: Kind::$kind, default: $default },)*
+        ];
+    };
+}
+
+settings_table! {
+    Template = "template", Some(EnvVars::TEMPLATE), Str, None;
+    Var = "var", None, Map, None;
+    Key = "key", Some(EnvVars::KEY), Path, None;
+    AssertionFile = "assertion_file", None, Path, None;
+    AssertionFrom = "assertion_from", None, Str, None;
+    AssertionEnv = "assertion_env", None, Str, None;
+    KeyPassphraseFile = "key_passphrase_file", None, Path, None;
+    PassphraseEnv = "passphrase_env", None, Str, None;
+    Cert = "cert", Some(EnvVars::CERT), Path, None;
+    NextKey = "next_key", None, Path, None;
+    NextCert = "next_cert", None, Path, None;
+    Kid = "kid", Some(EnvVars::KID), Str, None;
+    KidFrom = "kid_from", None, Str, None;
+    X5t = "x5t", None, Bool, None;
+    X5tS256 = "x5t_s256", None, Bool, None;
+    X5c = "x5c", None, Bool, None;
+    Alg = "alg", Some(EnvVars::ALG), Str, None;
+    ClientId = "client_id", Some(EnvVars::CLIENT_ID), Str, None;
+    Issuer = "issuer", None, Str, None;
+    Subject = "subject", None, Str, None;
+    Audience = "audience", Some(EnvVars::AUDIENCE), Str, None;
+    Lifetime = "lifetime", None, Str, Some("120");
+    Claim = "claim", None, Map, None;
+    TokenUrl = "token_url", Some(EnvVars::TOKEN_URL), Str, None;
+    Grant = "grant", Some(EnvVars::GRANT), Str, Some("client-credentials");
+    Scope = "scope", Some(EnvVars::SCOPE), List, None;
+    Param = "param", None, Map, None;
+    TokenPath = "token_path", None, Str, Some("/access_token");
+    RequestHeader = "request_header", None, Map, None;
+    DefaultTtl = "default_ttl", None, Str, Some("600");
+    Timeout = "timeout", Some(EnvVars::TIMEOUT), Str, Some("30");
+    CaFile = "ca_file", Some(EnvVars::CA_FILE), Path, None;
+    CacheDir = "cache_dir", Some(EnvVars::CACHE_DIR), Path, None;
+    CacheUrl = "cache_url", Some(EnvVars::CACHE_URL), Str, Some("file:");
+    CacheKeyFile = "cache_key_file", None, Path, None;
+    NoCache = "no_cache", None, Bool, None;
+    ForceRefresh = "force_refresh", None, Bool, None;
+    MinTtl = "min_ttl", None, Str, Some("60");
+    Format = "format", None, Str, Some("raw");
+    HeaderName = "header_name", None, Str, None;
+}
+
+impl Key {
+    /// The setting's row in [`SETTINGS`].
+    pub fn setting(self) -> &'static Setting {
+        &SETTINGS[self as usize]
+    }
+
+    /// The config-file name (the long flag in snake_case).
+    pub fn name(self) -> &'static str {
+        self.setting().name
+    }
+
+    /// The long flag, as messages name it.
+    pub fn flag(self) -> String {
+        format!("--{}", self.name().replace('_', "-"))
     }
 }
 
-/// Every setting signet knows, in the order `config show` lists them.
-pub const SETTINGS: &[Setting] = &[
-    s("template", Some(EnvVars::TEMPLATE), Kind::Str, None),
-    s("var", None, Kind::Map, None),
-    s("key", Some(EnvVars::KEY), Kind::Path, None),
-    s("assertion_file", None, Kind::Path, None),
-    s("assertion_from", None, Kind::Str, None),
-    s("assertion_env", None, Kind::Str, None),
-    s("key_passphrase_file", None, Kind::Path, None),
-    s("passphrase_env", None, Kind::Str, None),
-    s("cert", Some(EnvVars::CERT), Kind::Path, None),
-    s("next_key", None, Kind::Path, None),
-    s("next_cert", None, Kind::Path, None),
-    s("kid", Some(EnvVars::KID), Kind::Str, None),
-    s("kid_from", None, Kind::Str, None),
-    s("x5t", None, Kind::Bool, None),
-    s("x5t_s256", None, Kind::Bool, None),
-    s("x5c", None, Kind::Bool, None),
-    s("alg", Some(EnvVars::ALG), Kind::Str, None),
-    s("client_id", Some(EnvVars::CLIENT_ID), Kind::Str, None),
-    s("issuer", None, Kind::Str, None),
-    s("subject", None, Kind::Str, None),
-    s("audience", Some(EnvVars::AUDIENCE), Kind::Str, None),
-    s("lifetime", None, Kind::Str, Some("120")),
-    s("claim", None, Kind::Map, None),
-    s("token_url", Some(EnvVars::TOKEN_URL), Kind::Str, None),
-    s("grant", Some(EnvVars::GRANT), Kind::Str, Some("client-credentials")),
-    s("scope", Some(EnvVars::SCOPE), Kind::List, None),
-    s("param", None, Kind::Map, None),
-    s("token_path", None, Kind::Str, Some("/access_token")),
-    s("request_header", None, Kind::Map, None),
-    s("default_ttl", None, Kind::Str, Some("600")),
-    s("timeout", Some(EnvVars::TIMEOUT), Kind::Str, Some("30")),
-    s("ca_file", Some(EnvVars::CA_FILE), Kind::Path, None),
-    s("cache_dir", Some(EnvVars::CACHE_DIR), Kind::Path, None),
-    s("cache_url", Some(EnvVars::CACHE_URL), Kind::Str, Some("file:")),
-    s("cache_key_file", None, Kind::Path, None),
-    s("no_cache", None, Kind::Bool, None),
-    s("force_refresh", None, Kind::Bool, None),
-    s("min_ttl", None, Kind::Str, Some("60")),
-    s("format", None, Kind::Str, Some("raw")),
-    s("header_name", None, Kind::Str, None),
-];
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
-/// Looks a setting up by name.
-pub fn setting(key: &str) -> Option<&'static Setting> {
-    SETTINGS.iter().find(|s| s.key == key)
+/// Looks a setting up by its config-file name.
+pub fn setting(name: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.name == name)
 }
 
 /// A raw value before typing.
@@ -222,7 +254,7 @@ pub enum Raw {
 }
 
 /// One layer: values with their origins.
-pub type Layer = BTreeMap<&'static str, (Raw, Origin)>;
+pub type Layer = BTreeMap<Key, (Raw, Origin)>;
 
 /// The environment as a layer.
 pub fn env_layer(env: &Env) -> Layer {
@@ -250,7 +282,7 @@ pub fn resolve(layers: &[&Layer]) -> Settings {
             let mut origin = None;
             // Lowest layer first so that higher layers overwrite per key but keep first-seen order.
             for layer in layers.iter().rev() {
-                if let Some((Raw::Map(pairs), o)) = layer.get(st.key) {
+                if let Some((Raw::Map(pairs), o)) = layer.get(&st.key) {
                     for (k, v) in pairs {
                         match merged.iter_mut().find(|(mk, _)| mk == k) {
                             Some(slot) => slot.1 = v.clone(),
@@ -265,7 +297,7 @@ pub fn resolve(layers: &[&Layer]) -> Settings {
             }
             continue;
         }
-        if let Some(v) = layers.iter().find_map(|l| l.get(st.key)) {
+        if let Some(v) = layers.iter().find_map(|l| l.get(&st.key)) {
             out.insert(st.key, v.clone());
         } else if let Some(d) = st.default {
             out.insert(st.key, (Raw::Str(d.into()), Origin::Default));
@@ -282,26 +314,26 @@ pub struct Settings {
 
 impl Settings {
     /// A string setting.
-    pub fn str(&self, key: &str) -> Option<&str> {
-        match self.values.get(key) {
+    pub fn str(&self, key: Key) -> Option<&str> {
+        match self.values.get(&key) {
             Some((Raw::Str(s), _)) => Some(s.as_str()),
             _ => None,
         }
     }
 
     /// A path setting.
-    pub fn path(&self, key: &str) -> Option<PathBuf> {
+    pub fn path(&self, key: Key) -> Option<PathBuf> {
         self.str(key).map(PathBuf::from)
     }
 
     /// A flag.
-    pub fn flag(&self, key: &str) -> bool {
-        matches!(self.values.get(key), Some((Raw::Bool(true), _)))
+    pub fn flag(&self, key: Key) -> bool {
+        matches!(self.values.get(&key), Some((Raw::Bool(true), _)))
     }
 
     /// A list (empty when unset).
-    pub fn list(&self, key: &str) -> Vec<String> {
-        match self.values.get(key) {
+    pub fn list(&self, key: Key) -> Vec<String> {
+        match self.values.get(&key) {
             Some((Raw::List(l), _)) => l.clone(),
             Some((Raw::Str(s), _)) => s.split_whitespace().map(String::from).collect(),
             _ => vec![],
@@ -309,38 +341,38 @@ impl Settings {
     }
 
     /// Pairs (empty when unset).
-    pub fn map(&self, key: &str) -> Vec<(String, String)> {
-        match self.values.get(key) {
+    pub fn map(&self, key: Key) -> Vec<(String, String)> {
+        match self.values.get(&key) {
             Some((Raw::Map(m), _)) => m.clone(),
             _ => vec![],
         }
     }
 
     /// Where a setting came from.
-    pub fn origin(&self, key: &str) -> Option<&Origin> {
-        self.values.get(key).map(|(_, o)| o)
+    pub fn origin(&self, key: Key) -> Option<&Origin> {
+        self.values.get(&key).map(|(_, o)| o)
     }
 
     /// The raw value and origin.
-    pub fn get(&self, key: &str) -> Option<&(Raw, Origin)> {
-        self.values.get(key)
+    pub fn get(&self, key: Key) -> Option<&(Raw, Origin)> {
+        self.values.get(&key)
     }
 
     /// Sets a derived value (e.g. the audience from the token URL).
-    pub fn set(&mut self, key: &'static str, raw: Raw, origin: Origin) {
+    pub fn set(&mut self, key: Key, raw: Raw, origin: Origin) {
         self.values.insert(key, (raw, origin));
     }
 
     /// Parses a setting with `FromStr`, naming its origin on failure.
-    pub fn parse<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, ConfigError>
+    pub fn parse<T: std::str::FromStr>(&self, key: Key) -> Result<Option<T>, ConfigError>
     where
         T::Err: fmt::Display,
     {
-        let Some((Raw::Str(v), origin)) = self.values.get(key) else {
+        let Some((Raw::Str(v), origin)) = self.values.get(&key) else {
             return Ok(None);
         };
         v.trim().parse::<T>().map(Some).map_err(|e| ConfigError::Invalid {
-            key: key.into(),
+            key: key.name().into(),
             value: crate::text::sanitize(v, 80),
             origin: origin.clone(),
             reason: e.to_string(),
@@ -348,7 +380,7 @@ impl Settings {
     }
 
     /// A non-negative number of seconds.
-    pub fn secs(&self, key: &str) -> Result<Option<u64>, ConfigError> {
+    pub fn secs(&self, key: Key) -> Result<Option<u64>, ConfigError> {
         self.parse::<u64>(key)
     }
 }
@@ -372,8 +404,8 @@ pub fn config_path(flag: Option<&Path>, env: &Env) -> Option<(PathBuf, Origin)> 
     if let Some(p) = env.get(EnvVars::CONFIG) {
         return Some((PathBuf::from(p), Origin::Env(EnvVars::CONFIG)));
     }
-    let base = env.get("XDG_CONFIG_HOME").map(PathBuf::from).or_else(|| {
-        env.get("HOME")
+    let base = env.get(EnvVars::XDG_CONFIG_HOME).map(PathBuf::from).or_else(|| {
+        env.get(EnvVars::HOME)
             .map(|h| PathBuf::from(h).join(".config"))
             .or_else(dirs::config_dir)
     })?;
@@ -497,7 +529,7 @@ pub fn parse_profile(text: &str, path: &Path, name: &str, explicit: bool) -> Res
                 } else {
                     p.to_path_buf()
                 };
-                if st.key == "key" {
+                if st.key == Key::Key {
                     names_key = true;
                 }
                 Raw::Str(p.to_string_lossy().into_owned())
@@ -544,7 +576,7 @@ pub fn parse_profile(text: &str, path: &Path, name: &str, explicit: bool) -> Res
                 return Err(err(format!("'{k}' must be {want}, not {}", other.type_str())));
             }
         };
-        let raw = if st.key == "template" {
+        let raw = if st.key == Key::Template {
             // A template named by path resolves against the config file too.
             match raw {
                 Raw::Str(t) if (t.contains('/') || t.ends_with(".toml")) && Path::new(&t).is_relative() => {
@@ -603,7 +635,7 @@ fn key_lines(text: &str, name: &str) -> BTreeMap<String, usize> {
 mod tests {
     use super::*;
 
-    fn layer(pairs: &[(&'static str, &str)], origin: Origin) -> Layer {
+    fn layer(pairs: &[(Key, &str)], origin: Origin) -> Layer {
         pairs
             .iter()
             .map(|(k, v)| (*k, (Raw::Str(v.to_string()), origin.clone())))
@@ -612,29 +644,29 @@ mod tests {
 
     #[test]
     fn higher_layer_wins_and_defaults_fill_in() {
-        let flags = layer(&[("alg", "PS256")], Origin::Flag);
+        let flags = layer(&[(Key::Alg, "PS256")], Origin::Flag);
         let env = env_layer(&Env::from_pairs([
             ("SIGNET_ALG", "RS256"),
             ("SIGNET_KID", "k"),
             ("SIGNET_SCOPE", ""),
         ]));
         let s = resolve(&[&flags, &env]);
-        assert_eq!(s.str("alg"), Some("PS256"));
-        assert_eq!(s.origin("alg"), Some(&Origin::Flag));
-        assert_eq!(s.str("kid"), Some("k"));
-        assert_eq!(s.origin("kid"), Some(&Origin::Env("SIGNET_KID")));
-        assert_eq!(s.list("scope"), Vec::<String>::new());
-        assert_eq!(s.str("timeout"), Some("30"));
-        assert_eq!(s.origin("timeout"), Some(&Origin::Default));
+        assert_eq!(s.str(Key::Alg), Some("PS256"));
+        assert_eq!(s.origin(Key::Alg), Some(&Origin::Flag));
+        assert_eq!(s.str(Key::Kid), Some("k"));
+        assert_eq!(s.origin(Key::Kid), Some(&Origin::Env("SIGNET_KID")));
+        assert_eq!(s.list(Key::Scope), Vec::<String>::new());
+        assert_eq!(s.str(Key::Timeout), Some("30"));
+        assert_eq!(s.origin(Key::Timeout), Some(&Origin::Default));
     }
 
     #[test]
     fn maps_merge_per_key() {
         let mut hi = Layer::new();
-        hi.insert("var", (Raw::Map(vec![("tenant".into(), "a".into())]), Origin::Flag));
+        hi.insert(Key::Var, (Raw::Map(vec![("tenant".into(), "a".into())]), Origin::Flag));
         let mut lo = Layer::new();
         lo.insert(
-            "var",
+            Key::Var,
             (
                 Raw::Map(vec![("tenant".into(), "b".into()), ("x".into(), "1".into())]),
                 Origin::Default,
@@ -642,15 +674,15 @@ mod tests {
         );
         let s = resolve(&[&hi, &lo]);
         assert_eq!(
-            s.map("var"),
+            s.map(Key::Var),
             vec![("tenant".into(), "a".into()), ("x".into(), "1".into())]
         );
     }
 
     #[test]
     fn numbers_name_their_origin_when_bad() {
-        let flags = layer(&[("timeout", "soon")], Origin::Flag);
-        let e = resolve(&[&flags]).secs("timeout").unwrap_err().to_string();
+        let flags = layer(&[(Key::Timeout, "soon")], Origin::Flag);
+        let e = resolve(&[&flags]).secs(Key::Timeout).unwrap_err().to_string();
         assert!(e.contains("timeout") && e.contains("flag"), "{e}");
     }
 }

@@ -32,9 +32,21 @@ impl EnvVars {
     pub const CACHE_PASSWORD: &'static str = "SIGNET_CACHE_PASSWORD";
     pub const PKCS11_MODULE: &'static str = "SIGNET_PKCS11_MODULE";
     pub const PKCS11_PIN: &'static str = "SIGNET_PKCS11_PIN";
+    /// The assertion for `--assertion-from gitlab` when `--assertion-env` names no other variable.
+    pub const ID_TOKEN: &'static str = "SIGNET_ID_TOKEN";
+    /// Set by GitHub Actions: masks tokens in the log, and names the OIDC endpoint.
     pub const GITHUB_ACTIONS: &'static str = "GITHUB_ACTIONS";
+    pub const ACTIONS_ID_TOKEN_REQUEST_URL: &'static str = "ACTIONS_ID_TOKEN_REQUEST_URL";
+    pub const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &'static str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
+    /// The ssh-agent socket, for `--key ssh-agent:…`.
+    pub const SSH_AUTH_SOCK: &'static str = "SSH_AUTH_SOCK";
+    /// Where the default cache and config folders are.
+    pub const XDG_CACHE_HOME: &'static str = "XDG_CACHE_HOME";
+    pub const XDG_CONFIG_HOME: &'static str = "XDG_CONFIG_HOME";
+    pub const HOME: &'static str = "HOME";
 
-    /// Every `SIGNET_*` variable, for tests that must run with a clean environment.
+    /// Every variable signet reads (besides one a profile names in `passphrase_env`), for tests
+    /// that must run with a clean environment.
     pub const ALL: &'static [&'static str] = &[
         Self::KEY,
         Self::KEY_PASSPHRASE,
@@ -57,6 +69,14 @@ impl EnvVars {
         Self::CACHE_PASSWORD,
         Self::PKCS11_MODULE,
         Self::PKCS11_PIN,
+        Self::ID_TOKEN,
+        Self::GITHUB_ACTIONS,
+        Self::ACTIONS_ID_TOKEN_REQUEST_URL,
+        Self::ACTIONS_ID_TOKEN_REQUEST_TOKEN,
+        Self::SSH_AUTH_SOCK,
+        Self::XDG_CACHE_HOME,
+        Self::XDG_CONFIG_HOME,
+        Self::HOME,
     ];
 }
 

@@ -6,7 +6,7 @@
 
 use crate::alg::Alg;
 use crate::assertion::{Claims, HeaderOptions, KidFrom, Signer};
-use crate::config::{split_kv, ConfigError, Origin, Raw, Settings};
+use crate::config::{split_kv, ConfigError, Key, Origin, Raw, Settings};
 use crate::env::{Env, EnvVars};
 use crate::exchange::{self, Event, ExchangeError, ExchangeOptions, Outcome};
 use crate::grant::{parse_request_header, Grant, RequestParams, TokenRequest};
@@ -130,7 +130,7 @@ pub struct TokenSource {
     pub external: Option<External>,
 }
 
-fn bool_or(s: &Settings, key: &str) -> bool {
+fn bool_or(s: &Settings, key: Key) -> bool {
     s.flag(key)
 }
 
@@ -140,9 +140,9 @@ pub type TemplateLayer = (Template, BTreeMap<String, String>, crate::config::Lay
 /// Builds the template layer for the template the settings name (if any), so the caller can
 /// resolve again with it in place. Returns the template and its checked variables.
 pub fn template_layer(s: &Settings) -> Result<Option<TemplateLayer>, ConfigError> {
-    let Some(name) = s.str("template") else { return Ok(None) };
+    let Some(name) = s.str(Key::Template) else { return Ok(None) };
     let t = crate::template::load(name)?;
-    let vars = t.check_vars(&s.map("var"))?;
+    let vars = t.check_vars(&s.map(Key::Var))?;
     let layer = t.layer(&vars)?;
     Ok(Some((t, vars, layer)))
 }
@@ -165,18 +165,18 @@ fn registered_claim_flag(name: &str) -> Option<&'static str> {
 /// `--kid-from none` on the command line drops a SIGNET_KID, and a SIGNET_KID beats a template's
 /// rule); both in the same layer disagree, which is a usage error rather than a silent pick.
 fn kid_rule(s: &Settings) -> Result<(Option<String>, Option<KidFrom>), ConfigError> {
-    let kid = s.str("kid").map(String::from);
-    let kid_from = s.parse::<KidFrom>("kid_from")?;
+    let kid = s.str(Key::Kid).map(String::from);
+    let kid_from = s.parse::<KidFrom>(Key::KidFrom)?;
     let (Some(_), Some(rule)) = (&kid, kid_from) else {
         return Ok((kid, kid_from));
     };
-    let rank = |k: &str| s.origin(k).map_or(0, Origin::rank);
-    match rank("kid").cmp(&rank("kid_from")) {
+    let rank = |k: Key| s.origin(k).map_or(0, Origin::rank);
+    match rank(Key::Kid).cmp(&rank(Key::KidFrom)) {
         std::cmp::Ordering::Greater => Ok((kid, None)),
         std::cmp::Ordering::Less => Ok((None, Some(rule))),
         std::cmp::Ordering::Equal => Err(ConfigError::Usage(format!(
             "--kid and --kid-from {rule} both set the kid ({}): give one of them",
-            s.origin("kid").map(|o| o.to_string()).unwrap_or_default()
+            s.origin(Key::Kid).map(|o| o.to_string()).unwrap_or_default()
         ))),
     }
 }
@@ -194,25 +194,25 @@ impl TokenSource {
         };
         let mut warnings = vec![];
         let (passphrase, passphrase_source) = passphrase(s, env)?;
-        let alg = s.parse::<Alg>("alg")?;
+        let alg = s.parse::<Alg>(Key::Alg)?;
         let (kid, kid_from) = kid_rule(s)?;
         // `--client-id "$UNSET_VAR"` would sign an assertion with an empty iss: say so instead.
-        for k in ["client_id", "issuer", "subject", "audience", "token_url", "kid"] {
+        for k in [Key::ClientId, Key::Issuer, Key::Subject, Key::Audience, Key::TokenUrl, Key::Kid] {
             if s.str(k).is_some_and(|v| v.trim().is_empty()) {
                 let from = s.origin(k).map(|o| o.to_string()).unwrap_or_default();
                 return Err(ConfigError::Usage(format!(
-                    "--{} is empty ({from}): give a value or leave it out",
-                    k.replace('_', "-")
+                    "{} is empty ({from}): give a value or leave it out",
+                    k.flag()
                 )));
             }
         }
-        let grant = s.parse::<Grant>("grant")?.unwrap_or(Grant::ClientCredentials);
-        let lifetime = s.secs("lifetime")?.unwrap_or(crate::assertion::DEFAULT_LIFETIME);
+        let grant = s.parse::<Grant>(Key::Grant)?.unwrap_or(Grant::ClientCredentials);
+        let lifetime = s.secs(Key::Lifetime)?.unwrap_or(crate::assertion::DEFAULT_LIFETIME);
         if lifetime == 0 {
             return Err(ConfigError::Usage("--lifetime must be at least 1 second".into()));
         }
         let mut claims = Map::new();
-        for (k, v) in s.map("claim") {
+        for (k, v) in s.map(Key::Claim) {
             if let Some(instead) = registered_claim_flag(&k) {
                 return Err(ConfigError::Usage(format!(
                     "--claim {k}: signet sets the {k} claim itself; {instead}"
@@ -221,15 +221,15 @@ impl TokenSource {
             claims.insert(k, crate::grant::json_value(&v));
         }
         let mut request_headers = vec![];
-        for (k, v) in s.map("request_header") {
+        for (k, v) in s.map(Key::RequestHeader) {
             let (k, v) = parse_request_header(&format!("{k}: {v}")).map_err(ConfigError::Usage)?;
             request_headers.push((k, v));
         }
-        let timeout = s.secs("timeout")?.unwrap_or(30);
+        let timeout = s.secs(Key::Timeout)?.unwrap_or(30);
         if timeout == 0 {
             return Err(ConfigError::Usage("--timeout must be at least 1 second".into()));
         }
-        let token_path = s.str("token_path").unwrap_or("/access_token").to_string();
+        let token_path = s.str(Key::TokenPath).unwrap_or("/access_token").to_string();
         if token_path != "-" && !token_path.is_empty() && !token_path.starts_with('/') {
             return Err(ConfigError::Usage(format!(
                 "--token-path '{}' is not a JSON pointer: it starts with / (e.g. /userInfo/token), or is - for a plain-text answer",
@@ -240,44 +240,44 @@ impl TokenSource {
             .as_ref()
             .is_some_and(|t| t.scope_in.as_deref() == Some("claim"));
         let mut src = TokenSource {
-            key: s.path("key"),
+            key: s.path(Key::Key),
             passphrase,
             passphrase_source,
-            cert: s.path("cert"),
-            next_key: s.path("next_key").map(|k| (k, s.path("next_cert"))),
+            cert: s.path(Key::Cert),
+            next_key: s.path(Key::NextKey).map(|k| (k, s.path(Key::NextCert))),
             remote: key::RemoteOptions {
                 pkcs11_module: env.get(EnvVars::PKCS11_MODULE).map(String::from),
                 pkcs11_pin: env.get(EnvVars::PKCS11_PIN).map(|p| Secret::new(p.to_string())),
-                agent_socket: env.get("SSH_AUTH_SOCK").map(PathBuf::from),
+                agent_socket: env.get(EnvVars::SSH_AUTH_SOCK).map(PathBuf::from),
             },
             header: HeaderOptions {
                 kid,
                 kid_from,
-                x5t: bool_or(s, "x5t"),
-                x5t_s256: bool_or(s, "x5t_s256"),
-                x5c: bool_or(s, "x5c"),
+                x5t: bool_or(s, Key::X5t),
+                x5t_s256: bool_or(s, Key::X5tS256),
+                x5c: bool_or(s, Key::X5c),
             },
             alg,
-            alg_from_template: matches!(s.origin("alg"), Some(Origin::Template(_))),
-            client_id: s.str("client_id").map(String::from),
-            issuer: s.str("issuer").map(String::from),
-            subject: s.str("subject").map(String::from),
+            alg_from_template: matches!(s.origin(Key::Alg), Some(Origin::Template(_))),
+            client_id: s.str(Key::ClientId).map(String::from),
+            issuer: s.str(Key::Issuer).map(String::from),
+            subject: s.str(Key::Subject).map(String::from),
             omit_subject: template.as_ref().is_some_and(|t| t.omit_subject),
-            audience: s.str("audience").map(String::from),
+            audience: s.str(Key::Audience).map(String::from),
             lifetime,
             claims,
             grant,
-            token_url: s.str("token_url").map(String::from),
-            scopes: s.list("scope"),
+            token_url: s.str(Key::TokenUrl).map(String::from),
+            scopes: s.list(Key::Scope),
             scope_in_claim,
-            params: s.map("param"),
+            params: s.map(Key::Param),
             request_headers,
             shape: ResponseShape {
                 token_path,
-                default_ttl: s.secs("default_ttl")?.unwrap_or(crate::token::DEFAULT_TTL),
+                default_ttl: s.secs(Key::DefaultTtl)?.unwrap_or(crate::token::DEFAULT_TTL),
             },
             timeout: Duration::from_secs(timeout),
-            ca_file: s.path("ca_file"),
+            ca_file: s.path(Key::CaFile),
             external: external(s, env)?,
             template,
             vars,
@@ -303,22 +303,22 @@ impl TokenSource {
             vars.insert("token_url".into(), u.clone());
         }
         let above_template =
-            |key: &str| !matches!(s.origin(key), None | Some(Origin::Template(_)) | Some(Origin::Default));
-        if !above_template("audience") {
+            |key: Key| !matches!(s.origin(key), None | Some(Origin::Template(_)) | Some(Origin::Default));
+        if !above_template(Key::Audience) {
             if let Some(p) = &t.audience {
                 if let Some(v) = t.render(p, &vars)? {
                     self.audience = Some(v);
                 }
             }
         }
-        if !above_template("issuer") {
+        if !above_template(Key::Issuer) {
             if let Some(p) = &t.issuer {
                 if let Some(v) = t.render(p, &vars)? {
                     self.issuer = Some(v);
                 }
             }
         }
-        if !above_template("subject") {
+        if !above_template(Key::Subject) {
             if let Some(p) = &t.subject {
                 if let Some(v) = t.render(p, &vars)? {
                     self.subject = Some(v);
@@ -337,8 +337,8 @@ impl TokenSource {
         let Some(send) = t.alg_send.get(alg.as_str()) else {
             return;
         };
-        let from_template = |k: &str| matches!(s.origin(k), None | Some(Origin::Template(_)));
-        if ["x5t", "x5t_s256", "x5c"].iter().all(|k| from_template(k)) {
+        let from_template = |k: &Key| matches!(s.origin(*k), None | Some(Origin::Template(_)));
+        if [Key::X5t, Key::X5tS256, Key::X5c].iter().all(from_template) {
             self.header.x5t = send.iter().any(|h| h == "x5t");
             self.header.x5t_s256 = send.iter().any(|h| h == "x5t#S256");
             self.header.x5c = send.iter().any(|h| h == "x5c");
@@ -804,16 +804,16 @@ fn passphrase(s: &Settings, env: &Env) -> Result<(Option<Secret<String>>, Passph
         Ok((Some(secret), PassphraseSource::File(p)))
     };
     // flag file > env value > profile (file or named env var)
-    if matches!(s.origin("key_passphrase_file"), Some(Origin::Flag)) {
-        return from_file(s.path("key_passphrase_file").unwrap_or_default());
+    if matches!(s.origin(Key::KeyPassphraseFile), Some(Origin::Flag)) {
+        return from_file(s.path(Key::KeyPassphraseFile).unwrap_or_default());
     }
     if let Some(v) = env.get(EnvVars::KEY_PASSPHRASE) {
         return Ok((Some(Secret::new(v.to_string())), PassphraseSource::Env));
     }
-    if let Some(p) = s.path("key_passphrase_file") {
+    if let Some(p) = s.path(Key::KeyPassphraseFile) {
         return from_file(p);
     }
-    if let Some(var) = s.str("passphrase_env") {
+    if let Some(var) = s.str(Key::PassphraseEnv) {
         return match env.get(var) {
             Some(v) => Ok((Some(Secret::new(v.to_string())), PassphraseSource::NamedEnv(var.into()))),
             None => Err(ConfigError::Missing {
@@ -833,21 +833,21 @@ pub fn kv_list(values: &[String], flag: &str) -> Result<Raw, ConfigError> {
 }
 
 fn external(s: &Settings, env: &Env) -> Result<Option<External>, ConfigError> {
-    if let Some(p) = s.path("assertion_file") {
+    if let Some(p) = s.path(Key::AssertionFile) {
         return Ok(Some(External::File(p)));
     }
-    let from = s.str("assertion_from");
-    let env_name = s.str("assertion_env").map(String::from);
+    let from = s.str(Key::AssertionFrom);
+    let env_name = s.str(Key::AssertionEnv).map(String::from);
     match from {
         Some("github-actions") => Ok(Some(External::GitHub {
-            audience: s.str("audience").unwrap_or("api://AzureADTokenExchange").to_string(),
-            url: env.get("ACTIONS_ID_TOKEN_REQUEST_URL").map(String::from),
+            audience: s.str(Key::Audience).unwrap_or("api://AzureADTokenExchange").to_string(),
+            url: env.get(EnvVars::ACTIONS_ID_TOKEN_REQUEST_URL).map(String::from),
             token: env
-                .get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+                .get(EnvVars::ACTIONS_ID_TOKEN_REQUEST_TOKEN)
                 .map(|t| Secret::new(t.to_string())),
         })),
         Some("gitlab") | None if from.is_some() || env_name.is_some() => {
-            let name = env_name.unwrap_or_else(|| "SIGNET_ID_TOKEN".into());
+            let name = env_name.unwrap_or_else(|| EnvVars::ID_TOKEN.into());
             let value = env.get(&name).map(|v| Secret::new(v.to_string()));
             Ok(Some(External::Env { name, value }))
         }

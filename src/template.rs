@@ -7,7 +7,7 @@
 //! value can change the structure of the URL, the claims or the request.
 
 use crate::alg::Alg;
-use crate::config::{ConfigError, Layer, Origin, Raw};
+use crate::config::{ConfigError, Key, Layer, Origin, Raw};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -320,19 +320,19 @@ impl Template {
     pub fn layer(&self, vars: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
         let origin = Origin::Template(self.name.clone());
         let mut l = Layer::new();
-        let mut put = |k: &'static str, raw: Raw| {
+        let mut put = |k: Key, raw: Raw| {
             l.insert(k, (raw, origin.clone()));
         };
-        put("grant", Raw::Str(self.grant.clone()));
+        put(Key::Grant, Raw::Str(self.grant.clone()));
         if let Some(u) = &self.token_url {
             if let Some(u) = self.render(u, vars)? {
-                put("token_url", Raw::Str(u));
+                put(Key::TokenUrl, Raw::Str(u));
             }
         }
         for (k, p) in [
-            ("audience", &self.audience),
-            ("issuer", &self.issuer),
-            ("subject", &self.subject),
+            (Key::Audience, &self.audience),
+            (Key::Issuer, &self.issuer),
+            (Key::Subject, &self.subject),
         ] {
             if let Some(p) = p {
                 // Patterns that use built-in placeholders are resolved later, from the final settings.
@@ -349,30 +349,30 @@ impl Template {
         }
         if let Some(k) = &self.kid_from {
             if let Some(k) = self.render(k, vars)? {
-                put("kid_from", Raw::Str(k));
+                put(Key::KidFrom, Raw::Str(k));
             }
         }
         for h in &self.send {
             match h.as_str() {
-                "x5t" => put("x5t", Raw::Bool(true)),
-                "x5t#S256" => put("x5t_s256", Raw::Bool(true)),
-                _ => put("x5c", Raw::Bool(true)),
+                "x5t" => put(Key::X5t, Raw::Bool(true)),
+                "x5t#S256" => put(Key::X5tS256, Raw::Bool(true)),
+                _ => put(Key::X5c, Raw::Bool(true)),
             }
         }
         if let Some(a) = &self.alg {
-            put("alg", Raw::Str(a.clone()));
+            put(Key::Alg, Raw::Str(a.clone()));
         }
         if let Some(n) = self.lifetime {
-            put("lifetime", Raw::Str(n.to_string()));
+            put(Key::Lifetime, Raw::Str(n.to_string()));
         }
         if let Some(p) = &self.token_path {
-            put("token_path", Raw::Str(p.clone()));
+            put(Key::TokenPath, Raw::Str(p.clone()));
         }
         if let Some(n) = self.default_ttl {
-            put("default_ttl", Raw::Str(n.to_string()));
+            put(Key::DefaultTtl, Raw::Str(n.to_string()));
         }
         if let Some(h) = &self.header_name {
-            put("header_name", Raw::Str(h.clone()));
+            put(Key::HeaderName, Raw::Str(h.clone()));
         }
         let render_map = |m: &BTreeMap<String, String>| -> Result<Vec<(String, String)>, ConfigError> {
             let mut out = vec![];
@@ -385,15 +385,15 @@ impl Template {
         };
         let headers = render_map(&self.request_headers)?;
         if !headers.is_empty() {
-            put("request_header", Raw::Map(headers));
+            put(Key::RequestHeader, Raw::Map(headers));
         }
         let params = render_map(&self.params)?;
         if !params.is_empty() {
-            put("param", Raw::Map(params));
+            put(Key::Param, Raw::Map(params));
         }
         let claims = render_map(&self.claims)?;
         if !claims.is_empty() {
-            put("claim", Raw::Map(claims));
+            put(Key::Claim, Raw::Map(claims));
         }
         Ok(l)
     }
@@ -515,7 +515,7 @@ mod tests {
             let given: Vec<(String, String)> = t.vars.iter().map(|(k, v)| (k.clone(), sample(v))).collect();
             let vars = t.check_vars(&given).unwrap();
             let layer = t.layer(&vars).unwrap();
-            if let Some((Raw::Str(u), _)) = layer.get("token_url") {
+            if let Some((Raw::Str(u), _)) = layer.get(&Key::TokenUrl) {
                 assert!(u.starts_with("https://"), "{name}: {u}");
                 assert!(!u.contains('{'), "{name}: {u}");
             }

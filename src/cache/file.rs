@@ -14,11 +14,11 @@ pub fn default_dir(env: &Env) -> Option<PathBuf> {
     if let Some(d) = env.get(EnvVars::CACHE_DIR) {
         return Some(PathBuf::from(d));
     }
-    if let Some(x) = env.get("XDG_CACHE_HOME").filter(|x| Path::new(x).is_absolute()) {
+    if let Some(x) = env.get(crate::env::EnvVars::XDG_CACHE_HOME).filter(|x| Path::new(x).is_absolute()) {
         return Some(PathBuf::from(x).join("signet"));
     }
     #[cfg(target_os = "linux")]
-    if let Some(h) = env.get("HOME") {
+    if let Some(h) = env.get(crate::env::EnvVars::HOME) {
         return Some(PathBuf::from(h).join(".cache").join("signet"));
     }
     dirs::cache_dir().map(|d| d.join("signet"))

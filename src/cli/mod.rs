@@ -8,7 +8,7 @@ mod output;
 
 use args::{Cli, Command, ExchangeArgs, SigningArgs};
 use exit::Exit;
-use signet::config::{self, ConfigError, Layer, Origin, Raw, Settings};
+use signet::config::{self, ConfigError, Key, Layer, Origin, Raw, Settings};
 use signet::env::{Env, EnvVars};
 use signet::template::Template;
 use std::collections::BTreeMap;
@@ -147,46 +147,46 @@ pub fn main() -> std::process::ExitCode {
 /// The flags as a settings layer.
 pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigError> {
     let mut l = Layer::new();
-    let mut put = |k: &'static str, raw: Raw| {
+    let mut put = |k: Key, raw: Raw| {
         l.insert(k, (raw, Origin::Flag));
     };
-    let strs: [(&'static str, Option<String>); 22] = [
-        ("key", s.key.first().cloned()),
-        ("next_key", s.key.get(1).cloned()),
-        ("next_cert", s.cert.get(1).map(|p| p.to_string_lossy().into_owned())),
+    let strs: [(Key, Option<String>); 22] = [
+        (Key::Key, s.key.first().cloned()),
+        (Key::NextKey, s.key.get(1).cloned()),
+        (Key::NextCert, s.cert.get(1).map(|p| p.to_string_lossy().into_owned())),
         (
-            "key_passphrase_file",
+            Key::KeyPassphraseFile,
             s.key_passphrase_file.as_ref().map(|p| p.to_string_lossy().into_owned()),
         ),
-        ("cert", s.cert.first().map(|p| p.to_string_lossy().into_owned())),
-        ("kid", s.kid.clone()),
-        ("kid_from", s.kid_from.clone()),
-        ("alg", s.alg.clone()),
-        ("client_id", s.client_id.clone()),
-        ("issuer", s.issuer.clone()),
-        ("subject", s.subject.clone()),
-        ("audience", s.audience.clone()),
-        ("lifetime", s.lifetime.clone()),
-        ("template", s.template.clone()),
-        ("token_url", x.token_url.clone()),
-        ("grant", x.grant.clone()),
-        ("token_path", x.token_path.clone()),
-        ("default_ttl", x.default_ttl.clone()),
-        ("timeout", x.timeout.clone()),
-        ("ca_file", x.ca_file.as_ref().map(|p| p.to_string_lossy().into_owned())),
+        (Key::Cert, s.cert.first().map(|p| p.to_string_lossy().into_owned())),
+        (Key::Kid, s.kid.clone()),
+        (Key::KidFrom, s.kid_from.clone()),
+        (Key::Alg, s.alg.clone()),
+        (Key::ClientId, s.client_id.clone()),
+        (Key::Issuer, s.issuer.clone()),
+        (Key::Subject, s.subject.clone()),
+        (Key::Audience, s.audience.clone()),
+        (Key::Lifetime, s.lifetime.clone()),
+        (Key::Template, s.template.clone()),
+        (Key::TokenUrl, x.token_url.clone()),
+        (Key::Grant, x.grant.clone()),
+        (Key::TokenPath, x.token_path.clone()),
+        (Key::DefaultTtl, x.default_ttl.clone()),
+        (Key::Timeout, x.timeout.clone()),
+        (Key::CaFile, x.ca_file.as_ref().map(|p| p.to_string_lossy().into_owned())),
         (
-            "cache_dir",
+            Key::CacheDir,
             x.cache_dir.as_ref().map(|p| p.to_string_lossy().into_owned()),
         ),
-        ("min_ttl", x.min_ttl.clone()),
+        (Key::MinTtl, x.min_ttl.clone()),
     ];
     for (k, v) in [
         (
-            "assertion_file",
+            Key::AssertionFile,
             s.assertion_file.as_ref().map(|p| p.to_string_lossy().into_owned()),
         ),
-        ("assertion_from", s.assertion_from.clone()),
-        ("assertion_env", s.assertion_env.clone()),
+        (Key::AssertionFrom, s.assertion_from.clone()),
+        (Key::AssertionEnv, s.assertion_env.clone()),
     ] {
         if let Some(v) = v {
             put(k, Raw::Str(v));
@@ -198,17 +198,17 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
         }
     }
     if let Some(u) = &x.cache_url {
-        put("cache_url", Raw::Str(u.clone()));
+        put(Key::CacheUrl, Raw::Str(u.clone()));
     }
     if let Some(p) = &x.cache_key_file {
-        put("cache_key_file", Raw::Str(p.to_string_lossy().into_owned()));
+        put(Key::CacheKeyFile, Raw::Str(p.to_string_lossy().into_owned()));
     }
     for (k, b) in [
-        ("x5t", s.x5t),
-        ("x5t_s256", s.x5t_s256),
-        ("x5c", s.x5c),
-        ("no_cache", x.no_cache),
-        ("force_refresh", x.force_refresh),
+        (Key::X5t, s.x5t),
+        (Key::X5tS256, s.x5t_s256),
+        (Key::X5c, s.x5c),
+        (Key::NoCache, x.no_cache),
+        (Key::ForceRefresh, x.force_refresh),
     ] {
         if b {
             put(k, Raw::Bool(true));
@@ -216,7 +216,7 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
     }
     if !x.scope.is_empty() {
         put(
-            "scope",
+            Key::Scope,
             Raw::List(
                 x.scope
                     .iter()
@@ -226,9 +226,9 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
         );
     }
     for (k, vals, flag) in [
-        ("claim", &s.claim, "--claim"),
-        ("var", &s.var, "--var"),
-        ("param", &x.param, "--param"),
+        (Key::Claim, &s.claim, "--claim"),
+        (Key::Var, &s.var, "--var"),
+        (Key::Param, &x.param, "--param"),
     ] {
         if !vals.is_empty() {
             put(k, signet::source::kv_list(vals, flag)?);
@@ -239,7 +239,7 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
         for h in &x.request_header {
             pairs.push(signet::grant::parse_request_header(h).map_err(ConfigError::Usage)?);
         }
-        put("request_header", Raw::Map(pairs));
+        put(Key::RequestHeader, Raw::Map(pairs));
     }
     Ok(l)
 }
@@ -311,7 +311,7 @@ pub fn resolve(ctx: &Ctx, flags: Layer) -> Result<Resolved, signet::Error> {
                     Raw::List(l) => l.join(" "),
                     Raw::Map(m) => m.iter().map(|(k, _)| format!("{k}=…")).collect::<Vec<_>>().join(" "),
                 };
-                tracing::debug!("setting {} = {shown} ({origin})", st.key);
+                tracing::debug!("setting {} = {shown} ({origin})", st.name);
             }
         }
     }

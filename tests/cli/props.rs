@@ -64,7 +64,7 @@ proptest! {
         let given = vec![("host".to_string(), "ais.example.com".to_string()), ("user".to_string(), "JDE".to_string()), ("environment".to_string(), value.clone())];
         let vars = t.check_vars(&given).unwrap();
         let layer = t.layer(&vars).unwrap();
-        let Some((signet::config::Raw::Map(params), _)) = layer.get("param") else { panic!() };
+        let Some((signet::config::Raw::Map(params), _)) = layer.get(&signet::config::Key::Param) else { panic!() };
         let p = signet::grant::RequestParams { params: params.clone(), ..Default::default() };
         let r = signet::grant::Grant::BearerHeader.request("https://ais.example.com/jderest/v2/tokenrequest", "a.b.c", &p);
         let body: Value = serde_json::from_str(r.body.expose()).unwrap();

@@ -24,16 +24,16 @@ fn shared_store(ctx: &Ctx, a: &SharedCacheArgs) -> Result<Option<(signet::cache:
     use signet::config::{Origin, Raw};
     let mut flags = signet::config::Layer::new();
     if let Some(u) = &a.cache_url {
-        flags.insert("cache_url", (Raw::Str(u.clone()), Origin::Flag));
+        flags.insert(signet::config::Key::CacheUrl, (Raw::Str(u.clone()), Origin::Flag));
     }
     if let Some(p) = &a.cache_key_file {
         flags.insert(
-            "cache_key_file",
+            signet::config::Key::CacheKeyFile,
             (Raw::Str(p.to_string_lossy().into_owned()), Origin::Flag),
         );
     }
     if let Some(p) = &a.ca_file {
-        flags.insert("ca_file", (Raw::Str(p.to_string_lossy().into_owned()), Origin::Flag));
+        flags.insert(signet::config::Key::CaFile, (Raw::Str(p.to_string_lossy().into_owned()), Origin::Flag));
     }
     let env = signet::config::env_layer(&ctx.env);
     let s = signet::config::resolve(&[&flags, &env]);

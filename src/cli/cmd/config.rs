@@ -1,5 +1,6 @@
 //! `signet config show|path`.
 
+use signet::config::Key;
 use crate::cli::args::ConfigCommand;
 use crate::cli::{flag_layer, output, resolve, CmdResult, Ctx};
 use signet::config::{ConfigError, Raw, SETTINGS};
@@ -27,7 +28,7 @@ pub fn run(ctx: &Ctx, c: ConfigCommand) -> CmdResult {
             }
             let mut rows: Vec<(String, String, String)> = vec![];
             for st in SETTINGS {
-                if st.key == "passphrase_env" {
+                if st.key == Key::PassphraseEnv {
                     continue;
                 }
                 let Some((raw, origin)) = r.settings.get(st.key) else {
@@ -39,7 +40,7 @@ pub fn run(ctx: &Ctx, c: ConfigCommand) -> CmdResult {
                     Raw::List(l) => l.join(" "),
                     Raw::Map(m) => m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "),
                 };
-                rows.push((st.key.to_string(), value, origin.to_string()));
+                rows.push((st.name.to_string(), value, origin.to_string()));
             }
             let src = TokenSource::from_settings(&r.settings, &ctx.env, r.template);
             let pass = match src.as_ref().map(|s| &s.passphrase_source) {
@@ -51,7 +52,7 @@ pub fn run(ctx: &Ctx, c: ConfigCommand) -> CmdResult {
             };
             rows.push(("key_passphrase".into(), pass.0, pass.1));
             if let Ok(s) = &src {
-                if r.settings.str("audience").is_none() {
+                if r.settings.str(Key::Audience).is_none() {
                     if let Some(a) = &s.audience {
                         rows.push(("audience".into(), a.clone(), "template".into()));
                     } else if let Some(u) = &s.token_url {

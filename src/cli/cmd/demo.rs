@@ -61,13 +61,13 @@ pub fn run(ctx: &Ctx) -> CmdResult {
     // 3. settings as `signet token --key … --client-id signet-demo --token-url … --scope demo.read` would give
     let mut flags = Layer::new();
     for (k, v) in [
-        ("key", key_path.to_string_lossy().into_owned()),
-        ("client_id", "signet-demo".into()),
-        ("token_url", issuer.token_url().into()),
+        (signet::config::Key::Key, key_path.to_string_lossy().into_owned()),
+        (signet::config::Key::ClientId, "signet-demo".into()),
+        (signet::config::Key::TokenUrl, issuer.token_url().into()),
     ] {
         flags.insert(k, (Raw::Str(v), Origin::Flag));
     }
-    flags.insert("scope", (Raw::List(vec!["demo.read".into()]), Origin::Flag));
+    flags.insert(signet::config::Key::Scope, (Raw::List(vec!["demo.read".into()]), Origin::Flag));
     let settings = config::resolve(&[&flags]);
     let src = TokenSource::from_settings(&settings, &ctx.env, None)?;
     let signer = src.signer()?;

@@ -3,6 +3,7 @@
 //! The order matters for speed: a cache hit resolves settings, hashes the key file, reads one
 //! entry and prints. It does not parse the key, start a runtime or build an HTTP client.
 
+use signet::config::Key;
 use crate::cli::args::TokenArgs;
 use crate::cli::output::{self, Format};
 use crate::cli::{flag_layer, resolve, CmdResult, Ctx, Failure, Resolved};
@@ -69,13 +70,13 @@ pub struct Shared {
 
 /// The shared-cache settings: `--cache-url`/SIGNET_CACHE_URL, its key and password.
 pub fn shared(ctx: &Ctx, s: &signet::config::Settings) -> Result<Option<Shared>, signet::Error> {
-    let url = s.str("cache_url").unwrap_or("file:");
+    let url = s.str(Key::CacheUrl).unwrap_or("file:");
     if url == "file:" || url.starts_with("file:") {
         return Ok(None);
     }
     let url = signet::cache::RedisUrl::parse(url, ctx.env.get(signet::env::EnvVars::CACHE_PASSWORD))
         .map_err(ConfigError::Usage)?;
-    let text = match s.path("cache_key_file") {
+    let text = match s.path(Key::CacheKeyFile) {
         Some(p) => {
             let bytes = signet::key::read_secret_file(&p).map_err(|e| {
                 ConfigError::Usage(format!(
@@ -102,7 +103,7 @@ pub fn shared(ctx: &Ctx, s: &signet::config::Settings) -> Result<Option<Shared>,
     Ok(Some(Shared {
         url,
         key,
-        ca_file: s.path("ca_file"),
+        ca_file: s.path(Key::CaFile),
     }))
 }
 
@@ -111,11 +112,11 @@ pub fn job(ctx: &Ctx, r: Resolved) -> Result<Job, signet::Error> {
         ctx.warn(w);
     }
     let s = &r.settings;
-    let min_ttl = s.secs("min_ttl")?.unwrap_or(signet::cache::DEFAULT_MIN_TTL);
-    let no_cache = s.flag("no_cache");
-    let force_refresh = s.flag("force_refresh");
+    let min_ttl = s.secs(Key::MinTtl)?.unwrap_or(signet::cache::DEFAULT_MIN_TTL);
+    let no_cache = s.flag(Key::NoCache);
+    let force_refresh = s.flag(Key::ForceRefresh);
     let shared = shared(ctx, s)?;
-    let cache_dir = s.path("cache_dir").or_else(|| signet::cache::default_dir(&ctx.env));
+    let cache_dir = s.path(Key::CacheDir).or_else(|| signet::cache::default_dir(&ctx.env));
     let src = TokenSource::from_settings(s, &ctx.env, r.template)?;
     for w in &src.warnings {
         ctx.warn(w);
@@ -360,16 +361,16 @@ pub fn run(ctx: &Ctx, a: TokenArgs) -> CmdResult {
     let mut flags = flag_layer(&a.signing, &a.exchange)?;
     if let Some(h) = &a.header_name {
         flags.insert(
-            "header_name",
+            Key::HeaderName,
             (signet::config::Raw::Str(h.clone()), signet::config::Origin::Flag),
         );
     }
     let r = resolve(ctx, flags)?;
     let format = match a.format {
         Some(f) => f,
-        None => r.settings.parse::<Format>("format")?.unwrap_or(Format::Raw),
+        None => r.settings.parse::<Format>(Key::Format)?.unwrap_or(Format::Raw),
     };
-    let header_name = r.settings.str("header_name").map(String::from);
+    let header_name = r.settings.str(Key::HeaderName).map(String::from);
     let job = job(ctx, r)?;
     let (token, cached) = get_token(ctx, &job).map_err(Failure::Lib)?;
     output::github_mask(&ctx.env, token.access_token.expose());
