@@ -313,6 +313,28 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Settings from values given by a program (as if by flags), with the defaults filled in:
+    /// the way a library user builds a [`crate::TokenPlan`] without a command line. Lists are
+    /// split on whitespace, flags are "true"/"false", maps are `k=v` pairs separated by spaces.
+    pub fn from_values<V: Into<String>>(values: impl IntoIterator<Item = (Key, V)>) -> Settings {
+        let mut layer = Layer::new();
+        for (k, v) in values {
+            let v: String = v.into();
+            let raw = match k.setting().kind {
+                Kind::Bool => Raw::Bool(v == "true"),
+                Kind::List => Raw::List(v.split_whitespace().map(String::from).collect()),
+                Kind::Map => Raw::Map(
+                    v.split_whitespace()
+                        .filter_map(|p| split_kv(p, k.name()).ok())
+                        .collect(),
+                ),
+                Kind::Str | Kind::Path => Raw::Str(v),
+            };
+            layer.insert(k, (raw, Origin::Flag));
+        }
+        resolve(&[&layer])
+    }
+
     /// A string setting.
     pub fn str(&self, key: Key) -> Option<&str> {
         match self.values.get(&key) {

@@ -1,6 +1,7 @@
 //! The top-level error and the one place that decides what kind of failure each error is.
 
 use crate::assertion::AssertionError;
+use crate::cache::CacheError;
 use crate::config::ConfigError;
 use crate::exchange::ExchangeError;
 use crate::inspect::InspectError;
@@ -38,6 +39,14 @@ pub enum Error {
     /// JWT decoding.
     #[error(transparent)]
     Inspect(#[from] InspectError),
+    /// The token cache (fatal only where the cache itself is the job, or its lock timed out).
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    /// `--force-refresh` could not get a new token while a still-valid one is cached (and kept).
+    /// The contract gives this exit 5 whatever the failure, refusals included: the caller asked
+    /// for a new token and has none, though the endpoint may well be right.
+    #[error("--force-refresh: {0} (the cached token is kept)")]
+    ForcedRefresh(Box<Error>),
 }
 
 impl Error {
@@ -51,6 +60,8 @@ impl Error {
             Error::Config(_) => Category::Usage,
             Error::Exchange(e) => e.category(),
             Error::Inspect(_) => Category::Usage,
+            Error::Cache(e) => e.category(),
+            Error::ForcedRefresh(_) => Category::Network,
         }
     }
 
@@ -58,6 +69,7 @@ impl Error {
     pub fn hint(&self) -> Option<&str> {
         match self {
             Error::Exchange(e) => e.hint(),
+            Error::ForcedRefresh(e) => e.hint(),
             _ => None,
         }
     }

@@ -105,24 +105,7 @@ pub enum ExchangeError {
         /// What was wrong, with at most a short sanitised excerpt.
         reason: String,
     },
-    /// Waiting for another signet process's lock took longer than `--timeout`.
-    #[error("waited {secs} s for the cache lock {path} held by another signet process (--timeout)")]
-    LockTimeout {
-        /// The lock file.
-        path: PathBuf,
-        /// The limit.
-        secs: u64,
-    },
-    /// `--force-refresh` could not get a new token while a still-valid one is cached (and kept).
-    /// The contract gives this exit 5 whatever the failure, refusals included: the caller asked
-    /// for a new token and has none, though the endpoint may well be right.
-    #[error("--force-refresh: {source} (the cached token is kept)")]
-    ForcedRefresh {
-        /// The failure.
-        source: Box<crate::Error>,
-    },
 }
-
 
 fn reason_suffix(status: u16) -> String {
     reqwest::StatusCode::from_u16(status)
@@ -159,7 +142,6 @@ impl ExchangeError {
                 Some("if the endpoint uses a private CA, give its certificate with --ca-file PATH (PEM)")
             }
             ExchangeError::Timeout { .. } => Some("raise --timeout (or SIGNET_TIMEOUT) if the endpoint is slow"),
-            ExchangeError::ForcedRefresh { source } => source.hint(),
             _ => None,
         }
     }
@@ -183,14 +165,6 @@ impl ExchangeError {
             ]
             .iter()
             .any(|k| d.contains(k))
-    }
-
-    /// The OAuth error code of a refusal.
-    pub fn oauth_code(&self) -> Option<&str> {
-        match self {
-            ExchangeError::Refused { oauth: Some(o), .. } => Some(&o.error),
-            _ => None,
-        }
     }
 }
 
@@ -577,7 +551,6 @@ fn excerpt(a: &Answer) -> Option<String> {
         crate::text::sanitize(&plain, 80)
     ))
 }
-
 
 fn is_time_error(o: &OAuthError) -> bool {
     let text = format!("{} {}", o.error, o.description.as_deref().unwrap_or("")).to_ascii_lowercase();

@@ -5,6 +5,38 @@
 //! assertion whose `kid` names the key the way the provider expects, exchanges it at a token
 //! endpoint (RFC 7523 client credentials, JWT-bearer, or a bearer header), and caches the token.
 //!
+//! A token, cached: a [`TokenPlan`] from settings (here given by the program; the binary resolves
+//! flags, environment, profile and template into the same [`config::Settings`]), and a
+//! [`Client`] that serves it from the cache when fresh, else signs, exchanges and stores.
+//!
+//! ```
+//! # let dir = env!("CARGO_MANIFEST_DIR");
+//! # let issuer = signet::issuer::Issuer::start(signet::issuer::IssuerConfig {
+//! #     clients: vec![signet::issuer::Client::from_certificate("my-client",
+//! #         &signet::key::parse_certificates(&std::fs::read(format!("{dir}/tests/fixtures/rsa2048.crt.pem"))?)?[0]).ok_or("no key")?],
+//! #     ..Default::default() })?;
+//! # let token_url = issuer.token_url().to_string();
+//! # let cache = tempfile::tempdir()?;
+//! use signet::config::{Key, Settings};
+//! use signet::{Client, TokenPlan};
+//!
+//! let settings = Settings::from_values([
+//!     (Key::Key, format!("{dir}/tests/fixtures/rsa2048.pkcs8.pem")),
+//!     (Key::Cert, format!("{dir}/tests/fixtures/rsa2048.crt.pem")),
+//!     (Key::ClientId, "my-client".into()),
+//!     (Key::TokenUrl, token_url),
+//!     (Key::CacheDir, cache.path().display().to_string()),
+//! ]);
+//! let plan = TokenPlan::from_settings(&settings, &signet::env::Env::default(), None)?;
+//! let client = Client::new().on_warning(|w| eprintln!("warning: {w}"));
+//!
+//! let first = client.get_token(&plan)?;
+//! let again = client.get_token(&plan)?;
+//! assert!(!first.from_cache && again.from_cache);
+//! assert_eq!(first.token.access_token.expose(), again.token.access_token.expose());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! The pieces are usable on their own:
 //!
 //! ```
@@ -37,21 +69,26 @@ pub mod config;
 pub mod env;
 pub mod error;
 pub mod exchange;
+pub mod flow;
 pub mod grant;
 pub mod inspect;
 pub mod issuer;
 pub mod key;
+pub mod plan;
 pub mod secret;
-pub mod source;
 pub mod template;
 pub mod text;
 pub mod token;
+pub mod warning;
 
 pub use alg::{Alg, KeyType};
 pub use assertion::{Claims, HeaderOptions, KidFrom, Signer};
 pub use error::{Category, Error};
+pub use flow::{Client, Served};
 pub use key::{KeyBundle, SigningKey};
+pub use plan::TokenPlan;
 pub use secret::Secret;
+pub use warning::{Warning, WarningKind};
 
 /// signet's version, as `--version` and the `User-Agent` show it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

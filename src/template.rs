@@ -489,6 +489,18 @@ pub fn is_path(s: &str) -> bool {
     s.contains('/') || s.ends_with(".toml") || Path::new(s).is_absolute()
 }
 
+impl Template {
+    /// The provider's name for messages.
+    pub fn description_name(&self) -> String {
+        self.description
+            .split(':')
+            .next()
+            .unwrap_or(&self.name)
+            .trim()
+            .to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,7 +68,6 @@ impl std::fmt::Display for OAuthError {
     }
 }
 
-
 /// Reads an OAuth error object from a body, if it is one.
 pub fn parse_oauth_error(body: &[u8]) -> Option<OAuthError> {
     let v: Value = serde_json::from_slice(body).ok()?;
@@ -89,7 +88,10 @@ pub fn parse_oauth_error(body: &[u8]) -> Option<OAuthError> {
     Some(OAuthError {
         error: crate::text::sanitize(&code, 100),
         description: desc.map(|d| crate::text::sanitize(&d, 300)),
-        uri: v.get("error_uri").and_then(Value::as_str).map(|u| crate::text::sanitize(u, 200)),
+        uri: v
+            .get("error_uri")
+            .and_then(Value::as_str)
+            .map(|u| crate::text::sanitize(u, 200)),
     })
 }
 

@@ -14,7 +14,10 @@ pub fn default_dir(env: &Env) -> Option<PathBuf> {
     if let Some(d) = env.get(EnvVars::CACHE_DIR) {
         return Some(PathBuf::from(d));
     }
-    if let Some(x) = env.get(crate::env::EnvVars::XDG_CACHE_HOME).filter(|x| Path::new(x).is_absolute()) {
+    if let Some(x) = env
+        .get(crate::env::EnvVars::XDG_CACHE_HOME)
+        .filter(|x| Path::new(x).is_absolute())
+    {
         return Some(PathBuf::from(x).join("signet"));
     }
     #[cfg(target_os = "linux")]
@@ -148,9 +151,17 @@ impl FileStore {
         f.read_to_end(&mut buf).map_err(|e| io("entry", path, e))?;
         Ok(Entry::parse(&buf))
     }
+}
 
+struct FileLock {
+    _file: File,
+}
+
+impl LockGuard for FileLock {}
+
+impl TokenStore for FileStore {
     /// Every entry with its key (untrusted or unreadable ones are skipped).
-    pub fn entries(&self) -> Result<Vec<(CacheKey, Entry)>, CacheError> {
+    fn entries(&self) -> Result<Vec<(CacheKey, Entry)>, CacheError> {
         let mut out = vec![];
         let rd = std::fs::read_dir(&self.dir).map_err(|e| io("folder", &self.dir, e))?;
         for de in rd.flatten() {
@@ -174,7 +185,7 @@ impl FileStore {
     }
 
     /// Removes an entry (and its lock file).
-    pub fn remove(&self, key: &CacheKey) -> Result<(), CacheError> {
+    fn remove(&self, key: &CacheKey) -> Result<(), CacheError> {
         let p = self.entry_path(key);
         match std::fs::remove_file(&p) {
             Ok(()) => {}
@@ -184,15 +195,7 @@ impl FileStore {
         let _ = std::fs::remove_file(self.dir.join(format!("{}.lock", key.0)));
         Ok(())
     }
-}
 
-struct FileLock {
-    _file: File,
-}
-
-impl LockGuard for FileLock {}
-
-impl TokenStore for FileStore {
     fn get(&self, key: &CacheKey) -> Result<Option<Entry>, CacheError> {
         Self::read_entry(&self.entry_path(key))
     }

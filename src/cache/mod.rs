@@ -1,14 +1,23 @@
 //! The token cache: one entry per identity, found by a hash of everything that changes which
-//! token comes back (see [`crate::source::TokenSource::identity`]), never by a secret.
+//! token comes back ([`CacheKey::for_plan`]), never by a secret.
 //!
-//! The store is behind the small [`TokenStore`] trait so that a shared backend can sit beside the
-//! file store without touching the token path.
+//! Every store is a [`TokenStore`]: the local files ([`FileStore`]), Redis ([`RedisStore`], feature
+//! `redis`), both as one ([`TieredStore`]), and [`MemoryStore`] for tests. The token flow
+//! ([`crate::flow`]) sees only the trait, so a new backend is one file and one arm where
+//! [`TieredStore`] is opened.
 
 mod file;
-mod shared;
+mod identity;
+mod memory;
+#[cfg(feature = "redis")]
+mod redis;
+mod tiered;
 
 pub use file::{default_dir, FileStore};
-pub use shared::{CacheKeyMaterial, RedisStore, RedisUrl, UNDECRYPTABLE};
+pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis::{CacheKeyMaterial, RedisStore, RedisUrl, UNDECRYPTABLE};
+pub use tiered::{CacheKeySource, SharedCache, TieredStore};
 
 use crate::token::Token;
 use serde::{Deserialize, Serialize};
@@ -46,17 +55,29 @@ pub enum CacheError {
         /// Why.
         reason: String,
     },
-    /// The lock could not be had within the time limit.
-    #[error("waited {secs} s for the cache lock {path} held by another signet process")]
+    /// The lock could not be had within the time limit (the flow gives up: exit 5).
+    #[error("waited {secs} s for the cache lock {path} held by another signet process (--timeout)")]
     LockTimeout {
         /// The lock file.
         path: PathBuf,
         /// The limit.
         secs: u64,
     },
-    /// No cache folder could be determined.
-    #[error("no cache folder: set SIGNET_CACHE_DIR or --cache-dir")]
-    NoDir,
+    /// The cache is configured in a way that cannot work (a shared cache's key that cannot be
+    /// read or parsed): an error of the settings, not a cache to go on without.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl CacheError {
+    /// What kind of failure it is: a lock timeout ends an exchange that could not complete
+    /// (exit 5); anything else is a problem of the cache or its settings.
+    pub fn category(&self) -> crate::Category {
+        match self {
+            CacheError::LockTimeout { .. } => crate::Category::Network,
+            _ => crate::Category::Usage,
+        }
+    }
 }
 
 /// The hex SHA-256 of an identity: the entry's name.
@@ -202,4 +223,8 @@ pub trait TokenStore {
         timeout: Duration,
         on_wait: &mut dyn FnMut(),
     ) -> Result<Box<dyn LockGuard>, CacheError>;
+    /// Every entry it holds that can be read (for `cache list`).
+    fn entries(&self) -> Result<Vec<(CacheKey, Entry)>, CacheError>;
+    /// Removes the entry for `key`; a missing one is not an error.
+    fn remove(&self, key: &CacheKey) -> Result<(), CacheError>;
 }

@@ -27,6 +27,17 @@ impl Ctx {
         output::warn(self.quiet, msg);
     }
 
+    /// The library's token client, its warnings printed as `warning:` lines. With -v a retry is
+    /// already logged as it happens, so its warning would say it twice.
+    pub fn client(&self) -> signet::Client {
+        let (quiet, verbose) = (self.quiet, self.verbose);
+        signet::Client::new().on_warning(move |w| {
+            if !(verbose > 0 && w.kind == signet::WarningKind::Retry) {
+                output::warn(quiet, &w.message);
+            }
+        })
+    }
+
     /// The key passphrase for commands outside the settings layers: the file, else SIGNET_KEY_PASSPHRASE.
     pub fn passphrase(&self, file: Option<&std::path::Path>) -> Result<Option<signet::Secret<String>>, signet::Error> {
         Ok(match file {
@@ -173,7 +184,10 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
         (Key::TokenPath, x.token_path.clone()),
         (Key::DefaultTtl, x.default_ttl.clone()),
         (Key::Timeout, x.timeout.clone()),
-        (Key::CaFile, x.ca_file.as_ref().map(|p| p.to_string_lossy().into_owned())),
+        (
+            Key::CaFile,
+            x.ca_file.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        ),
         (
             Key::CacheDir,
             x.cache_dir.as_ref().map(|p| p.to_string_lossy().into_owned()),
@@ -231,7 +245,14 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
         (Key::Param, &x.param, "--param"),
     ] {
         if !vals.is_empty() {
-            put(k, signet::source::kv_list(vals, flag)?);
+            put(
+                k,
+                Raw::Map(
+                    vals.iter()
+                        .map(|v| config::split_kv(v, flag))
+                        .collect::<Result<_, _>>()?,
+                ),
+            );
         }
     }
     if !x.request_header.is_empty() {
@@ -294,7 +315,7 @@ pub fn resolve(ctx: &Ctx, flags: Layer) -> Result<Resolved, signet::Error> {
         None => Layer::new(),
     };
     let first = config::resolve(&[&flags, &env_layer, &profile_layer]);
-    let (settings, template) = match signet::source::template_layer(&first)? {
+    let (settings, template) = match signet::plan::template_layer(&first)? {
         Some((t, vars, tl)) => (
             config::resolve(&[&flags, &env_layer, &profile_layer, &tl]),
             Some((t, vars)),

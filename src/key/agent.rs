@@ -65,15 +65,18 @@ fn roundtrip(socket: &Path, msg: &[u8], spec: &str) -> Result<Vec<u8>, KeyError>
     let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(30)));
     let mut framed = (msg.len() as u32).to_be_bytes().to_vec();
     framed.extend_from_slice(msg);
-    s.write_all(&framed).map_err(|e| fail(spec, crate::text::io_reason(&e)))?;
+    s.write_all(&framed)
+        .map_err(|e| fail(spec, crate::text::io_reason(&e)))?;
     let mut len = [0u8; 4];
-    s.read_exact(&mut len).map_err(|e| fail(spec, crate::text::io_reason(&e)))?;
+    s.read_exact(&mut len)
+        .map_err(|e| fail(spec, crate::text::io_reason(&e)))?;
     let n = u32::from_be_bytes(len) as usize;
     if n > 256 * 1024 {
         return Err(fail(spec, "the agent's answer is too large"));
     }
     let mut body = vec![0u8; n];
-    s.read_exact(&mut body).map_err(|e| fail(spec, crate::text::io_reason(&e)))?;
+    s.read_exact(&mut body)
+        .map_err(|e| fail(spec, crate::text::io_reason(&e)))?;
     Ok(body)
 }
 

@@ -636,7 +636,6 @@ pub fn read_passphrase_file(path: &Path) -> Result<Secret<String>, KeyError> {
     Ok(Secret::new(std::mem::take(&mut *s)))
 }
 
-
 /// Loads a private key and whatever certificates come with it.
 ///
 /// `passphrase` decrypts an encrypted PKCS#8 or a PKCS#12; a PKCS#12 with no passphrase given is

@@ -2,7 +2,7 @@
 
 use crate::cli::args::{CacheCommand, SharedCacheArgs};
 use crate::cli::{output, CmdResult, Ctx, Failure};
-use signet::cache::FileStore;
+use signet::cache::{FileStore, TokenStore};
 use signet::config::ConfigError;
 use std::path::PathBuf;
 
@@ -15,41 +15,45 @@ fn dir(ctx: &Ctx, flag: Option<PathBuf>) -> Result<PathBuf, ConfigError> {
 }
 
 fn cache_err(e: signet::cache::CacheError) -> Failure {
-    output::error(&e.to_string(), None);
-    Failure::Exit(2)
+    Failure::Lib(e.into())
 }
 
-/// The shared store named by flags or SIGNET_CACHE_URL, connected; `None` for the file cache.
-fn shared_store(ctx: &Ctx, a: &SharedCacheArgs) -> Result<Option<(signet::cache::RedisStore, String)>, Failure> {
-    use signet::config::{Origin, Raw};
+/// A store, and whether it is the shared one.
+type OpenStore = (Box<dyn TokenStore>, bool);
+
+/// The store `cache list|clear` work on: the shared one named by flags or SIGNET_CACHE_URL
+/// (connected, so an unreachable server is an error here), else the cache folder if it exists.
+/// Both are used through the one `TokenStore` trait. The bool says whether it is the shared one.
+fn open_store(ctx: &Ctx, cache_dir: Option<PathBuf>, a: &SharedCacheArgs) -> Result<Option<OpenStore>, Failure> {
+    use signet::config::{Key, Origin, Raw};
     let mut flags = signet::config::Layer::new();
-    if let Some(u) = &a.cache_url {
-        flags.insert(signet::config::Key::CacheUrl, (Raw::Str(u.clone()), Origin::Flag));
-    }
-    if let Some(p) = &a.cache_key_file {
-        flags.insert(
-            signet::config::Key::CacheKeyFile,
-            (Raw::Str(p.to_string_lossy().into_owned()), Origin::Flag),
-        );
-    }
-    if let Some(p) = &a.ca_file {
-        flags.insert(signet::config::Key::CaFile, (Raw::Str(p.to_string_lossy().into_owned()), Origin::Flag));
+    for (k, v) in [
+        (Key::CacheUrl, a.cache_url.clone()),
+        (
+            Key::CacheKeyFile,
+            a.cache_key_file.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        ),
+        (
+            Key::CaFile,
+            a.ca_file.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        ),
+    ] {
+        if let Some(v) = v {
+            flags.insert(k, (Raw::Str(v), Origin::Flag));
+        }
     }
     let env = signet::config::env_layer(&ctx.env);
     let s = signet::config::resolve(&[&flags, &env]);
-    let Some(sh) = crate::cli::cmd::token::shared(ctx, &s)? else {
-        return Ok(None);
-    };
-    let shown = sh.url.shown().to_string();
-    let store = signet::cache::RedisStore::connect(
-        &sh.url,
-        &sh.key,
-        sh.ca_file.as_deref(),
-        std::time::Duration::from_secs(5),
-        0,
-    )
-    .map_err(cache_err)?;
-    Ok(Some((store, shown)))
+    if let Some(shared) = signet::cache::SharedCache::from_settings(&s, &ctx.env)? {
+        let store = shared
+            .connect(std::time::Duration::from_secs(5), 0)
+            .map_err(cache_err)?;
+        return Ok(Some((Box::new(store), true)));
+    }
+    let d = dir(ctx, cache_dir)?;
+    Ok(FileStore::open_existing(&d)
+        .map_err(cache_err)?
+        .map(|f| (Box::new(f) as Box<dyn TokenStore>, false)))
 }
 
 pub fn run(ctx: &Ctx, c: CacheCommand) -> CmdResult {
@@ -68,16 +72,11 @@ pub fn run(ctx: &Ctx, c: CacheCommand) -> CmdResult {
             Ok(0)
         }
         CacheCommand::List { cache_dir, shared } => {
-            let entries = if let Some((r, _)) = shared_store(ctx, &shared)? {
-                r.entries().map_err(cache_err)?
-            } else {
-                let d = dir(ctx, cache_dir)?;
-                let Some(store) = FileStore::open_existing(&d).map_err(cache_err)? else {
-                    output::stdout("no cached tokens\n");
-                    return Ok(0);
-                };
-                store.entries().map_err(cache_err)?
+            let Some((store, _)) = open_store(ctx, cache_dir, &shared)? else {
+                output::stdout("no cached tokens\n");
+                return Ok(0);
             };
+            let entries = store.entries().map_err(cache_err)?;
             if entries.is_empty() {
                 output::stdout("no cached tokens\n");
                 return Ok(0);
@@ -141,24 +140,7 @@ pub fn run(ctx: &Ctx, c: CacheCommand) -> CmdResult {
             expired,
             shared,
         } => {
-            if let Some((r, _)) = shared_store(ctx, &shared)? {
-                let mut n = 0;
-                for (k, e) in r.entries().map_err(cache_err)? {
-                    if token_url.as_ref().is_none_or(|u| e.token_url.as_ref() == Some(u))
-                        && client_id.as_ref().is_none_or(|c| e.client_id.as_ref() == Some(c))
-                    {
-                        r.remove(&k).map_err(cache_err)?;
-                        n += 1;
-                    }
-                }
-                output::stdout(&format!(
-                    "removed {n} shared cached token{}\n",
-                    if n == 1 { "" } else { "s" }
-                ));
-                return Ok(0);
-            }
-            let d = dir(ctx, cache_dir)?;
-            let Some(store) = FileStore::open_existing(&d).map_err(cache_err)? else {
+            let Some((store, is_shared)) = open_store(ctx, cache_dir, &shared)? else {
                 output::stdout("removed 0 cached tokens\n");
                 return Ok(0);
             };
@@ -173,7 +155,8 @@ pub fn run(ctx: &Ctx, c: CacheCommand) -> CmdResult {
                     n += 1;
                 }
             }
-            output::stdout(&format!("removed {n} cached token{}\n", if n == 1 { "" } else { "s" }));
+            let which = if is_shared { "shared cached" } else { "cached" };
+            output::stdout(&format!("removed {n} {which} token{}\n", signet::text::plural(n)));
             Ok(0)
         }
     }

@@ -1,10 +1,11 @@
 //! `signet config show|path`.
 
-use signet::config::Key;
 use crate::cli::args::ConfigCommand;
 use crate::cli::{flag_layer, output, resolve, CmdResult, Ctx};
+use signet::config::Key;
 use signet::config::{ConfigError, Raw, SETTINGS};
-use signet::source::{PassphraseSource, TokenSource};
+use signet::plan::Passphrase;
+use signet::TokenPlan;
 
 pub fn run(ctx: &Ctx, c: ConfigCommand) -> CmdResult {
     match c {
@@ -42,21 +43,22 @@ pub fn run(ctx: &Ctx, c: ConfigCommand) -> CmdResult {
                 };
                 rows.push((st.name.to_string(), value, origin.to_string()));
             }
-            let src = TokenSource::from_settings(&r.settings, &ctx.env, r.template);
-            let pass = match src.as_ref().map(|s| &s.passphrase_source) {
-                Ok(PassphraseSource::None) => ("unset".to_string(), "-".to_string()),
-                Ok(PassphraseSource::Env) => ("set".into(), "env SIGNET_KEY_PASSPHRASE".into()),
-                Ok(PassphraseSource::File(p)) => ("set".into(), format!("file {}", p.display())),
-                Ok(PassphraseSource::NamedEnv(v)) => ("set".into(), format!("env {v} (passphrase_env)")),
-                Err(_) => ("unset".into(), "-".into()),
+            let src = TokenPlan::from_settings(&r.settings, &ctx.env, r.template);
+            let pass = match src.as_ref().map(|s| s.passphrase()) {
+                Ok(Passphrase::None) | Ok(Passphrase::NamedEnv { value: None, .. }) | Err(_) => {
+                    ("unset".to_string(), "-".to_string())
+                }
+                Ok(Passphrase::Env(_)) => ("set".into(), "env SIGNET_KEY_PASSPHRASE".into()),
+                Ok(Passphrase::File(p)) => ("set".into(), format!("file {}", p.display())),
+                Ok(Passphrase::NamedEnv { name, .. }) => ("set".into(), format!("env {name} (passphrase_env)")),
             };
             rows.push(("key_passphrase".into(), pass.0, pass.1));
             if let Ok(s) = &src {
                 if r.settings.str(Key::Audience).is_none() {
-                    if let Some(a) = &s.audience {
-                        rows.push(("audience".into(), a.clone(), "template".into()));
-                    } else if let Some(u) = &s.token_url {
-                        rows.push(("audience".into(), u.clone(), "derived from token_url".into()));
+                    if let Some(a) = s.audience() {
+                        rows.push(("audience".into(), a.to_string(), "template".into()));
+                    } else if let Some(u) = s.configured_token_url() {
+                        rows.push(("audience".into(), u.to_string(), "derived from token_url".into()));
                     }
                 }
             }

@@ -2,12 +2,11 @@
 //! starts the embedded issuer on 127.0.0.1 trusting it, fetches a token through the same code
 //! path as `signet token`, then serves it again from the cache.
 
-use crate::cli::cmd::token::{get_token, Job};
 use crate::cli::{output, CmdResult, Ctx};
 use signet::config::{self, Layer, Origin, Raw};
 use signet::issuer::{Client, Issuer, IssuerConfig};
 use signet::secret::shorten;
-use signet::source::TokenSource;
+use signet::TokenPlan;
 use std::io::Write;
 use std::time::Instant;
 
@@ -67,33 +66,34 @@ pub fn run(ctx: &Ctx) -> CmdResult {
     ] {
         flags.insert(k, (Raw::Str(v), Origin::Flag));
     }
-    flags.insert(signet::config::Key::Scope, (Raw::List(vec!["demo.read".into()]), Origin::Flag));
+    flags.insert(
+        signet::config::Key::Scope,
+        (Raw::List(vec!["demo.read".into()]), Origin::Flag),
+    );
+    flags.insert(
+        signet::config::Key::CacheDir,
+        (Raw::Str(dir.path().join("cache").display().to_string()), Origin::Flag),
+    );
     let settings = config::resolve(&[&flags]);
-    let src = TokenSource::from_settings(&settings, &ctx.env, None)?;
-    let signer = src.signer()?;
-    let sample = src.sign(&signer, 0)?;
+    let plan = TokenPlan::from_settings(&settings, &ctx.env, None)?;
+    let client = ctx.client();
+    let signer = client.signer(&plan)?;
+    let sample = plan.sign(&signer, signet::clock::now())?;
     let d = signet::inspect::dangerous::decode_unverified(sample.expose())?;
     say("3. a client assertion (RFC 7523), signed with ES256:");
     say(&format!("   header: {}", serde_json::Value::Object(d.header.clone())));
     say(&format!("   claims: {}", serde_json::Value::Object(d.claims.clone())));
     say(&format!("   compact JWT: {}", shorten(sample.expose())));
-    let req = src.request(&signer, 0)?;
+    let req = plan.request(&signer, signet::clock::now())?;
     say(&format!("4. POST {}", req.url));
     for (k, v) in req.redacted_headers() {
         say(&format!("   {k}: {v}"));
     }
     say("   body: grant_type=client_credentials&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion=[a fresh assertion]&scope=demo.read");
 
-    let job = Job {
-        src,
-        no_cache: false,
-        force_refresh: false,
-        min_ttl: 60,
-        cache_dir: Some(dir.path().join("cache")),
-        shared: None,
-    };
     let started = Instant::now();
-    let (token, cached) = get_token(ctx, &job)?;
+    let served = client.get_token(&plan)?;
+    let (token, cached) = (served.token, served.from_cache);
     say(&format!(
         "5. the issuer answered in {} ms after {} request: access token {} (expires in {}, cached: {cached})",
         started.elapsed().as_millis(),
@@ -102,7 +102,8 @@ pub fn run(ctx: &Ctx) -> CmdResult {
         signet::clock::human_duration(token.expires_in(signet::clock::now()))
     ));
     let started = Instant::now();
-    let (again, cached) = get_token(ctx, &job)?;
+    let served = client.get_token(&plan)?;
+    let (again, cached) = (served.token, served.from_cache);
     say(&format!(
         "6. asked again: served from the cache in {} µs (cached: {cached}, same token: {}, requests to the issuer: {})",
         started.elapsed().as_micros(),

@@ -1,7 +1,6 @@
 //! `signet exec`: run a command with the token in its environment, passing its exit code through.
 
 use crate::cli::args::ExecArgs;
-use crate::cli::cmd::token::{get_token, job};
 use crate::cli::{flag_layer, output, resolve, CmdResult, Ctx, Failure};
 use signet::config::ConfigError;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,8 +11,8 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> CmdResult {
         return Err(ConfigError::Usage(format!("--env '{}' is not a valid variable name", a.env)).into());
     }
     let r = resolve(ctx, flag_layer(&a.signing, &a.exchange)?)?;
-    let job = job(ctx, r)?;
-    let (token, _) = get_token(ctx, &job).map_err(Failure::Lib)?;
+    let plan = crate::cli::cmd::token::plan(ctx, r)?;
+    let token = ctx.client().get_token(&plan).map_err(Failure::Lib)?.token;
     // Signals are watched before the child starts, so none arrives unforwarded.
     let pending = Arc::new(AtomicUsize::new(0));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

@@ -20,7 +20,13 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), signet::Error> 
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, mode);
     o.open(path)
         .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
-        .map_err(|e| usage(format!("cannot write {}: {}", path.display(), signet::text::io_reason(&e))))
+        .map_err(|e| {
+            usage(format!(
+                "cannot write {}: {}",
+                path.display(),
+                signet::text::io_reason(&e)
+            ))
+        })
 }
 
 fn distinguished_name(subject: &str) -> Result<rcgen::DistinguishedName, signet::Error> {
@@ -120,8 +126,13 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> CmdResult {
         .self_signed(&kp)
         .map_err(|e| usage(format!("certificate: {e}")))?;
     // 3. the files
-    std::fs::create_dir_all(&a.out)
-        .map_err(|e| usage(format!("cannot create {}: {}", a.out.display(), signet::text::io_reason(&e))))?;
+    std::fs::create_dir_all(&a.out).map_err(|e| {
+        usage(format!(
+            "cannot create {}: {}",
+            a.out.display(),
+            signet::text::io_reason(&e)
+        ))
+    })?;
     let key_pem = match &pass {
         Some(p) => {
             use pkcs8::der::Decode;

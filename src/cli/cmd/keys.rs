@@ -2,14 +2,12 @@
 //! key will work before a nightly job finds out.
 
 use crate::cli::args::{CheckArgs, JwkArgs};
-use crate::cli::cmd::token::cert_checks;
 use crate::cli::{flag_layer, output, resolve, CmdResult, Ctx};
 use serde_json::{json, Value};
 use signet::assertion::{HeaderOptions, KidFrom};
 use signet::config::ConfigError;
 use signet::key::{self, Certificate, KeyError, PublicJwk};
-use signet::source::TokenSource;
-use signet::{Alg, Signer};
+use signet::{Alg, Signer, TokenPlan};
 
 fn jwk_json(
     jwk: &PublicJwk,
@@ -121,9 +119,9 @@ pub fn check(ctx: &Ctx, a: CheckArgs) -> CmdResult {
     for w in &r.warnings {
         ctx.warn(w);
     }
-    let src = TokenSource::from_settings(&r.settings, &ctx.env, r.template)?;
-    let signer = src.signer()?;
-    cert_checks(ctx, &signer)?;
+    let plan = TokenPlan::from_settings(&r.settings, &ctx.env, r.template)?;
+    let client = ctx.client();
+    let signer = client.signer(&plan)?;
     let b = signer.bundle();
     let now = signet::clock::now();
     let mut notes = vec![format!("key: {} from {}", b.key.key_type(), b.source.display())];
@@ -142,11 +140,11 @@ pub fn check(ctx: &Ctx, a: CheckArgs) -> CmdResult {
         }
         report["certificate"] = json!({"subject": c.subject(), "sha1": c.hex_sha1(), "not_after": signet::clock::rfc3339(c.not_after()), "expires_in": left});
     }
-    if let Some(t) = &src.template {
+    if let Some(t) = plan.template() {
         notes.push(format!("template {}: {} accepted", t.name, signer.alg()));
         report["template"] = t.name.clone().into();
     }
-    let jwt = src.sign(&signer, 0)?;
+    let jwt = plan.sign(&signer, signet::clock::now())?;
     let d = signet::inspect::dangerous::decode_unverified(jwt.expose())?;
     notes.push(format!(
         "test assertion signed ({} {}, kid {}), not sent",

@@ -1,16 +1,17 @@
-//! A token source: everything needed to get a token, resolved from settings, and the steps that
-//! get it (sign an assertion, exchange it, or serve it from the cache).
+//! A token plan: everything needed to get a token, typed and checked from the resolved settings.
 //!
-//! Resolving a source reads no key: the key is loaded only when an assertion must be signed, so
-//! a cache hit costs a hash of the key file and one small read.
+//! Building a plan does no I/O: the key, the passphrase file and the shared cache's key are read
+//! only when a step needs them (see [`crate::flow`]), so that a cache hit reads the one entry it
+//! serves and nothing secret.
 
 use crate::alg::Alg;
 use crate::assertion::{Claims, HeaderOptions, KidFrom, Signer};
-use crate::config::{split_kv, ConfigError, Key, Origin, Raw, Settings};
+use crate::cache::SharedCache;
+use crate::config::{ConfigError, Key, Origin, Settings};
 use crate::env::{Env, EnvVars};
-use crate::exchange::{self, Event, ExchangeError, ExchangeOptions, Outcome};
+use crate::exchange::ExchangeOptions;
 use crate::grant::{parse_request_header, Grant, RequestParams, TokenRequest};
-use crate::key::{self, KeyError};
+use crate::key;
 use crate::secret::Secret;
 use crate::template::Template;
 use crate::token::ResponseShape;
@@ -19,17 +20,58 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Where the passphrase came from (for `config show`; never the value).
+/// Where the key's passphrase comes from. A file is read only when the key is loaded.
 #[derive(Clone, Debug)]
-pub enum PassphraseSource {
+pub enum Passphrase {
     /// None given.
     None,
     /// `SIGNET_KEY_PASSPHRASE`.
-    Env,
-    /// A file.
+    Env(Secret<String>),
+    /// A file (`--key-passphrase-file`, or `key_passphrase_file` in a profile).
     File(PathBuf),
-    /// An environment variable named by the profile.
-    NamedEnv(String),
+    /// An environment variable a profile names in `passphrase_env`, and its value when set.
+    NamedEnv {
+        /// The variable.
+        name: String,
+        /// Its value.
+        value: Option<Secret<String>>,
+    },
+}
+
+impl Passphrase {
+    /// The passphrase itself: reads the file, or says which variable is unset.
+    pub fn read(&self) -> Result<Option<Secret<String>>, crate::Error> {
+        match self {
+            Passphrase::None => Ok(None),
+            Passphrase::Env(v) => Ok(Some(v.clone())),
+            Passphrase::File(p) => Ok(Some(
+                key::read_passphrase_file(p).map_err(|e| ConfigError::Usage(e.to_string()))?,
+            )),
+            Passphrase::NamedEnv { name, value } => match value {
+                Some(v) => Ok(Some(v.clone())),
+                None => Err(ConfigError::Missing {
+                    what: format!("the passphrase variable {name} named by passphrase_env"),
+                    how: format!("set {name} in the environment"),
+                }
+                .into()),
+            },
+        }
+    }
+}
+
+/// How the token is cached.
+#[derive(Debug, Clone)]
+pub struct CachePlan {
+    /// `--no-cache`: neither read nor write.
+    pub no_cache: bool,
+    /// `--force-refresh`: fetch even when a fresh token is cached.
+    pub force_refresh: bool,
+    /// A cached token with fewer seconds left than this is refetched.
+    pub min_ttl: u64,
+    /// The local cache folder, when one is known.
+    pub dir: Option<PathBuf>,
+    /// The shared (Redis) cache behind the local one.
+    pub shared: Option<SharedCache>,
 }
 
 /// An assertion signet does not sign itself: workload identity federation, where the CI platform
@@ -67,71 +109,66 @@ impl External {
     }
 }
 
-/// Everything needed to sign and exchange, resolved and typed.
+/// Everything needed to get a token, resolved and typed: what to sign, where to send it, how
+/// to cache the answer.
 #[derive(Debug)]
-pub struct TokenSource {
+pub struct TokenPlan {
     /// The private key file.
-    pub key: Option<PathBuf>,
-    /// The passphrase (never printed).
-    pub passphrase: Option<Secret<String>>,
-    /// Where the passphrase came from.
-    pub passphrase_source: PassphraseSource,
+    pub(crate) key: Option<PathBuf>,
+    /// Where the key's passphrase comes from (read only when the key is loaded).
+    pub(crate) passphrase: Passphrase,
     /// The certificate file.
-    pub cert: Option<PathBuf>,
+    pub(crate) cert: Option<PathBuf>,
     /// Where keys that are not files are reached (PKCS#11 module and PIN, ssh-agent socket).
-    pub remote: key::RemoteOptions,
+    pub(crate) remote: key::RemoteOptions,
     /// A second key (and certificate) for rotation.
-    pub next_key: Option<(PathBuf, Option<PathBuf>)>,
+    pub(crate) next_key: Option<(PathBuf, Option<PathBuf>)>,
     /// Header options.
-    pub header: HeaderOptions,
+    pub(crate) header: HeaderOptions,
     /// Explicit algorithm.
-    pub alg: Option<Alg>,
+    pub(crate) alg: Option<Alg>,
     /// Whether `alg` is only the template's default (then a key it does not fit uses its own default).
-    pub alg_from_template: bool,
+    pub(crate) alg_from_template: bool,
     /// Client id.
-    pub client_id: Option<String>,
+    pub(crate) client_id: Option<String>,
     /// `iss` override.
-    pub issuer: Option<String>,
+    pub(crate) issuer: Option<String>,
     /// `sub` override.
-    pub subject: Option<String>,
+    pub(crate) subject: Option<String>,
     /// Omit `sub` when no subject is set.
-    pub omit_subject: bool,
+    pub(crate) omit_subject: bool,
     /// Audience (defaults to the token URL).
-    pub audience: Option<String>,
+    pub(crate) audience: Option<String>,
     /// Assertion lifetime.
-    pub lifetime: u64,
+    pub(crate) lifetime: u64,
     /// Extra claims.
-    pub claims: Map<String, Value>,
+    pub(crate) claims: Map<String, Value>,
     /// Grant.
-    pub grant: Grant,
+    pub(crate) grant: Grant,
     /// Token URL.
-    pub token_url: Option<String>,
+    pub(crate) token_url: Option<String>,
     /// Scopes.
-    pub scopes: Vec<String>,
+    pub(crate) scopes: Vec<String>,
     /// Whether scopes travel as a `scope` claim instead of a form parameter.
-    pub scope_in_claim: bool,
+    pub(crate) scope_in_claim: bool,
     /// Extra parameters.
-    pub params: Vec<(String, String)>,
+    pub(crate) params: Vec<(String, String)>,
     /// Extra request headers.
-    pub request_headers: Vec<(String, String)>,
+    pub(crate) request_headers: Vec<(String, String)>,
     /// How to read the answer.
-    pub shape: ResponseShape,
+    pub(crate) shape: ResponseShape,
     /// Whole-exchange limit.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Extra CAs.
-    pub ca_file: Option<PathBuf>,
+    pub(crate) ca_file: Option<PathBuf>,
     /// The template, if any.
-    pub template: Option<Template>,
+    pub(crate) template: Option<Template>,
     /// Template variables as resolved.
-    pub vars: BTreeMap<String, String>,
-    /// Warnings gathered while resolving.
-    pub warnings: Vec<String>,
+    pub(crate) vars: BTreeMap<String, String>,
     /// An assertion from elsewhere, sent instead of one signet signs.
-    pub external: Option<External>,
-}
-
-fn bool_or(s: &Settings, key: Key) -> bool {
-    s.flag(key)
+    pub(crate) external: Option<External>,
+    /// How the token is cached.
+    pub(crate) cache: CachePlan,
 }
 
 /// A loaded template, its checked variables, and its values as a settings layer.
@@ -140,7 +177,9 @@ pub type TemplateLayer = (Template, BTreeMap<String, String>, crate::config::Lay
 /// Builds the template layer for the template the settings name (if any), so the caller can
 /// resolve again with it in place. Returns the template and its checked variables.
 pub fn template_layer(s: &Settings) -> Result<Option<TemplateLayer>, ConfigError> {
-    let Some(name) = s.str(Key::Template) else { return Ok(None) };
+    let Some(name) = s.str(Key::Template) else {
+        return Ok(None);
+    };
     let t = crate::template::load(name)?;
     let vars = t.check_vars(&s.map(Key::Var))?;
     let layer = t.layer(&vars)?;
@@ -181,23 +220,30 @@ fn kid_rule(s: &Settings) -> Result<(Option<String>, Option<KidFrom>), ConfigErr
     }
 }
 
-impl TokenSource {
-    /// Types the resolved settings. `template` is the one [`template_layer`] loaded.
+impl TokenPlan {
+    /// Types and checks the resolved settings; `template` is the one [`template_layer`] loaded.
+    /// Reads no file.
     pub fn from_settings(
         s: &Settings,
         env: &Env,
         template: Option<(Template, BTreeMap<String, String>)>,
-    ) -> Result<TokenSource, ConfigError> {
+    ) -> Result<TokenPlan, ConfigError> {
         let (template, vars) = match template {
             Some((t, v)) => (Some(t), v),
             None => (None, BTreeMap::new()),
         };
-        let mut warnings = vec![];
-        let (passphrase, passphrase_source) = passphrase(s, env)?;
+        let passphrase = passphrase(s, env);
         let alg = s.parse::<Alg>(Key::Alg)?;
         let (kid, kid_from) = kid_rule(s)?;
         // `--client-id "$UNSET_VAR"` would sign an assertion with an empty iss: say so instead.
-        for k in [Key::ClientId, Key::Issuer, Key::Subject, Key::Audience, Key::TokenUrl, Key::Kid] {
+        for k in [
+            Key::ClientId,
+            Key::Issuer,
+            Key::Subject,
+            Key::Audience,
+            Key::TokenUrl,
+            Key::Kid,
+        ] {
             if s.str(k).is_some_and(|v| v.trim().is_empty()) {
                 let from = s.origin(k).map(|o| o.to_string()).unwrap_or_default();
                 return Err(ConfigError::Usage(format!(
@@ -239,10 +285,16 @@ impl TokenSource {
         let scope_in_claim = template
             .as_ref()
             .is_some_and(|t| t.scope_in.as_deref() == Some("claim"));
-        let mut src = TokenSource {
+        let cache = CachePlan {
+            no_cache: s.flag(Key::NoCache),
+            force_refresh: s.flag(Key::ForceRefresh),
+            min_ttl: s.secs(Key::MinTtl)?.unwrap_or(crate::cache::DEFAULT_MIN_TTL),
+            dir: s.path(Key::CacheDir).or_else(|| crate::cache::default_dir(env)),
+            shared: SharedCache::from_settings(s, env)?,
+        };
+        let mut plan = TokenPlan {
             key: s.path(Key::Key),
             passphrase,
-            passphrase_source,
             cert: s.path(Key::Cert),
             next_key: s.path(Key::NextKey).map(|k| (k, s.path(Key::NextCert))),
             remote: key::RemoteOptions {
@@ -253,9 +305,9 @@ impl TokenSource {
             header: HeaderOptions {
                 kid,
                 kid_from,
-                x5t: bool_or(s, Key::X5t),
-                x5t_s256: bool_or(s, Key::X5tS256),
-                x5c: bool_or(s, Key::X5c),
+                x5t: s.flag(Key::X5t),
+                x5t_s256: s.flag(Key::X5tS256),
+                x5c: s.flag(Key::X5c),
             },
             alg,
             alg_from_template: matches!(s.origin(Key::Alg), Some(Origin::Template(_))),
@@ -281,14 +333,12 @@ impl TokenSource {
             external: external(s, env)?,
             template,
             vars,
-            warnings: vec![],
+            cache,
         };
-        src.apply_template_patterns(s)?;
-        src.apply_alg_send(s);
-        src.check_template_limits()?;
-        warnings.append(&mut src.warnings);
-        src.warnings = warnings;
-        Ok(src)
+        plan.apply_template_patterns(s)?;
+        plan.apply_alg_send(s);
+        plan.check_template_limits()?;
+        Ok(plan)
     }
 
     /// Template patterns that use built-in placeholders (`{client_id}`, `{token_url}`), filled from
@@ -404,75 +454,6 @@ impl TokenSource {
         })
     }
 
-    /// Loads the key (and certificate) and prepares a signer, checking the algorithm against the
-    /// key and the template.
-    pub fn signer(&self) -> Result<Signer, crate::Error> {
-        let key_path = self.key.as_ref().ok_or_else(|| ConfigError::Missing {
-            what: "a private key".into(),
-            how: "give --key PATH or SIGNET_KEY".into(),
-        })?;
-        self.signer_for(key_path, self.cert.as_deref())
-    }
-
-    /// The signers to try, in order: with two keys (rotation), the one whose certificate is the
-    /// newest valid one first; without certificates, the order given.
-    pub fn signers(&self) -> Result<Vec<Signer>, crate::Error> {
-        let first = self.signer()?;
-        let Some((k, c)) = &self.next_key else {
-            return Ok(vec![first]);
-        };
-        let second = self.signer_for(k, c.as_deref())?;
-        let now = crate::clock::now();
-        let start = |s: &Signer| {
-            s.bundle()
-                .leaf()
-                .filter(|c| c.not_before() <= now && now <= c.not_after())
-                .map(|c| c.not_before())
-                .unwrap_or(i64::MIN)
-        };
-        Ok(if start(&second) > start(&first) {
-            vec![second, first]
-        } else {
-            vec![first, second]
-        })
-    }
-
-    fn signer_for(&self, key_path: &std::path::Path, cert: Option<&std::path::Path>) -> Result<Signer, crate::Error> {
-        let spec = key_path.to_string_lossy();
-        let bundle = if key::is_remote(&spec) {
-            let mut b = key::load_remote(&spec, &self.remote)?;
-            if let Some(c) = cert {
-                let bytes = std::fs::read(c).map_err(|e| KeyError::CertRead {
-                    path: c.into(),
-                    reason: crate::text::io_reason(&e),
-                })?;
-                let certs = key::parse_certificates(&bytes).map_err(|_| KeyError::BadCertificate { path: c.into() })?;
-                b.set_chain(certs, c)?;
-            }
-            b
-        } else {
-            key::load_bundle(key_path, self.passphrase.as_ref(), cert)?
-        };
-        let alg = match self.alg {
-            // The template's algorithm is a default: an EC key at Okta signs ES256, not RS256.
-            Some(a) if self.alg_from_template && !a.fits(bundle.key.key_type()) => None,
-            a => a,
-        };
-        let signer = Signer::new(bundle, alg, &self.header)?;
-        if let Some(t) = &self.template {
-            if !t.algs.is_empty() && !t.accepted_algs().contains(&signer.alg()) {
-                return Err(ConfigError::Usage(format!(
-                    "{} does not accept {} assertions (it accepts {}): choose one with --alg",
-                    t.description_name(),
-                    signer.alg(),
-                    t.algs.join(", ")
-                ))
-                .into());
-            }
-        }
-        Ok(signer)
-    }
-
     /// The claims for an assertion signed by `signer`.
     pub fn claims(&self, signer: &Signer) -> Result<Claims, ConfigError> {
         let sa = signer.bundle().service_account.as_ref();
@@ -519,15 +500,15 @@ impl TokenSource {
         })
     }
 
-    /// Signs one assertion at `now + skew`.
-    pub fn sign(&self, signer: &Signer, skew: i64) -> Result<Secret<String>, crate::Error> {
+    /// Signs one assertion issued at `at` (Unix seconds).
+    pub fn sign(&self, signer: &Signer, at: i64) -> Result<Secret<String>, crate::Error> {
         let claims = self.claims(signer)?;
-        Ok(signer.sign(&claims, crate::clock::now() + skew)?)
+        Ok(signer.sign(&claims, at)?)
     }
 
-    /// The request for one attempt.
-    pub fn request(&self, signer: &Signer, skew: i64) -> Result<TokenRequest, crate::Error> {
-        let assertion = self.sign(signer, skew)?;
+    /// The request for one attempt, its assertion issued at `at`.
+    pub fn request(&self, signer: &Signer, at: i64) -> Result<TokenRequest, crate::Error> {
+        let assertion = self.sign(signer, at)?;
         let sa_email = signer.bundle().service_account.as_ref().map(|s| s.client_email.clone());
         self.request_for(assertion.expose(), sa_email)
     }
@@ -556,56 +537,6 @@ impl TokenSource {
         Ok(self.grant.request(url, assertion, &params))
     }
 
-    /// Fetches a token with an external assertion (see [`External`]): the file is re-read and the
-    /// variable read again for every attempt; GitHub's token is requested once.
-    pub fn fetch_external(&self, on_event: &mut dyn FnMut(&Event)) -> Result<Outcome, crate::Error> {
-        let Some(ext) = &self.external else {
-            return Err(ConfigError::Usage("no external assertion source".into()).into());
-        };
-        let opts = self.exchange_options()?;
-        exchange::check_url(&opts.url)?;
-        let github = match ext {
-            External::GitHub { audience, url, token } => {
-                let (Some(url), Some(token)) = (url, token) else {
-                    return Err(ConfigError::Missing {
-                        what: "the GitHub Actions OIDC request variables".into(),
-                        how: "give the job `permissions: id-token: write` (ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN are then set)".into(),
-                    }
-                    .into());
-                };
-                Some(exchange::fetch_github_oidc(
-                    url,
-                    token,
-                    audience,
-                    self.timeout,
-                    self.ca_file.as_deref(),
-                )?)
-            }
-            _ => None,
-        };
-        let mut make = |_skew: i64| -> Result<TokenRequest, crate::Error> {
-            let assertion = match ext {
-                External::File(p) => {
-                    let bytes = key::read_secret_file(p).map_err(|e| KeyError::Read {
-                        path: p.clone(),
-                        reason: crate::text::io_reason(&e),
-                    })?;
-                    Secret::new(String::from_utf8_lossy(&bytes).trim().to_string())
-                }
-                External::Env { name, value } => value.clone().ok_or_else(|| ConfigError::Missing {
-                    what: format!("the assertion in {name}"),
-                    how: format!("set {name} (GitLab: an id_tokens entry named {name})"),
-                })?,
-                External::GitHub { .. } => github.clone().unwrap_or_default(),
-            };
-            if assertion.expose().split('.').count() != 3 {
-                return Err(ConfigError::Usage(format!("the assertion from {} is not a JWT", ext.identity())).into());
-            }
-            self.request_for(assertion.expose(), None)
-        };
-        exchange::exchange_blocking(&opts, &mut make, on_event)
-    }
-
     /// The exchange options.
     pub fn exchange_options(&self) -> Result<ExchangeOptions, ConfigError> {
         Ok(ExchangeOptions {
@@ -616,220 +547,60 @@ impl TokenSource {
         })
     }
 
-    /// Fetches a token: signs (a fresh assertion per attempt) and exchanges. For the self-signed
-    /// grant the assertion itself is the token.
-    pub fn fetch(&self, signer: &Signer, on_event: &mut dyn FnMut(&Event)) -> Result<Outcome, crate::Error> {
-        if self.grant == Grant::SelfSigned {
-            let now = crate::clock::now();
-            let jwt = self.sign(signer, 0)?;
-            let token = crate::token::Token {
-                access_token: jwt,
-                token_type: Some("Bearer".into()),
-                scope: None,
-                obtained_at: now,
-                expires_at: now + self.lifetime as i64,
-                extra: BTreeMap::new(),
-            };
-            return Ok(Outcome {
-                token,
-                attempts: 0,
-                warnings: vec![],
-            });
-        }
-        let opts = self.exchange_options()?;
-        exchange::check_url(&opts.url)?;
-        let mut make = |skew: i64| self.request(signer, skew);
-        let result = exchange::exchange_blocking(&opts, &mut make, on_event);
-        result.map_err(|e| self.with_hint(e, signer))
+    /// The template, when one is used.
+    pub fn template(&self) -> Option<&Template> {
+        self.template.as_ref()
     }
 
-    /// Adds the template's hint (with what signet knows) to a refusal.
-    pub fn with_hint(&self, e: crate::Error, signer: &Signer) -> crate::Error {
-        let crate::Error::Exchange(ExchangeError::Refused {
-            url,
-            status,
-            oauth,
-            excerpt,
-            clock_offset,
-            hint: None,
-        }) = e
-        else {
-            return e;
-        };
-        let mut facts: BTreeMap<&str, String> = BTreeMap::new();
-        facts.insert("kid", signer.kid().unwrap_or("(none)").to_string());
-        facts.insert(
-            "kid_rule",
-            self.header
-                .kid_from
-                .map(|k| k.to_string())
-                .unwrap_or_else(|| "default".into()),
-        );
-        facts.insert("alg", signer.alg().to_string());
-        if let Some(c) = signer.bundle().leaf() {
-            facts.insert("x5t", c.x5t());
-            facts.insert("x5t_s256", c.x5t_s256());
-            facts.insert("sha1", c.hex_sha1());
-        }
-        facts.insert(
-            "offset",
-            match clock_offset {
-                Some(o) if o.abs() > exchange::SKEW_TOLERANCE => {
-                    format!(
-                        "the local clock is {} the server's by {} s",
-                        if o > 0 { "behind" } else { "ahead of" },
-                        o.abs()
-                    )
-                }
-                Some(o) => format!("the local clock agrees with the server's within {} s", o.abs().max(1)),
-                None => "the server sent no Date header to compare clocks with".into(),
-            },
-        );
-        let code = oauth
-            .as_ref()
-            .map(|o| o.error.clone())
-            .unwrap_or_else(|| status.to_string());
-        let desc = oauth.as_ref().and_then(|o| o.description.clone()).unwrap_or_default();
-        let hint = self
-            .template
-            .as_ref()
-            .and_then(|t| t.hint_for(&code, &desc, &facts))
-            .or_else(|| {
-                // AADSTS codes live in the description; a time error anywhere gets the clock fact.
-                let lower = desc.to_ascii_lowercase();
-                if lower.contains("expired")
-                    || lower.contains("not yet valid")
-                    || lower.contains("issued in the future")
-                {
-                    Some(format!("assertion times were refused: {}", facts["offset"]))
-                } else {
-                    None
-                }
-            });
-        ExchangeError::Refused {
-            url,
-            status,
-            oauth,
-            excerpt,
-            clock_offset,
-            hint,
-        }
-        .into()
+    /// Where the key's passphrase comes from.
+    pub fn passphrase(&self) -> &Passphrase {
+        &self.passphrase
     }
 
-    /// Identity of everything that changes which token comes back, as canonical text, for the
-    /// cache key. Reads the key and certificate files' bytes (hashing them, never parsing), and
-    /// never includes the passphrase.
-    pub fn identity(&self) -> Result<String, KeyError> {
-        use aws_lc_rs::digest::{digest, SHA256};
-        let file_hash = |p: &PathBuf, cert: bool| -> Result<String, KeyError> {
-            let bytes = key::read_secret_file(p).map_err(|e| {
-                let reason = crate::text::io_reason(&e);
-                if cert {
-                    KeyError::CertRead {
-                        path: p.clone(),
-                        reason,
-                    }
-                } else {
-                    KeyError::Read {
-                        path: p.clone(),
-                        reason,
-                    }
-                }
-            })?;
-            Ok(crate::b64::encode(digest(&SHA256, &bytes).as_ref()))
-        };
-        let mut key_id = match (&self.external, &self.key) {
-            (Some(e), _) => e.identity(),
-            // A key that is not a file is identified by its spec: the cache hit opens no session.
-            (None, Some(p)) if key::is_remote(&p.to_string_lossy()) => p.to_string_lossy().into_owned(),
-            (None, Some(p)) => file_hash(p, false)?,
-            (None, None) => String::new(),
-        };
-        if let Some((k, c)) = &self.next_key {
-            key_id.push('+');
-            key_id.push_str(&file_hash(k, false)?);
-            if let Some(c) = c {
-                key_id.push('+');
-                key_id.push_str(&file_hash(c, true)?);
-            }
-        }
-        let cert_id = match &self.cert {
-            Some(p) => file_hash(p, true)?,
-            None => String::new(),
-        };
-        let mut scopes = self.scopes.clone();
-        scopes.sort();
-        scopes.dedup();
-        let v = serde_json::json!({
-            "token_url": self.token_url,
-            "grant": self.grant.as_str(),
-            "client_id": self.client_id,
-            "iss": self.issuer,
-            "sub": self.subject,
-            "aud": self.audience,
-            "scopes": scopes,
-            "claims": self.claims,
-            "params": self.params,
-            "headers": self.request_headers,
-            "token_path": self.shape.token_path,
-            "template": self.template.as_ref().map(|t| t.name.clone()),
-            "vars": self.vars,
-            "alg": self.alg.map(|a| a.to_string()),
-            "kid": self.header.kid,
-            "kid_from": self.header.kid_from.map(|k| k.to_string()),
-            "x5t": [self.header.x5t, self.header.x5t_s256, self.header.x5c],
-            "key": key_id,
-            "cert": cert_id,
-        });
-        Ok(v.to_string())
+    /// The audience, when set (else it is the token URL).
+    pub fn audience(&self) -> Option<&str> {
+        self.audience.as_deref()
+    }
+
+    /// The token URL, when known.
+    pub fn configured_token_url(&self) -> Option<&str> {
+        self.token_url.as_deref()
+    }
+
+    /// How the token is cached, to change it (e.g. no cache, another folder).
+    pub fn cache_mut(&mut self) -> &mut CachePlan {
+        &mut self.cache
+    }
+
+    /// What `cache list` shows of an entry: the token URL, who asked, and the scopes.
+    pub fn entry_labels(&self) -> (Option<String>, Option<String>, Option<String>) {
+        let scope = (!self.scopes.is_empty()).then(|| self.scopes.join(" "));
+        (
+            self.token_url.clone(),
+            self.client_id.clone().or(self.issuer.clone()),
+            scope,
+        )
     }
 }
 
-impl Template {
-    /// The provider's name for messages.
-    pub fn description_name(&self) -> String {
-        self.description
-            .split(':')
-            .next()
-            .unwrap_or(&self.name)
-            .trim()
-            .to_string()
-    }
-}
-
-fn passphrase(s: &Settings, env: &Env) -> Result<(Option<Secret<String>>, PassphraseSource), ConfigError> {
-    let from_file = |p: PathBuf| -> Result<(Option<Secret<String>>, PassphraseSource), ConfigError> {
-        let secret = key::read_passphrase_file(&p).map_err(|e| ConfigError::Usage(e.to_string()))?;
-        Ok((Some(secret), PassphraseSource::File(p)))
-    };
-    // flag file > env value > profile (file or named env var)
+/// flag file > env value > profile (file or named env var); nothing is read here.
+fn passphrase(s: &Settings, env: &Env) -> Passphrase {
     if matches!(s.origin(Key::KeyPassphraseFile), Some(Origin::Flag)) {
-        return from_file(s.path(Key::KeyPassphraseFile).unwrap_or_default());
+        return Passphrase::File(s.path(Key::KeyPassphraseFile).unwrap_or_default());
     }
     if let Some(v) = env.get(EnvVars::KEY_PASSPHRASE) {
-        return Ok((Some(Secret::new(v.to_string())), PassphraseSource::Env));
+        return Passphrase::Env(Secret::new(v.to_string()));
     }
     if let Some(p) = s.path(Key::KeyPassphraseFile) {
-        return from_file(p);
+        return Passphrase::File(p);
     }
     if let Some(var) = s.str(Key::PassphraseEnv) {
-        return match env.get(var) {
-            Some(v) => Ok((Some(Secret::new(v.to_string())), PassphraseSource::NamedEnv(var.into()))),
-            None => Err(ConfigError::Missing {
-                what: format!("the passphrase variable {var} named by passphrase_env"),
-                how: format!("set {var} in the environment"),
-            }),
+        return Passphrase::NamedEnv {
+            name: var.to_string(),
+            value: env.get(var).map(|v| Secret::new(v.to_string())),
         };
     }
-    Ok((None, PassphraseSource::None))
-}
-
-/// Parses repeated `KEY=VALUE` flags into a map layer value.
-pub fn kv_list(values: &[String], flag: &str) -> Result<Raw, ConfigError> {
-    Ok(Raw::Map(
-        values.iter().map(|v| split_kv(v, flag)).collect::<Result<_, _>>()?,
-    ))
+    Passphrase::None
 }
 
 fn external(s: &Settings, env: &Env) -> Result<Option<External>, ConfigError> {

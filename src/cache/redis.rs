@@ -223,9 +223,14 @@ impl RedisStore {
     pub fn shown(&self) -> &str {
         &self.shown
     }
+}
 
+/// Outcome of reading a shared entry that exists but cannot be used.
+pub const UNDECRYPTABLE: &str = "a shared cache entry could not be decrypted: SIGNET_CACHE_KEY (or --cache-key-file) differs from the one that wrote it";
+
+impl TokenStore for RedisStore {
     /// Every entry this key can read (for `cache list`).
-    pub fn entries(&self) -> Result<Vec<(CacheKey, Entry)>, CacheError> {
+    fn entries(&self) -> Result<Vec<(CacheKey, Entry)>, CacheError> {
         let names: Vec<String> = self.cmd(redis::cmd("KEYS").arg(format!("{}*", self.prefix)))?;
         let mut out = vec![];
         for n in names {
@@ -243,15 +248,10 @@ impl RedisStore {
     }
 
     /// Removes an entry.
-    pub fn remove(&self, key: &CacheKey) -> Result<(), CacheError> {
+    fn remove(&self, key: &CacheKey) -> Result<(), CacheError> {
         self.cmd::<i64>(redis::cmd("DEL").arg(self.entry_key(key))).map(|_| ())
     }
-}
 
-/// Outcome of reading a shared entry that exists but cannot be used.
-pub const UNDECRYPTABLE: &str = "a shared cache entry could not be decrypted: SIGNET_CACHE_KEY (or --cache-key-file) differs from the one that wrote it";
-
-impl TokenStore for RedisStore {
     fn get(&self, key: &CacheKey) -> Result<Option<Entry>, CacheError> {
         let name = self.entry_key(key);
         let v: Option<Vec<u8>> = self.cmd(redis::cmd("GET").arg(&name))?;

@@ -1,0 +1,109 @@
+//! The cache key: a hash of everything in a plan that changes which token comes back.
+//!
+//! Key and certificate files are identified by a hash of their bytes (a rotated key in the same
+//! path is another identity), never parsed; the passphrase and the cache settings are not part of
+//! it, since they do not change the token.
+
+use super::CacheKey;
+use crate::key::{self, KeyError};
+use crate::plan::TokenPlan;
+use std::path::Path;
+
+impl CacheKey {
+    /// The key of the token `plan` gets. Reads the key and certificate files' bytes to hash them.
+    pub fn for_plan(plan: &TokenPlan) -> Result<CacheKey, KeyError> {
+        Ok(CacheKey::for_identity(&identity(plan)?))
+    }
+}
+
+fn file_hash(p: &Path, cert: bool) -> Result<String, KeyError> {
+    use aws_lc_rs::digest::{digest, SHA256};
+    let bytes = key::read_secret_file(p).map_err(|e| {
+        let reason = crate::text::io_reason(&e);
+        if cert {
+            KeyError::CertRead { path: p.into(), reason }
+        } else {
+            KeyError::Read { path: p.into(), reason }
+        }
+    })?;
+    Ok(crate::b64::encode(digest(&SHA256, &bytes).as_ref()))
+}
+
+/// Identity as canonical text. Every field of the plan is named below, so that a new field does
+/// not compile until someone decides whether it changes the token.
+fn identity(plan: &TokenPlan) -> Result<String, KeyError> {
+    let TokenPlan {
+        key,
+        passphrase: _,
+        cert,
+        remote: _,
+        next_key,
+        header,
+        alg,
+        alg_from_template: _,
+        client_id,
+        issuer,
+        subject,
+        omit_subject: _,
+        audience,
+        lifetime: _,
+        claims,
+        grant,
+        token_url,
+        scopes,
+        scope_in_claim: _,
+        params,
+        request_headers,
+        shape,
+        timeout: _,
+        ca_file: _,
+        template,
+        vars,
+        external,
+        cache: _,
+    } = plan;
+    let mut key_id = match (external, key) {
+        (Some(e), _) => e.identity(),
+        // A key that is not a file is identified by its spec: the cache hit opens no session.
+        (None, Some(p)) if key::is_remote(&p.to_string_lossy()) => p.to_string_lossy().into_owned(),
+        (None, Some(p)) => file_hash(p, false)?,
+        (None, None) => String::new(),
+    };
+    if let Some((k, c)) = next_key {
+        key_id.push('+');
+        key_id.push_str(&file_hash(k, false)?);
+        if let Some(c) = c {
+            key_id.push('+');
+            key_id.push_str(&file_hash(c, true)?);
+        }
+    }
+    let cert_id = match cert {
+        Some(p) => file_hash(p, true)?,
+        None => String::new(),
+    };
+    let mut scopes = scopes.clone();
+    scopes.sort();
+    scopes.dedup();
+    let v = serde_json::json!({
+        "token_url": token_url,
+        "grant": grant.as_str(),
+        "client_id": client_id,
+        "iss": issuer,
+        "sub": subject,
+        "aud": audience,
+        "scopes": scopes,
+        "claims": claims,
+        "params": params,
+        "headers": request_headers,
+        "token_path": shape.token_path,
+        "template": template.as_ref().map(|t| t.name.clone()),
+        "vars": vars,
+        "alg": alg.map(|a| a.to_string()),
+        "kid": header.kid,
+        "kid_from": header.kid_from.map(|k| k.to_string()),
+        "x5t": [header.x5t, header.x5t_s256, header.x5c],
+        "key": key_id,
+        "cert": cert_id,
+    });
+    Ok(v.to_string())
+}

@@ -1,0 +1,244 @@
+//! The local file cache with an optional shared (Redis) cache behind it, as one [`TokenStore`].
+//!
+//! A read tries the local entry first and goes to Redis only when that is missing or about to
+//! expire, connecting then (so a local hit reads no cache key and opens no connection); a fresh
+//! shared entry is copied into the local cache. The lock is the local one, then the fleet-wide
+//! lease. A shared cache that cannot be used degrades to the local one with a warning.
+
+use super::{CacheError, CacheKey, Entry, FileStore, LockGuard, TokenStore};
+use crate::clock::Clock;
+use crate::config::{ConfigError, Key, Settings};
+use crate::env::{Env, EnvVars};
+use crate::secret::Secret;
+use crate::warning::{Warning, WarningKind, WarningSink};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// Where the shared cache's encryption key comes from; a file is read only when Redis is used.
+#[derive(Clone, Debug)]
+pub enum CacheKeySource {
+    /// `--cache-key-file` / `cache_key_file`.
+    File(PathBuf),
+    /// `SIGNET_CACHE_KEY`.
+    Env(Secret<String>),
+}
+
+/// The shared-cache settings: `--cache-url`/SIGNET_CACHE_URL, its key and password, its CA.
+#[derive(Clone, Debug)]
+pub struct SharedCache {
+    /// The Redis URL (its password kept apart from what is shown).
+    pub url: super::RedisUrl,
+    /// The encryption key's source.
+    pub key: CacheKeySource,
+    /// Extra CAs for `rediss://`.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl SharedCache {
+    /// The shared cache the settings name, if any; `file:` (the default) names none.
+    /// Checks what can be checked without reading a file.
+    pub fn from_settings(s: &Settings, env: &Env) -> Result<Option<SharedCache>, ConfigError> {
+        let url = s.str(Key::CacheUrl).unwrap_or("file:");
+        if url.starts_with("file:") {
+            return Ok(None);
+        }
+        let url = super::RedisUrl::parse(url, env.get(EnvVars::CACHE_PASSWORD)).map_err(ConfigError::Usage)?;
+        let key = match s.path(Key::CacheKeyFile) {
+            Some(p) => CacheKeySource::File(p),
+            None => match env.get(EnvVars::CACHE_KEY) {
+                Some(k) => CacheKeySource::Env(Secret::new(k.to_string())),
+                None => {
+                    return Err(ConfigError::Missing {
+                        what: format!("a key for the shared cache {}", url.shown()),
+                        how: "set SIGNET_CACHE_KEY (32 bytes as 64 hex digits or base64) or --cache-key-file".into(),
+                    })
+                }
+            },
+        };
+        Ok(Some(SharedCache {
+            url,
+            key,
+            ca_file: s.path(Key::CaFile),
+        }))
+    }
+
+    /// Reads the key and connects within `timeout`. A key that cannot be read or parsed is a
+    /// configuration error ([`CacheError::Config`]); an unreachable server is an I/O error.
+    pub fn connect(&self, timeout: Duration, min_ttl: u64) -> Result<super::RedisStore, CacheError> {
+        let text = match &self.key {
+            CacheKeySource::File(p) => {
+                let bytes = crate::key::read_secret_file(p).map_err(|e| {
+                    CacheError::Config(format!(
+                        "cannot read cache key file {}: {}",
+                        p.display(),
+                        crate::text::io_reason(&e)
+                    ))
+                })?;
+                zeroize::Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
+            }
+            CacheKeySource::Env(k) => zeroize::Zeroizing::new(k.expose().clone()),
+        };
+        let key = super::CacheKeyMaterial::parse(&text)
+            .map_err(|e| CacheError::Config(format!("{e} (SIGNET_CACHE_KEY or --cache-key-file)")))?;
+        super::RedisStore::connect(&self.url, &key, self.ca_file.as_deref(), timeout, min_ttl)
+    }
+}
+
+/// The local cache, and the shared one behind it when configured.
+pub struct TieredStore {
+    local: FileStore,
+    /// False once the local entry could not be trusted: no token is written there then.
+    local_trusted: AtomicBool,
+    shared: Option<SharedCache>,
+    redis: OnceLock<Option<super::RedisStore>>,
+    min_ttl: u64,
+    timeout: Duration,
+    clock: Arc<dyn Clock>,
+    warn: WarningSink,
+}
+
+impl TieredStore {
+    /// The local store with `shared` behind it; `min_ttl` decides when a local entry is too old
+    /// to serve, `timeout` bounds the connection and the lease, `warn` hears each degradation.
+    pub fn new(
+        local: FileStore,
+        shared: Option<SharedCache>,
+        min_ttl: u64,
+        timeout: Duration,
+        clock: Arc<dyn Clock>,
+        warn: WarningSink,
+    ) -> TieredStore {
+        TieredStore {
+            local,
+            local_trusted: AtomicBool::new(true),
+            shared,
+            redis: OnceLock::new(),
+            min_ttl,
+            timeout,
+            clock,
+            warn,
+        }
+    }
+
+    fn warn(&self, message: String) {
+        (self.warn)(&Warning::new(WarningKind::Cache, message));
+    }
+
+    /// The Redis store, connected on first use; `Ok(None)` when there is none or it failed (warned).
+    fn redis(&self) -> Result<Option<&super::RedisStore>, CacheError> {
+        let Some(shared) = &self.shared else { return Ok(None) };
+        if let Some(r) = self.redis.get() {
+            return Ok(r.as_ref());
+        }
+        let connected = match shared.connect(self.timeout.min(Duration::from_secs(2)), self.min_ttl) {
+            Ok(r) => Some(r),
+            Err(e @ CacheError::Config(_)) => return Err(e),
+            Err(e) => {
+                self.warn(format!("{e}; going on with the local cache only"));
+                None
+            }
+        };
+        Ok(self.redis.get_or_init(|| connected).as_ref())
+    }
+
+    fn fresh(&self, e: &Entry) -> bool {
+        e.is_fresh(self.clock.now(), self.min_ttl)
+    }
+
+    fn put_local(&self, key: &CacheKey, entry: &Entry, what: &str) {
+        if self.local_trusted.load(Ordering::SeqCst) {
+            if let Err(e) = self.local.put(key, entry) {
+                self.warn(format!("{e}; {what}"));
+            }
+        }
+    }
+}
+
+struct Guards(#[allow(dead_code)] Vec<Box<dyn LockGuard>>);
+impl LockGuard for Guards {}
+
+impl TokenStore for TieredStore {
+    fn get(&self, key: &CacheKey) -> Result<Option<Entry>, CacheError> {
+        let local = match self.local.get(key) {
+            Ok(e) => e,
+            Err(e) => {
+                if self.local_trusted.swap(false, Ordering::SeqCst) {
+                    self.warn(format!("{e}; ignoring it (a new token is not written there)"));
+                }
+                None
+            }
+        };
+        if local.as_ref().is_some_and(|e| self.fresh(e)) {
+            return Ok(local);
+        }
+        let Some(r) = self.redis()? else { return Ok(local) };
+        match r.get(key) {
+            Ok(Some(e)) if self.fresh(&e) => {
+                tracing::debug!("shared cache hit");
+                self.put_local(key, &e, "the token is not cached locally");
+                Ok(Some(e))
+            }
+            Ok(_) => Ok(local),
+            Err(e) => {
+                self.warn(format!("{e}; ignoring it"));
+                Ok(local)
+            }
+        }
+    }
+
+    fn put(&self, key: &CacheKey, entry: &Entry) -> Result<(), CacheError> {
+        self.put_local(key, entry, "the token is not cached");
+        if let Some(Some(r)) = self.redis.get() {
+            if let Err(e) = r.put(key, entry) {
+                self.warn(format!("{e}; the token is not in the shared cache"));
+            }
+        }
+        Ok(())
+    }
+
+    fn lock(
+        &self,
+        key: &CacheKey,
+        timeout: Duration,
+        on_wait: &mut dyn FnMut(),
+    ) -> Result<Box<dyn LockGuard>, CacheError> {
+        let mut guards = vec![];
+        match self.local.lock(key, timeout, on_wait) {
+            Ok(g) => guards.push(g),
+            Err(e @ CacheError::LockTimeout { .. }) => return Err(e),
+            Err(e) => self.warn(format!("{e}; going on without the lock")),
+        }
+        // The fleet-wide lease, taken only by a process that holds the local lock.
+        if let Some(r) = self.redis()? {
+            let warn = self.warn.clone();
+            let mut waiting = || {
+                warn(&Warning::new(
+                    WarningKind::Waiting,
+                    "another host is fetching this token; waiting for it",
+                ))
+            };
+            match r.lock(key, timeout, &mut waiting) {
+                Ok(g) => guards.push(g),
+                Err(e) => self.warn(format!("{e}; fetching anyway")),
+            }
+        }
+        Ok(Box::new(Guards(guards)))
+    }
+
+    fn entries(&self) -> Result<Vec<(CacheKey, Entry)>, CacheError> {
+        match self.redis()? {
+            Some(r) => r.entries(),
+            None => self.local.entries(),
+        }
+    }
+
+    fn remove(&self, key: &CacheKey) -> Result<(), CacheError> {
+        self.local.remove(key)?;
+        if let Some(r) = self.redis()? {
+            r.remove(key)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,598 @@
+//! The token flow: serve a cached token when it is fresh, else fetch one and store it.
+//!
+//! [`Client::get_token`] is two visible steps:
+//! 1. [`cached`](Client::get_token): the plan's identity → the store → fresh? A hit reads the key
+//!    and certificate files' bytes (for the identity) and one entry. It does not load the key, read
+//!    a passphrase file or a shared cache's key, start a runtime or build an HTTP client.
+//! 2. fetch and store: take the lock, look again (another process may have fetched meanwhile),
+//!    load the signers (two keys: the newest valid certificate first), sign and exchange, add the
+//!    template's hint to a refusal, keep a still-valid token when the refresh fails, store.
+//!
+//! Warnings come back through [`Client::on_warning`]; the library never prints.
+//!
+//! The crate documentation shows a cached token in a few lines.
+
+use crate::assertion::Signer;
+use crate::cache::{CacheError, CacheKey, Entry, FileStore, TieredStore, TokenStore};
+use crate::clock::{Clock, SystemClock};
+use crate::config::ConfigError;
+use crate::exchange::{self, Event, ExchangeError, Outcome};
+use crate::grant::{Grant, TokenRequest};
+use crate::key::{self, KeyError};
+use crate::plan::{External, TokenPlan};
+use crate::secret::Secret;
+use crate::token::Token;
+use crate::warning::{Warning, WarningKind, WarningSink};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A certificate this close to its end gets a warning on every use.
+const CERT_WARN_SECS: i64 = 14 * 86400;
+
+/// A token and where it came from.
+#[derive(Debug)]
+pub struct Served {
+    /// The token.
+    pub token: Token,
+    /// True when it came from a cache (local or shared), false when just fetched.
+    pub from_cache: bool,
+}
+
+/// Gets tokens for plans: the clock it judges freshness by, the store it caches in, and where
+/// its warnings go.
+pub struct Client {
+    clock: Arc<dyn Clock>,
+    store: Option<Arc<dyn TokenStore>>,
+    warn: WarningSink,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client::new()
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("store", &self.store.as_ref().map(|_| "given"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client on the system clock that caches where each plan says and drops warnings.
+    pub fn new() -> Client {
+        Client {
+            clock: Arc::new(SystemClock),
+            store: None,
+            warn: Arc::new(|_: &Warning| {}),
+        }
+    }
+
+    /// Judges freshness by `clock` (and signs assertions at its time).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Client {
+        self.clock = clock;
+        self
+    }
+
+    /// Caches in `store` instead of the folder (and shared cache) each plan names.
+    pub fn with_store(mut self, store: Arc<dyn TokenStore>) -> Client {
+        self.store = Some(store);
+        self
+    }
+
+    /// Sends each warning to `f`.
+    pub fn on_warning(mut self, f: impl Fn(&Warning) + Send + Sync + 'static) -> Client {
+        self.warn = Arc::new(f);
+        self
+    }
+
+    fn warn(&self, kind: WarningKind, message: impl Into<String>) {
+        (self.warn)(&Warning::new(kind, message));
+    }
+
+    /// A token for `plan`: from the cache when fresh, else fetched and stored.
+    pub fn get_token(&self, plan: &TokenPlan) -> Result<Served, crate::Error> {
+        check_exchange(plan)?;
+        let Some(store) = self.open_store(plan) else {
+            return Ok(Served {
+                token: self.fetch(plan)?,
+                from_cache: false,
+            });
+        };
+        let key = CacheKey::for_plan(plan)?;
+        if !plan.cache.force_refresh {
+            if let Some(token) = self.cached(plan, &*store, &key)? {
+                tracing::debug!("cache hit");
+                return Ok(Served {
+                    token,
+                    from_cache: true,
+                });
+            }
+        }
+        self.fetch_and_store(plan, &*store, &key)
+    }
+
+    /// Step 1, the hit: the entry for `key`, when it has at least `min_ttl` left.
+    fn cached(&self, plan: &TokenPlan, store: &dyn TokenStore, key: &CacheKey) -> Result<Option<Token>, crate::Error> {
+        Ok(self
+            .read(store, key)?
+            .filter(|e| e.is_fresh(self.clock.now(), plan.cache.min_ttl))
+            .map(|e| e.token()))
+    }
+
+    /// Step 2: lock, look again, fetch, store; a failed refresh keeps a still-valid token.
+    fn fetch_and_store(
+        &self,
+        plan: &TokenPlan,
+        store: &dyn TokenStore,
+        key: &CacheKey,
+    ) -> Result<Served, crate::Error> {
+        tracing::debug!("cache miss; taking the lock");
+        let mut on_wait = || {
+            self.warn(
+                WarningKind::Waiting,
+                "another signet process is fetching this token; waiting for it",
+            )
+        };
+        let _guard = match store.lock(key, plan.timeout, &mut on_wait) {
+            Ok(g) => Some(g),
+            Err(e @ CacheError::LockTimeout { .. }) => return Err(e.into()),
+            Err(e) => {
+                self.warn(WarningKind::Cache, format!("{e}; going on without the lock"));
+                None
+            }
+        };
+        let existing = self.read(store, key)?;
+        if !plan.cache.force_refresh {
+            if let Some(e) = existing
+                .as_ref()
+                .filter(|e| e.is_fresh(self.clock.now(), plan.cache.min_ttl))
+            {
+                tracing::debug!("cache hit after waiting for the lock");
+                return Ok(Served {
+                    token: e.token(),
+                    from_cache: true,
+                });
+            }
+        }
+        let token = match self.fetch(plan) {
+            Ok(t) => t,
+            Err(err) => {
+                // A refresh that fails never throws away a token that still works.
+                let now = self.clock.now();
+                let Some(e) = existing.filter(|e| e.is_valid(now)) else {
+                    return Err(err);
+                };
+                if plan.cache.force_refresh {
+                    return Err(crate::Error::ForcedRefresh(Box::new(err)));
+                }
+                self.warn(
+                    WarningKind::StaleToken,
+                    format!(
+                        "refreshing the cached token failed ({err}); using the cached one, which expires in {}",
+                        crate::clock::human_duration((e.expires_at - now).max(0) as u64)
+                    ),
+                );
+                return Ok(Served {
+                    token: e.token(),
+                    from_cache: true,
+                });
+            }
+        };
+        let (token_url, client_id, scope) = plan.entry_labels();
+        if let Err(e) = store.put(key, &Entry::new(&token, token_url, client_id, scope)) {
+            self.warn(WarningKind::Cache, format!("{e}; the token is not cached"));
+        }
+        Ok(Served {
+            token,
+            from_cache: false,
+        })
+    }
+
+    /// Reads an entry; an entry that cannot be trusted is a miss (with a warning), while a cache
+    /// whose settings cannot work is an error.
+    fn read(&self, store: &dyn TokenStore, key: &CacheKey) -> Result<Option<Entry>, crate::Error> {
+        match store.get(key) {
+            Ok(e) => Ok(e),
+            Err(e @ CacheError::Config(_)) => Err(e.into()),
+            Err(e) => {
+                self.warn(WarningKind::Cache, format!("{e}; ignoring it"));
+                Ok(None)
+            }
+        }
+    }
+
+    /// The store for `plan`: the one given, else its cache folder with its shared cache behind it.
+    fn open_store(&self, plan: &TokenPlan) -> Option<Arc<dyn TokenStore>> {
+        if plan.cache.no_cache {
+            return None;
+        }
+        if let Some(s) = &self.store {
+            return Some(s.clone());
+        }
+        let Some(dir) = plan.cache.dir.as_deref() else {
+            self.warn(
+                WarningKind::Cache,
+                "no cache folder (set SIGNET_CACHE_DIR); going on without the cache",
+            );
+            return None;
+        };
+        match FileStore::open(dir) {
+            Ok(local) => Some(Arc::new(TieredStore::new(
+                local,
+                plan.cache.shared.clone(),
+                plan.cache.min_ttl,
+                plan.timeout,
+                self.clock.clone(),
+                self.warn.clone(),
+            ))),
+            Err(e) => {
+                self.warn(WarningKind::Cache, format!("{e}; going on without the cache"));
+                None
+            }
+        }
+    }
+
+    /// A new token for `plan`, not looking at any cache: signs (a fresh assertion per attempt)
+    /// and exchanges, or sends the external assertion. For the self-signed grant the assertion
+    /// is the token.
+    pub fn fetch(&self, plan: &TokenPlan) -> Result<Token, crate::Error> {
+        if let Some(ext) = &plan.external {
+            return self.fetch_external(plan, ext);
+        }
+        let signers = self.signers(plan)?;
+        let [signer] = &signers[..] else {
+            return self.fetch_rotating(plan, &signers);
+        };
+        self.check_certificate(signer)?;
+        let url = plan.token_url.clone().unwrap_or_default();
+        let mut on_event = |e: &Event| match e {
+            Event::Sending { attempt } => tracing::debug!("POST {url} (attempt {attempt})"),
+            Event::Status { status, elapsed, bytes } => {
+                tracing::debug!("HTTP {status}, {bytes} bytes in {} ms", elapsed.as_millis())
+            }
+            Event::Retry { reason, after } => {
+                tracing::debug!("{reason}: retrying in {} ms", after.as_millis());
+                if *after > Duration::from_secs(2) {
+                    self.warn(
+                        WarningKind::Retry,
+                        format!("{reason} from the token endpoint; retrying in {} s", after.as_secs()),
+                    );
+                }
+            }
+        };
+        Ok(self.exchange(plan, signer, &mut on_event)?.token)
+    }
+
+    /// Two keys (rotation): sign with the preferred one; if the endpoint does not know it, try
+    /// the other once.
+    fn fetch_rotating(&self, plan: &TokenPlan, signers: &[Signer]) -> Result<Token, crate::Error> {
+        let name = |s: &Signer| s.bundle().source.display().to_string();
+        let mut on_event = |e: &Event| tracing::debug!("{e:?}");
+        let mut first_err = None;
+        for (i, signer) in signers.iter().enumerate() {
+            if let Err(e) = self.check_certificate(signer) {
+                first_err.get_or_insert(e);
+                continue;
+            }
+            match self.exchange(plan, signer, &mut on_event) {
+                Ok(outcome) => {
+                    if i > 0 {
+                        self.warn(
+                            WarningKind::Rotation,
+                            format!(
+                                "the token endpoint did not know the key {}; {} worked: retire the other one",
+                                name(&signers[0]),
+                                name(signer)
+                            ),
+                        );
+                    }
+                    return Ok(outcome.token);
+                }
+                Err(crate::Error::Exchange(e)) if e.is_unknown_key() && i == 0 => {
+                    tracing::debug!("key {} refused as unknown; trying the other", name(signer));
+                    first_err = Some(e.into());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(first_err.unwrap_or_else(|| ConfigError::Usage("no usable key".into()).into()))
+    }
+
+    /// One exchange with `signer` (or, for the self-signed grant, the assertion as the token).
+    fn exchange(
+        &self,
+        plan: &TokenPlan,
+        signer: &Signer,
+        on_event: &mut dyn FnMut(&Event),
+    ) -> Result<Outcome, crate::Error> {
+        if plan.grant == Grant::SelfSigned {
+            let now = self.clock.now();
+            let token = Token {
+                access_token: plan.sign(signer, now)?,
+                token_type: Some("Bearer".into()),
+                scope: None,
+                obtained_at: now,
+                expires_at: now + plan.lifetime as i64,
+                extra: BTreeMap::new(),
+            };
+            return Ok(Outcome {
+                token,
+                attempts: 0,
+                warnings: vec![],
+            });
+        }
+        let opts = plan.exchange_options()?;
+        let mut make = |skew: i64| plan.request(signer, self.clock.now() + skew);
+        let outcome =
+            exchange::exchange_blocking(&opts, &mut make, on_event).map_err(|e| with_hint(plan, e, signer))?;
+        for w in &outcome.warnings {
+            self.warn(WarningKind::Answer, w.clone());
+        }
+        Ok(outcome)
+    }
+
+    /// Fetches a token with an external assertion (see [`External`]): the file is re-read and
+    /// the variable read again for every attempt; GitHub's token is requested once.
+    fn fetch_external(&self, plan: &TokenPlan, ext: &External) -> Result<Token, crate::Error> {
+        let opts = plan.exchange_options()?;
+        let github = match ext {
+            External::GitHub { audience, url, token } => {
+                let (Some(url), Some(token)) = (url, token) else {
+                    return Err(ConfigError::Missing {
+                        what: "the GitHub Actions OIDC request variables".into(),
+                        how: "give the job `permissions: id-token: write` (ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN are then set)".into(),
+                    }
+                    .into());
+                };
+                Some(exchange::fetch_github_oidc(
+                    url,
+                    token,
+                    audience,
+                    plan.timeout,
+                    plan.ca_file.as_deref(),
+                )?)
+            }
+            _ => None,
+        };
+        let mut make = |_skew: i64| -> Result<TokenRequest, crate::Error> {
+            let assertion = match ext {
+                External::File(p) => {
+                    let bytes = key::read_secret_file(p).map_err(|e| KeyError::Read {
+                        path: p.clone(),
+                        reason: crate::text::io_reason(&e),
+                    })?;
+                    Secret::new(String::from_utf8_lossy(&bytes).trim().to_string())
+                }
+                External::Env { name, value } => value.clone().ok_or_else(|| ConfigError::Missing {
+                    what: format!("the assertion in {name}"),
+                    how: format!("set {name} (GitLab: an id_tokens entry named {name})"),
+                })?,
+                External::GitHub { .. } => github.clone().unwrap_or_default(),
+            };
+            if assertion.expose().split('.').count() != 3 {
+                return Err(ConfigError::Usage(format!("the assertion from {} is not a JWT", ext.identity())).into());
+            }
+            plan.request_for(assertion.expose(), None)
+        };
+        let mut on_event = |e: &Event| tracing::debug!("{e:?}");
+        let outcome = exchange::exchange_blocking(&opts, &mut make, &mut on_event)?;
+        for w in &outcome.warnings {
+            self.warn(WarningKind::Answer, w.clone());
+        }
+        Ok(outcome.token)
+    }
+
+    /// Loads the plan's key (reading its passphrase) and prepares a signer, checking the
+    /// certificate's validity; its warnings (permissions, expiry close by, a rewritten kid) go to
+    /// the warning callback. For `assert` and `check`.
+    pub fn signer(&self, plan: &TokenPlan) -> Result<Signer, crate::Error> {
+        let signer = self.signers_from(plan, false)?.remove(0);
+        self.check_certificate(&signer)?;
+        Ok(signer)
+    }
+
+    /// An assertion for `plan`, signed now (what `signet assert` prints).
+    pub fn assertion(&self, plan: &TokenPlan) -> Result<Secret<String>, crate::Error> {
+        let signer = self.signer(plan)?;
+        plan.sign(&signer, self.clock.now())
+    }
+
+    fn signers(&self, plan: &TokenPlan) -> Result<Vec<Signer>, crate::Error> {
+        self.signers_from(plan, true)
+    }
+
+    /// The signers to try, in order: with two keys (rotation), the one whose certificate is the
+    /// newest valid one first; without certificates, the order given.
+    fn signers_from(&self, plan: &TokenPlan, both: bool) -> Result<Vec<Signer>, crate::Error> {
+        let key_path = plan.key.as_ref().ok_or_else(|| ConfigError::Missing {
+            what: "a private key".into(),
+            how: "give --key PATH or SIGNET_KEY".into(),
+        })?;
+        let first = signer_for(plan, key_path, plan.cert.as_deref())?;
+        let Some((k, c)) = plan.next_key.as_ref().filter(|_| both) else {
+            return Ok(vec![first]);
+        };
+        let second = signer_for(plan, k, c.as_deref())?;
+        let now = self.clock.now();
+        let start = |s: &Signer| {
+            s.bundle()
+                .leaf()
+                .filter(|c| c.not_before() <= now && now <= c.not_after())
+                .map(|c| c.not_before())
+                .unwrap_or(i64::MIN)
+        };
+        Ok(if start(&second) > start(&first) {
+            vec![second, first]
+        } else {
+            vec![first, second]
+        })
+    }
+
+    /// Certificate validity: outside notBefore/notAfter is an error; close to notAfter a
+    /// warning. Also the key file's permissions and the signer's own warnings.
+    fn check_certificate(&self, signer: &Signer) -> Result<(), crate::Error> {
+        if let Some(w) = key::permission_warning(&signer.bundle().source) {
+            self.warn(WarningKind::Key, w);
+        }
+        if let Some(c) = signer.bundle().leaf() {
+            let now = self.clock.now();
+            let state = if now < c.not_before() {
+                Some("not yet valid")
+            } else if now > c.not_after() {
+                Some("expired")
+            } else {
+                None
+            };
+            if let Some(state) = state {
+                return Err(KeyError::CertificateExpired {
+                    subject: c.subject().into(),
+                    state,
+                    not_before: crate::clock::rfc3339(c.not_before()),
+                    not_after: crate::clock::rfc3339(c.not_after()),
+                }
+                .into());
+            }
+            let left = c.not_after() - now;
+            if left < CERT_WARN_SECS {
+                self.warn(
+                    WarningKind::Key,
+                    format!(
+                        "the certificate {} expires in {} ({}): register its successor before then",
+                        c.subject(),
+                        crate::clock::human_duration(left as u64),
+                        crate::clock::rfc3339(c.not_after())
+                    ),
+                );
+            }
+        }
+        for w in signer.warnings() {
+            self.warn(WarningKind::Key, w.clone());
+        }
+        Ok(())
+    }
+}
+
+/// What an exchange needs before any key is read: a scope where the provider requires one, and
+/// a usable token URL (the self-signed grant needs none).
+fn check_exchange(plan: &TokenPlan) -> Result<(), crate::Error> {
+    plan.check_exchange_requirements()?;
+    if plan.grant != Grant::SelfSigned {
+        exchange::check_url(plan.token_url()?)?;
+    }
+    Ok(())
+}
+
+fn signer_for(
+    plan: &TokenPlan,
+    key_path: &std::path::Path,
+    cert: Option<&std::path::Path>,
+) -> Result<Signer, crate::Error> {
+    let spec = key_path.to_string_lossy();
+    let bundle = if key::is_remote(&spec) {
+        let mut b = key::load_remote(&spec, &plan.remote)?;
+        if let Some(c) = cert {
+            let bytes = std::fs::read(c).map_err(|e| KeyError::CertRead {
+                path: c.into(),
+                reason: crate::text::io_reason(&e),
+            })?;
+            let certs = key::parse_certificates(&bytes).map_err(|_| KeyError::BadCertificate { path: c.into() })?;
+            b.set_chain(certs, c)?;
+        }
+        b
+    } else {
+        key::load_bundle(key_path, plan.passphrase.read()?.as_ref(), cert)?
+    };
+    let alg = match plan.alg {
+        // The template's algorithm is a default: an EC key at Okta signs ES256, not RS256.
+        Some(a) if plan.alg_from_template && !a.fits(bundle.key.key_type()) => None,
+        a => a,
+    };
+    let signer = Signer::new(bundle, alg, &plan.header)?;
+    if let Some(t) = &plan.template {
+        if !t.algs.is_empty() && !t.accepted_algs().contains(&signer.alg()) {
+            return Err(ConfigError::Usage(format!(
+                "{} does not accept {} assertions (it accepts {}): choose one with --alg",
+                t.description_name(),
+                signer.alg(),
+                t.algs.join(", ")
+            ))
+            .into());
+        }
+    }
+    Ok(signer)
+}
+
+/// Adds the template's hint (with what signet knows) to a refusal.
+fn with_hint(plan: &TokenPlan, e: crate::Error, signer: &Signer) -> crate::Error {
+    let crate::Error::Exchange(ExchangeError::Refused {
+        url,
+        status,
+        oauth,
+        excerpt,
+        clock_offset,
+        hint: None,
+    }) = e
+    else {
+        return e;
+    };
+    let mut facts: BTreeMap<&str, String> = BTreeMap::new();
+    facts.insert("kid", signer.kid().unwrap_or("(none)").to_string());
+    facts.insert(
+        "kid_rule",
+        plan.header
+            .kid_from
+            .map(|k| k.to_string())
+            .unwrap_or_else(|| "default".into()),
+    );
+    facts.insert("alg", signer.alg().to_string());
+    if let Some(c) = signer.bundle().leaf() {
+        facts.insert("x5t", c.x5t());
+        facts.insert("x5t_s256", c.x5t_s256());
+        facts.insert("sha1", c.hex_sha1());
+    }
+    facts.insert(
+        "offset",
+        match clock_offset {
+            Some(o) if o.abs() > exchange::SKEW_TOLERANCE => {
+                format!(
+                    "the local clock is {} the server's by {} s",
+                    if o > 0 { "behind" } else { "ahead of" },
+                    o.abs()
+                )
+            }
+            Some(o) => format!("the local clock agrees with the server's within {} s", o.abs().max(1)),
+            None => "the server sent no Date header to compare clocks with".into(),
+        },
+    );
+    let code = oauth
+        .as_ref()
+        .map(|o| o.error.clone())
+        .unwrap_or_else(|| status.to_string());
+    let desc = oauth.as_ref().and_then(|o| o.description.clone()).unwrap_or_default();
+    let hint = plan
+        .template
+        .as_ref()
+        .and_then(|t| t.hint_for(&code, &desc, &facts))
+        .or_else(|| {
+            // AADSTS codes live in the description; a time error anywhere gets the clock fact.
+            let lower = desc.to_ascii_lowercase();
+            if lower.contains("expired") || lower.contains("not yet valid") || lower.contains("issued in the future") {
+                Some(format!("assertion times were refused: {}", facts["offset"]))
+            } else {
+                None
+            }
+        });
+    ExchangeError::Refused {
+        url,
+        status,
+        oauth,
+        excerpt,
+        clock_offset,
+        hint,
+    }
+    .into()
+}
