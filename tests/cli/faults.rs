@@ -231,33 +231,32 @@ fn unusable_cache_folder_still_prints_the_token() {
 /// trusted with it. `openssl s_server -www` answers any request with an HTML page.
 #[test]
 fn untrusted_tls_certificate_names_ca_file() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    use std::io::BufRead;
+    // port 0: s_server binds a free port itself and says which (`ACCEPT 127.0.0.1:<port>`) once
+    // it listens, so no other test can take the port in between
     let mut server = std::process::Command::new("openssl")
         .args([
             "s_server",
-            "-quiet",
             "-accept",
-            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:0",
             "-cert",
             &fixture_str("server.crt.pem"),
             "-key",
             &fixture_str("server.key.pem"),
             "-www",
         ])
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let port: u16 = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| Some(l.strip_prefix("ACCEPT ")?.rsplit(':').next()?.parse().unwrap()))
+        .expect("openssl s_server says where it listens");
+    // the rest of what it prints is read and dropped, so that it never blocks on a full pipe
+    std::thread::spawn(move || lines.for_each(drop));
     let sb = Sandbox::new();
     let url = format!("https://127.0.0.1:{port}/token");
     let run = |extra: &[&str]| {
@@ -300,18 +299,11 @@ fn untrusted_tls_certificate_names_ca_file() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
-fn is_root() -> bool {
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// A cache folder the user cannot write to (read-only for its owner): the token is still printed.
 /// Root ignores permissions, so signet runs as `nobody` (setpriv) with its own copy of the key.
 #[test]
+#[ignore = "needs root: runs signet as another user (setpriv); `make test` runs it when root"]
 fn read_only_cache_folder_still_prints_the_token() {
-    if !is_root() {
-        eprintln!("skipped: needs root to run signet as another user");
-        return;
-    }
     use std::os::unix::fs::{chown, PermissionsExt};
     let iss = issuer_trusting("f", KEY, None);
     let dir = tempfile::Builder::new()
@@ -357,11 +349,8 @@ fn read_only_cache_folder_still_prints_the_token() {
 /// A full disk under the cache folder (a 16 KiB tmpfs, filled, in a private mount namespace):
 /// the token is still printed, with a warning.
 #[test]
+#[ignore = "needs root: mounts a tmpfs in a private mount namespace; `make test` runs it when root"]
 fn full_disk_under_the_cache_folder_still_prints_the_token() {
-    if !is_root() {
-        eprintln!("skipped: needs root to mount a tmpfs in a private mount namespace");
-        return;
-    }
     let iss = issuer_trusting("f", KEY, None);
     let sb = Sandbox::new();
     let cache = sb.path().join("full");
