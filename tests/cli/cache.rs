@@ -343,9 +343,12 @@ fn exec_forwards_sigterm_to_the_child() {
     let sb = Sandbox::new();
     let iss = issuer_trusting("ci", KEY, None);
     let marker = sb.path().join("got-term");
+    // the child says when its trap is installed; signet watches signals before it starts the child
+    let trapped = sb.path().join("trap-installed");
     let script = format!(
-        "trap 'touch {}; exit 3' TERM; while true; do sleep 0.05; done",
-        marker.display()
+        "trap 'touch {}; exit 3' TERM; touch {}; while true; do sleep 0.05; done",
+        marker.display(),
+        trapped.display()
     );
     let mut c = sb.signet();
     c.args([
@@ -362,7 +365,10 @@ fn exec_forwards_sigterm_to_the_child() {
         &script,
     ]);
     let mut child = spawn(&c, std::process::Stdio::null());
-    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        wait_for(Duration::from_secs(20), || trapped.exists()),
+        "the child never installed its trap"
+    );
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(3));

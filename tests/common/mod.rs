@@ -210,3 +210,17 @@ pub fn spawn(c: &Command, stdout: std::process::Stdio) -> std::process::Child {
 pub fn entry_file(sb: &Sandbox) -> PathBuf {
     sb.entry_file()
 }
+
+/// Polls `ready` every 10 ms until it holds (true) or `limit` has passed (false).
+pub fn wait_for(limit: std::time::Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        if ready() {
+            return true;
+        }
+        if start.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
