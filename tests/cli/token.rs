@@ -305,12 +305,8 @@ fn a_200_with_an_oauth_error_is_a_refusal() {
 #[test]
 fn connection_refused_and_timeout_exit_5() {
     let sb = Sandbox::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}/token");
+    let refused = refused_port();
+    let url = format!("http://127.0.0.1:{}/token", refused.port);
     let o = token_cmd(&sb, &url, &["--timeout", "2"]);
     assert_eq!(o.status.code(), Some(5));
     assert!(stderr(&o).contains("connection refused"), "{}", stderr(&o));
