@@ -7,19 +7,8 @@ use std::time::Duration;
 const KEY: &str = "p256.pkcs8.pem";
 
 fn cmd(sb: &Sandbox, iss: &Issuer, extra: &[&str]) -> assert_cmd::Command {
-    let mut c = sb.signet();
-    c.args([
-        "token",
-        "--key",
-        &fixture_str(KEY),
-        "--client-id",
-        "ci",
-        "--token-url",
-        iss.token_url(),
-        "--scope",
-        "api",
-    ])
-    .args(extra);
+    let mut c = sb.token_cmd(KEY, "ci", iss.token_url());
+    c.args(["--scope", "api"]).args(extra);
     c
 }
 
@@ -67,18 +56,8 @@ fn second_call_is_a_hit_and_force_refresh_fetches_once() {
     assert_eq!(d["access_token"], c["access_token"], "the forced token was written");
     // a different scope is a different identity
     let o = sb
-        .signet()
-        .args([
-            "token",
-            "--key",
-            &fixture_str(KEY),
-            "--client-id",
-            "ci",
-            "--token-url",
-            iss.token_url(),
-            "--scope",
-            "other",
-        ])
+        .token_cmd(KEY, "ci", iss.token_url())
+        .args(["--scope", "other"])
         .output()
         .unwrap();
     assert!(o.status.success());

@@ -9,18 +9,8 @@ use std::time::Duration;
 const KEY: &str = "p256.pkcs8.pem";
 
 fn token(sb: &Sandbox, iss: &Issuer, extra: &[&str]) -> std::process::Output {
-    sb.signet()
-        .args([
-            "token",
-            "--key",
-            &fixture_str(KEY),
-            "--client-id",
-            "f",
-            "--token-url",
-            iss.token_url(),
-            "--timeout",
-            "3",
-        ])
+    sb.token_cmd(KEY, "f", iss.token_url())
+        .args(["--timeout", "3"])
         .args(extra)
         .output()
         .unwrap()
@@ -69,21 +59,7 @@ fn connection_closed_mid_body() {
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{\"access_token\":\"abc",
     );
     let sb = Sandbox::new();
-    let o = sb
-        .signet()
-        .args([
-            "token",
-            "--key",
-            &fixture_str(KEY),
-            "--client-id",
-            "f",
-            "--token-url",
-            &url,
-            "--timeout",
-            "2",
-        ])
-        .output()
-        .unwrap();
+    let o = sb.token_cmd(KEY, "f", &url).args(["--timeout", "2"]).output().unwrap();
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("closed before the answer was complete"),
@@ -195,18 +171,8 @@ fn unusable_cache_folder_still_prints_the_token() {
     let good = stdout(&o);
     // the folder cannot be created
     let o = sb
-        .signet()
-        .args([
-            "token",
-            "--key",
-            &fixture_str(KEY),
-            "--client-id",
-            "f",
-            "--token-url",
-            iss.token_url(),
-            "--scope",
-            "other",
-        ])
+        .token_cmd(KEY, "f", iss.token_url())
+        .args(["--scope", "other"])
         .env("SIGNET_CACHE_DIR", "/dev/null/signet-cache")
         .output()
         .unwrap();
@@ -260,19 +226,8 @@ fn untrusted_tls_certificate_names_ca_file() {
     let sb = Sandbox::new();
     let url = format!("https://127.0.0.1:{port}/token");
     let run = |extra: &[&str]| {
-        sb.signet()
-            .args([
-                "token",
-                "--no-cache",
-                "--key",
-                &fixture_str(KEY),
-                "--client-id",
-                "f",
-                "--token-url",
-                &url,
-                "--timeout",
-                "2",
-            ])
+        sb.token_cmd(KEY, "f", &url)
+            .args(["--no-cache", "--timeout", "2"])
             .args(extra)
             .output()
             .unwrap()

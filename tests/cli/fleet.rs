@@ -103,19 +103,10 @@ fn redis(extra: &[&str], tls: bool) -> Redis {
 
 /// One "host": its own local cache folder, the shared Redis.
 fn host(sb: &Sandbox, name: &str, url: &str, token_url: &str, extra: &[&str]) -> assert_cmd::Command {
-    let mut c = sb.signet();
+    let mut c = sb.token_cmd(KEY, "fleet", token_url);
     c.env("SIGNET_CACHE_DIR", sb.path().join(format!("host-{name}")))
         .env("SIGNET_CACHE_URL", url)
         .env("SIGNET_CACHE_KEY", CACHE_KEY)
-        .args([
-            "token",
-            "--key",
-            &fixture_str(KEY),
-            "--client-id",
-            "fleet",
-            "--token-url",
-            token_url,
-        ])
         .args(extra);
     c
 }

@@ -98,6 +98,22 @@ impl Sandbox {
         c
     }
 
+    /// `signet token --key <fixture key> --client-id <client_id> --token-url <token_url>`; each
+    /// test adds its own flags.
+    pub fn token_cmd(&self, key: &str, client_id: &str, token_url: &str) -> Command {
+        let mut c = self.signet();
+        c.args([
+            "token",
+            "--key",
+            &fixture_str(key),
+            "--client-id",
+            client_id,
+            "--token-url",
+            token_url,
+        ]);
+        c
+    }
+
     /// Copies a fixture into the sandbox with the given mode (keys checked for permissions).
     pub fn copy(&self, name: &str, mode: u32) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
