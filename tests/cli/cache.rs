@@ -54,26 +54,49 @@ fn second_call_is_a_hit_and_force_refresh_fetches_once() {
     assert_eq!(iss.request_count(), 2);
     let d = json_token(&sb, &iss, &[]);
     assert_eq!(d["access_token"], c["access_token"], "the forced token was written");
-    // a different scope is a different identity
+}
+
+#[test]
+fn a_different_scope_is_a_different_entry() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    json_token(&sb, &iss, &[]);
     let o = sb
         .token_cmd(KEY, "ci", iss.token_url())
         .args(["--scope", "other"])
         .output()
         .unwrap();
     assert!(o.status.success());
-    assert_eq!(iss.request_count(), 3);
+    assert_eq!(iss.request_count(), 2);
 }
 
 #[test]
-fn entry_below_min_ttl_is_refetched_and_no_cache_skips_it() {
+fn entry_below_min_ttl_is_refetched() {
     let sb = Sandbox::new();
     let iss = issuer_trusting("ci", KEY, None);
     json_token(&sb, &iss, &[]);
     json_token(&sb, &iss, &["--min-ttl", "400"]);
     assert_eq!(iss.request_count(), 2);
+}
+
+#[test]
+fn no_cache_skips_a_fresh_entry() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    json_token(&sb, &iss, &[]);
     let v = json_token(&sb, &iss, &["--no-cache"]);
     assert_eq!(v["cached"], false);
-    assert_eq!(iss.request_count(), 3);
+    assert_eq!(iss.request_count(), 2);
+}
+
+/// The issuer answers 503 to every request.
+fn issuer_down(iss: &Issuer) {
+    iss.push_faults((0..20).map(|_| Fault::Status {
+        status: 503,
+        body: "down".into(),
+        content_type: "text/plain".into(),
+        retry_after: None,
+    }));
 }
 
 #[test]
@@ -82,13 +105,7 @@ fn failed_refresh_keeps_the_still_valid_token() {
     let iss = issuer_trusting("ci", KEY, None);
     let first = json_token(&sb, &iss, &[]);
     let before = std::fs::read(entry_file(&sb)).unwrap();
-    let busy = || Fault::Status {
-        status: 503,
-        body: "down".into(),
-        content_type: "text/plain".into(),
-        retry_after: None,
-    };
-    iss.push_faults((0..20).map(|_| busy()));
+    issuer_down(&iss);
     let o = cmd(&sb, &iss, &["--min-ttl", "400", "--timeout", "2"])
         .output()
         .unwrap();
@@ -100,6 +117,15 @@ fn failed_refresh_keeps_the_still_valid_token() {
         stderr(&o)
     );
     assert_eq!(std::fs::read(entry_file(&sb)).unwrap(), before, "the entry is kept");
+}
+
+#[test]
+fn failed_forced_refresh_exits_5_and_keeps_the_entry() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    json_token(&sb, &iss, &[]);
+    let before = std::fs::read(entry_file(&sb)).unwrap();
+    issuer_down(&iss);
     let o = cmd(&sb, &iss, &["--force-refresh", "--timeout", "2"]).output().unwrap();
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
     assert_eq!(std::fs::read(entry_file(&sb)).unwrap(), before, "the entry is kept");
@@ -355,26 +381,42 @@ fn exec_forwards_sigterm_to_the_child() {
 }
 
 #[test]
-fn cache_list_clear_and_path() {
+fn cache_list_names_the_identity_not_the_token() {
     let sb = Sandbox::new();
     let iss = issuer_trusting("ci", KEY, None);
-    json_token(&sb, &iss, &[]);
+    let tok = json_token(&sb, &iss, &[])["access_token"].as_str().unwrap().to_string();
     let o = sb.signet().args(["cache", "list"]).output().unwrap();
     let out = stdout(&o);
-    let tok = json_token(&sb, &iss, &[])["access_token"].as_str().unwrap().to_string();
     assert!(
         out.contains(iss.token_url()) && out.contains("ci") && out.contains("api"),
         "{out}"
     );
     assert!(!out.contains(&tok));
+}
+
+#[test]
+fn cache_path_prints_the_cache_folder() {
+    let sb = Sandbox::new();
     let o = sb.signet().args(["cache", "path"]).output().unwrap();
     assert_eq!(stdout(&o).trim(), sb.cache_dir().to_str().unwrap());
+}
+
+#[test]
+fn cache_clear_removes_the_matching_entries_only() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    json_token(&sb, &iss, &[]);
     let o = sb
         .signet()
         .args(["cache", "clear", "--client-id", "someone-else"])
         .output()
         .unwrap();
     assert!(stdout(&o).contains("removed 0"));
+    assert_eq!(
+        json_token(&sb, &iss, &[])["cached"],
+        true,
+        "another client's clear kept it"
+    );
     let o = sb.signet().args(["cache", "clear"]).output().unwrap();
     assert!(stdout(&o).contains("removed 1"), "{}", stdout(&o));
     assert_eq!(json_token(&sb, &iss, &[])["cached"], false);
