@@ -30,13 +30,28 @@ demo: release
 	target/release/signet demo
 
 ## Everything the tests need (npm packages for the oidc-provider interop), then every test.
+## The tests that need root (another user, a tmpfs mount) are #[ignore]d, the only use of #[ignore]
+## in tests/cli; as root (CI) they run after the others, otherwise make test names them as not run.
 test: test-deps
 	$(CARGO) test -- --test-threads=4
+	$(call ROOT_TESTS,)
 
 ## The integration tests again, against the binary `make release` builds (not part of `make test`:
 ## a second, release build of everything would double CI's time).
 test-release: test-deps release
 	SIGNET_TEST_BIN=$(CURDIR)/target/release/signet $(CARGO) test --test cli -- --test-threads=4
+	$(call ROOT_TESTS,SIGNET_TEST_BIN=$(CURDIR)/target/release/signet)
+
+## $(1): environment for the run.
+define ROOT_TESTS
+@if [ "$$(id -u)" = 0 ]; then \
+  echo "== the tests that need root (#[ignore]d; running as root)"; \
+  $(1) $(CARGO) test --test cli -- --ignored --test-threads=4; \
+else \
+  echo "make test: NOT RUN, they need root (run make test as root, as CI does):" >&2; \
+  $(CARGO) test --quiet --test cli -- --list --ignored 2>/dev/null | sed -n 's/: test$$//p' | sed 's/^/  /' >&2; \
+fi
+endef
 
 test-deps:
 	@command -v cargo-deb >/dev/null || $(CARGO) install cargo-deb --version 3.8.0 --locked --quiet

@@ -7,19 +7,8 @@ use std::time::Duration;
 const KEY: &str = "p256.pkcs8.pem";
 
 fn cmd(sb: &Sandbox, iss: &Issuer, extra: &[&str]) -> assert_cmd::Command {
-    let mut c = sb.signet();
-    c.args([
-        "token",
-        "--key",
-        &fixture_str(KEY),
-        "--client-id",
-        "ci",
-        "--token-url",
-        iss.token_url(),
-        "--scope",
-        "api",
-    ])
-    .args(extra);
+    let mut c = sb.token_cmd(KEY, "ci", iss.token_url());
+    c.args(["--scope", "api"]).args(extra);
     c
 }
 
@@ -65,36 +54,49 @@ fn second_call_is_a_hit_and_force_refresh_fetches_once() {
     assert_eq!(iss.request_count(), 2);
     let d = json_token(&sb, &iss, &[]);
     assert_eq!(d["access_token"], c["access_token"], "the forced token was written");
-    // a different scope is a different identity
-    let o = sb
-        .signet()
-        .args([
-            "token",
-            "--key",
-            &fixture_str(KEY),
-            "--client-id",
-            "ci",
-            "--token-url",
-            iss.token_url(),
-            "--scope",
-            "other",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    assert_eq!(iss.request_count(), 3);
 }
 
 #[test]
-fn entry_below_min_ttl_is_refetched_and_no_cache_skips_it() {
+fn a_different_scope_is_a_different_entry() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    json_token(&sb, &iss, &[]);
+    let o = sb
+        .token_cmd(KEY, "ci", iss.token_url())
+        .args(["--scope", "other"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(iss.request_count(), 2);
+}
+
+#[test]
+fn entry_below_min_ttl_is_refetched() {
     let sb = Sandbox::new();
     let iss = issuer_trusting("ci", KEY, None);
     json_token(&sb, &iss, &[]);
     json_token(&sb, &iss, &["--min-ttl", "400"]);
     assert_eq!(iss.request_count(), 2);
+}
+
+#[test]
+fn no_cache_skips_a_fresh_entry() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    json_token(&sb, &iss, &[]);
     let v = json_token(&sb, &iss, &["--no-cache"]);
     assert_eq!(v["cached"], false);
-    assert_eq!(iss.request_count(), 3);
+    assert_eq!(iss.request_count(), 2);
+}
+
+/// The issuer answers 503 to every request.
+fn issuer_down(iss: &Issuer) {
+    iss.push_faults((0..20).map(|_| Fault::Status {
+        status: 503,
+        body: "down".into(),
+        content_type: "text/plain".into(),
+        retry_after: None,
+    }));
 }
 
 #[test]
@@ -103,13 +105,7 @@ fn failed_refresh_keeps_the_still_valid_token() {
     let iss = issuer_trusting("ci", KEY, None);
     let first = json_token(&sb, &iss, &[]);
     let before = std::fs::read(entry_file(&sb)).unwrap();
-    let busy = || Fault::Status {
-        status: 503,
-        body: "down".into(),
-        content_type: "text/plain".into(),
-        retry_after: None,
-    };
-    iss.push_faults((0..20).map(|_| busy()));
+    issuer_down(&iss);
     let o = cmd(&sb, &iss, &["--min-ttl", "400", "--timeout", "2"])
         .output()
         .unwrap();
@@ -121,6 +117,15 @@ fn failed_refresh_keeps_the_still_valid_token() {
         stderr(&o)
     );
     assert_eq!(std::fs::read(entry_file(&sb)).unwrap(), before, "the entry is kept");
+}
+
+#[test]
+fn failed_forced_refresh_exits_5_and_keeps_the_entry() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    json_token(&sb, &iss, &[]);
+    let before = std::fs::read(entry_file(&sb)).unwrap();
+    issuer_down(&iss);
     let o = cmd(&sb, &iss, &["--force-refresh", "--timeout", "2"]).output().unwrap();
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
     assert_eq!(std::fs::read(entry_file(&sb)).unwrap(), before, "the entry is kept");
@@ -343,9 +348,12 @@ fn exec_forwards_sigterm_to_the_child() {
     let sb = Sandbox::new();
     let iss = issuer_trusting("ci", KEY, None);
     let marker = sb.path().join("got-term");
+    // the child says when its trap is installed; signet watches signals before it starts the child
+    let trapped = sb.path().join("trap-installed");
     let script = format!(
-        "trap 'touch {}; exit 3' TERM; while true; do sleep 0.05; done",
-        marker.display()
+        "trap 'touch {}; exit 3' TERM; touch {}; while true; do sleep 0.05; done",
+        marker.display(),
+        trapped.display()
     );
     let mut c = sb.signet();
     c.args([
@@ -362,7 +370,10 @@ fn exec_forwards_sigterm_to_the_child() {
         &script,
     ]);
     let mut child = spawn(&c, std::process::Stdio::null());
-    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        wait_for(Duration::from_secs(20), || trapped.exists()),
+        "the child never installed its trap"
+    );
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(3));
@@ -370,26 +381,42 @@ fn exec_forwards_sigterm_to_the_child() {
 }
 
 #[test]
-fn cache_list_clear_and_path() {
+fn cache_list_names_the_identity_not_the_token() {
     let sb = Sandbox::new();
     let iss = issuer_trusting("ci", KEY, None);
-    json_token(&sb, &iss, &[]);
+    let tok = json_token(&sb, &iss, &[])["access_token"].as_str().unwrap().to_string();
     let o = sb.signet().args(["cache", "list"]).output().unwrap();
     let out = stdout(&o);
-    let tok = json_token(&sb, &iss, &[])["access_token"].as_str().unwrap().to_string();
     assert!(
         out.contains(iss.token_url()) && out.contains("ci") && out.contains("api"),
         "{out}"
     );
     assert!(!out.contains(&tok));
+}
+
+#[test]
+fn cache_path_prints_the_cache_folder() {
+    let sb = Sandbox::new();
     let o = sb.signet().args(["cache", "path"]).output().unwrap();
     assert_eq!(stdout(&o).trim(), sb.cache_dir().to_str().unwrap());
+}
+
+#[test]
+fn cache_clear_removes_the_matching_entries_only() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    json_token(&sb, &iss, &[]);
     let o = sb
         .signet()
         .args(["cache", "clear", "--client-id", "someone-else"])
         .output()
         .unwrap();
     assert!(stdout(&o).contains("removed 0"));
+    assert_eq!(
+        json_token(&sb, &iss, &[])["cached"],
+        true,
+        "another client's clear kept it"
+    );
     let o = sb.signet().args(["cache", "clear"]).output().unwrap();
     assert!(stdout(&o).contains("removed 1"), "{}", stdout(&o));
     assert_eq!(json_token(&sb, &iss, &[])["cached"], false);

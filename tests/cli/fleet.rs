@@ -31,75 +31,82 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A redis-server on a free port. free_port() releases the port before redis binds it, so another
+/// test's server may take it in between: redis then logs that the bind failed and exits, and it is
+/// started again on another port. Ready once its own log says it accepts connections (a PING could
+/// be answered by another test's redis on that port).
 fn redis(extra: &[&str], tls: bool) -> Redis {
     assert!(
         Command::new("redis-server").arg("--version").output().is_ok(),
         "redis-server is not installed: run `make test`"
     );
-    let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let mut args: Vec<String> = vec![
-        "--bind".into(),
-        "127.0.0.1".into(),
-        "--save".into(),
-        "".into(),
-        "--appendonly".into(),
-        "no".into(),
-        "--dir".into(),
-        dir.path().to_str().unwrap().into(),
-    ];
-    if tls {
-        args.extend(
-            [
-                "--port",
-                "0",
-                "--tls-port",
-                &port.to_string(),
-                "--tls-cert-file",
-                &fixture_str("server.crt.pem"),
-                "--tls-key-file",
-                &fixture_str("server.key.pem"),
-                "--tls-ca-cert-file",
-                &fixture_str("ca.crt.pem"),
-                "--tls-auth-clients",
-                "no",
-            ]
-            .map(String::from),
-        );
-    } else {
-        args.extend(["--port".to_string(), port.to_string()]);
-    }
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let child = Command::new("redis-server")
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
+    let mut failures = Vec::new();
+    for _ in 0..10 {
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("redis.log");
+        let mut args: Vec<String> = vec![
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--save".into(),
+            "".into(),
+            "--appendonly".into(),
+            "no".into(),
+            "--dir".into(),
+            dir.path().to_str().unwrap().into(),
+            "--logfile".into(),
+            log.to_str().unwrap().into(),
+        ];
+        if tls {
+            args.extend(
+                [
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    &port.to_string(),
+                    "--tls-cert-file",
+                    &fixture_str("server.crt.pem"),
+                    "--tls-key-file",
+                    &fixture_str("server.key.pem"),
+                    "--tls-ca-cert-file",
+                    &fixture_str("ca.crt.pem"),
+                    "--tls-auth-clients",
+                    "no",
+                ]
+                .map(String::from),
+            );
+        } else {
+            args.extend(["--port".to_string(), port.to_string()]);
         }
-        std::thread::sleep(Duration::from_millis(10));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut child = Command::new("redis-server")
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+        let mut exited = false;
+        let ready = wait_for(Duration::from_secs(20), || {
+            exited = child.try_wait().unwrap().is_some();
+            exited || logged().contains("Ready to accept connections")
+        });
+        if ready && !exited {
+            return Redis { child, port, _dir: dir };
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        failures.push(format!("port {port}: {}", logged()));
     }
-    Redis { child, port, _dir: dir }
+    panic!("redis-server did not start:\n{}", failures.join("\n"));
 }
 
 /// One "host": its own local cache folder, the shared Redis.
 fn host(sb: &Sandbox, name: &str, url: &str, token_url: &str, extra: &[&str]) -> assert_cmd::Command {
-    let mut c = sb.signet();
+    let mut c = sb.token_cmd(KEY, "fleet", token_url);
     c.env("SIGNET_CACHE_DIR", sb.path().join(format!("host-{name}")))
         .env("SIGNET_CACHE_URL", url)
         .env("SIGNET_CACHE_KEY", CACHE_KEY)
-        .args([
-            "token",
-            "--key",
-            &fixture_str(KEY),
-            "--client-id",
-            "fleet",
-            "--token-url",
-            token_url,
-        ])
         .args(extra);
     c
 }
@@ -207,7 +214,8 @@ fn faults_fall_back_to_the_local_cache() {
     let sb = Sandbox::new();
     let iss = issuer_trusting("fleet", KEY, None);
     // Redis down
-    let url = format!("redis://127.0.0.1:{}/0", free_port());
+    let down = refused_port();
+    let url = format!("redis://127.0.0.1:{}/0", down.port);
     let o = host(&sb, "a", &url, iss.token_url(), &[]).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(

@@ -145,17 +145,8 @@ fn oidc_provider_refusal_is_exit_4_with_its_words() {
     let sb = Sandbox::new();
     // the right client id, but signed with a key the provider does not know
     let o = sb
-        .signet()
-        .args([
-            "token",
-            "--no-cache",
-            "--key",
-            &fixture_str("p384.pkcs8.pem"),
-            "--client-id",
-            "es256-client",
-            "--token-url",
-            &p.token_url,
-        ])
+        .token_cmd("p384.pkcs8.pem", "es256-client", &p.token_url)
+        .arg("--no-cache")
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));

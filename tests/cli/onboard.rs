@@ -99,95 +99,53 @@ fn a_jwk_from_signet_is_accepted_by_oidc_provider() {
         "jwks": {"keys": [jwk]}, "grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [], "scope": "api:read",
     }]));
     let o = sb
-        .signet()
-        .args([
-            "token",
-            "--key",
-            &fixture_str("p384.pkcs8.pem"),
-            "--client-id",
-            "jwk-client",
-            "--token-url",
-            &p.token_url,
-            "--scope",
-            "api:read",
-        ])
+        .token_cmd("p384.pkcs8.pem", "jwk-client", &p.token_url)
+        .args(["--scope", "api:read"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
+/// `signet check --key <fixture key> --client-id c` and `extra`.
+fn check(sb: &Sandbox, key: &str, extra: &[&str]) -> std::process::Output {
+    sb.signet()
+        .args(["check", "--key", &fixture_str(key), "--client-id", "c"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn check_reports_and_exits_0_or_3() {
     let sb = Sandbox::new();
-    let o = sb
-        .signet()
-        .args([
-            "check",
-            "--key",
-            &fixture_str("rsa2048.pkcs8.pem"),
+    let o = check(
+        &sb,
+        "rsa2048.pkcs8.pem",
+        &[
             "--cert",
             &fixture_str("rsa2048.crt.pem"),
-            "--client-id",
-            "c",
             "--template",
             "entra-id",
             "--var",
             "tenant=t",
             "--format",
             "json",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["ok"], true);
     assert_eq!(v["alg"], "PS256");
     assert!(v["certificate"]["expires_in"].as_u64().unwrap() > 86400 * 300);
-    let o = sb
-        .signet()
-        .args([
-            "check",
-            "--key",
-            &fixture_str("rsa2048.pkcs8.pem"),
-            "--cert",
-            &fixture_str("rsa2048-b.crt.pem"),
-            "--client-id",
-            "c",
-            "--audience",
-            "a",
-        ])
-        .output()
-        .unwrap();
+    let o = check(
+        &sb,
+        "rsa2048.pkcs8.pem",
+        &["--cert", &fixture_str("rsa2048-b.crt.pem"), "--audience", "a"],
+    );
     assert_eq!(o.status.code(), Some(3));
-    let o = sb
-        .signet()
-        .args([
-            "check",
-            "--key",
-            &fixture_str("rsa1024.pkcs8.pem"),
-            "--client-id",
-            "c",
-            "--audience",
-            "a",
-        ])
-        .output()
-        .unwrap();
+    let o = check(&sb, "rsa1024.pkcs8.pem", &["--audience", "a"]);
     assert_eq!(o.status.code(), Some(3));
-    let o = sb
-        .signet()
-        .args([
-            "check",
-            "--key",
-            &fixture_str("p256.pkcs8.pem"),
-            "--client-id",
-            "c",
-            "--template",
-            "salesforce",
-            "--subject",
-            "u",
-        ])
-        .output()
-        .unwrap();
+    let o = check(&sb, "p256.pkcs8.pem", &["--template", "salesforce", "--subject", "u"]);
     assert_eq!(o.status.code(), Some(2), "ES256 at Salesforce: {}", stderr(&o));
 }
 

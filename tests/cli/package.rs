@@ -16,22 +16,28 @@ fn deb_package_installs_and_runs() {
         "cargo-deb is not installed: run `make test` (its test-deps install it)"
     );
     let bin = assert_cmd::cargo::cargo_bin("signet");
-    // the assets cargo-deb packs besides the binary
-    std::fs::create_dir_all(root.join("target/man")).unwrap();
-    std::fs::create_dir_all(root.join("target/completions")).unwrap();
+    // The assets cargo-deb packs besides the binary. Cargo.toml's [package.metadata.deb] names them
+    // as target/man and target/completions, and cargo-deb maps only build outputs
+    // (target/release/...) to another target folder, so they cannot be written elsewhere. Each is
+    // written to a temporary file in its folder and renamed into place: a `make man`,
+    // `make completions` or `make package` at the same time never reads a half-written one.
     let run = |args: &[&str]| Command::new(&bin).args(args).output().unwrap().stdout;
-    std::fs::write(root.join("target/man/signet.1"), run(&["manpage"])).unwrap();
-    std::fs::write(
-        root.join("target/completions/signet.bash"),
-        run(&["completions", "bash"]),
-    )
-    .unwrap();
-    std::fs::write(root.join("target/completions/_signet"), run(&["completions", "zsh"])).unwrap();
-    std::fs::write(
-        root.join("target/completions/signet.fish"),
-        run(&["completions", "fish"]),
-    )
-    .unwrap();
+    let mut perm = std::fs::metadata(root).unwrap().permissions();
+    for (file, args) in [
+        ("man/signet.1", &["manpage"][..]),
+        ("completions/signet.bash", &["completions", "bash"]),
+        ("completions/_signet", &["completions", "zsh"]),
+        ("completions/signet.fish", &["completions", "fish"]),
+    ] {
+        let to = root.join("target").join(file);
+        let dir = to.parent().unwrap();
+        std::fs::create_dir_all(dir).unwrap();
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).unwrap();
+        std::io::Write::write_all(&mut tmp, &run(args)).unwrap();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o644);
+        tmp.as_file().set_permissions(perm.clone()).unwrap();
+        tmp.persist(&to).unwrap();
+    }
     let out = tempfile::tempdir().unwrap();
     let o = Command::new("cargo")
         .args(["deb", "--no-build", "--profile", "dev", "--no-strip", "--output"])

@@ -53,6 +53,13 @@ fn run(sb: &Sandbox, args: &[String]) -> std::process::Output {
     sb.signet().args(args).output().unwrap()
 }
 
+/// `signet <cmd> --template <template> --client-id <client_id> --key <key>` and `extra`, with
+/// fixture names (`*.pem`, `*.json`) made paths, as in [`args`].
+fn tmpl(cmd: &str, template: &str, client_id: &str, key: &str, extra: &[&str]) -> Vec<String> {
+    let head = [cmd, "--template", template, "--client-id", client_id, "--key", key];
+    args(&[&head[..], extra].concat())
+}
+
 fn args(list: &[&str]) -> Vec<String> {
     list.iter()
         .map(|s| {
@@ -77,22 +84,21 @@ fn entra_id_sends_ps256_with_x5t_s256_and_no_kid() {
         Some("rsa2048.crt.pem"),
         |_| {},
     );
-    let mut a = args(&[
+    let mut a = tmpl(
         "token",
-        "--no-cache",
-        "--template",
         "entra-id",
-        "--client-id",
         "11111111-2222-3333-4444-555555555555",
-        "--key",
         "rsa2048.pkcs8.pem",
-        "--cert",
-        "rsa2048.crt.pem",
-        "--scope",
-        "https://graph.microsoft.com/.default",
-        "--token-url",
-        iss.token_url(),
-    ]);
+        &[
+            "--no-cache",
+            "--cert",
+            "rsa2048.crt.pem",
+            "--scope",
+            "https://graph.microsoft.com/.default",
+            "--token-url",
+            iss.token_url(),
+        ],
+    );
     a.extend(var_args(&vars));
     let o = run(&sb, &a);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -119,21 +125,20 @@ fn entra_id_url_and_audience_come_from_the_tenant() {
     let sb = Sandbox::new();
     let o = run(
         &sb,
-        &args(&[
+        &tmpl(
             "assert",
-            "--template",
             "entra-id",
-            "--var",
-            "tenant=contoso",
-            "--client-id",
             "app",
-            "--key",
             "rsa2048.pkcs8.pem",
-            "--cert",
-            "rsa2048.crt.pem",
-            "--scope",
-            "api://x/.default",
-        ]),
+            &[
+                "--var",
+                "tenant=contoso",
+                "--cert",
+                "rsa2048.crt.pem",
+                "--scope",
+                "api://x/.default",
+            ],
+        ),
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
@@ -143,34 +148,17 @@ fn entra_id_url_and_audience_come_from_the_tenant() {
     // a missing scope and a missing tenant are named before anything is signed
     let o = run(
         &sb,
-        &args(&[
+        &tmpl(
             "token",
-            "--template",
             "entra-id",
-            "--var",
-            "tenant=contoso",
-            "--client-id",
             "app",
-            "--key",
             "rsa2048.pkcs8.pem",
-            "--cert",
-            "rsa2048.crt.pem",
-        ]),
+            &["--var", "tenant=contoso", "--cert", "rsa2048.crt.pem"],
+        ),
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("scope"), "{}", stderr(&o));
-    let o = run(
-        &sb,
-        &args(&[
-            "token",
-            "--template",
-            "entra-id",
-            "--client-id",
-            "app",
-            "--key",
-            "rsa2048.pkcs8.pem",
-        ]),
-    );
+    let o = run(&sb, &tmpl("token", "entra-id", "app", "rsa2048.pkcs8.pem", &[]));
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("--var tenant") && stderr(&o).contains("entra-id"),
@@ -192,22 +180,21 @@ fn okta_kid_is_the_jwk_thumbprint_and_ps256_is_refused_before_sending() {
     );
     let o = run(
         &sb,
-        &args(&[
+        &tmpl(
             "token",
-            "--no-cache",
-            "--template",
             "okta",
-            "--var",
-            "domain=dev-1.okta.com",
-            "--client-id",
             "0oa1",
-            "--key",
             "p256.pkcs8.pem",
-            "--scope",
-            "okta.users.read",
-            "--token-url",
-            iss.token_url(),
-        ]),
+            &[
+                "--no-cache",
+                "--var",
+                "domain=dev-1.okta.com",
+                "--scope",
+                "okta.users.read",
+                "--token-url",
+                iss.token_url(),
+            ],
+        ),
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let d = sent_assertion(&iss);
@@ -222,19 +209,13 @@ fn okta_kid_is_the_jwk_thumbprint_and_ps256_is_refused_before_sending() {
     assert_eq!(d.header["alg"], "ES256");
     let o = run(
         &sb,
-        &args(&[
+        &tmpl(
             "assert",
-            "--template",
             "okta",
-            "--var",
-            "domain=dev-1.okta.com",
-            "--var",
-            "server=default",
-            "--client-id",
             "0oa1",
-            "--key",
             "p256.pkcs8.pem",
-        ]),
+            &["--var", "domain=dev-1.okta.com", "--var", "server=default"],
+        ),
     );
     assert_eq!(
         decode(&stdout(&o)).claims["aud"],
@@ -243,23 +224,22 @@ fn okta_kid_is_the_jwk_thumbprint_and_ps256_is_refused_before_sending() {
     let before = iss.request_count();
     let o = run(
         &sb,
-        &args(&[
+        &tmpl(
             "token",
-            "--template",
             "okta",
-            "--var",
-            "domain=dev-1.okta.com",
-            "--client-id",
             "0oa1",
-            "--key",
             "rsa2048.pkcs8.pem",
-            "--alg",
-            "PS256",
-            "--scope",
-            "x",
-            "--token-url",
-            iss.token_url(),
-        ]),
+            &[
+                "--var",
+                "domain=dev-1.okta.com",
+                "--alg",
+                "PS256",
+                "--scope",
+                "x",
+                "--token-url",
+                iss.token_url(),
+            ],
+        ),
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -270,23 +250,22 @@ fn okta_kid_is_the_jwk_thumbprint_and_ps256_is_refused_before_sending() {
     assert_eq!(iss.request_count(), before);
     let o = run(
         &sb,
-        &args(&[
+        &tmpl(
             "token",
-            "--template",
             "okta",
-            "--var",
-            "domain=dev-1.okta.com",
-            "--client-id",
             "0oa1",
-            "--key",
             "p256.pkcs8.pem",
-            "--lifetime",
-            "7200",
-            "--scope",
-            "x",
-            "--token-url",
-            iss.token_url(),
-        ]),
+            &[
+                "--var",
+                "domain=dev-1.okta.com",
+                "--lifetime",
+                "7200",
+                "--scope",
+                "x",
+                "--token-url",
+                iss.token_url(),
+            ],
+        ),
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
@@ -296,18 +275,13 @@ fn auth0_audience_has_the_trailing_slash_and_the_api_goes_in_the_form() {
     let sb = Sandbox::new();
     let vars = [("domain", "tenant.example.com"), ("api", "https://api.example.com")];
     let iss = provider("auth0", &vars, "auth0-client", "rsa2048.pkcs8.pem", None, |_| {});
-    let mut a = args(&[
+    let mut a = tmpl(
         "token",
-        "--no-cache",
-        "--template",
         "auth0",
-        "--client-id",
         "auth0-client",
-        "--key",
         "rsa2048.pkcs8.pem",
-        "--token-url",
-        iss.token_url(),
-    ]);
+        &["--no-cache", "--token-url", iss.token_url()],
+    );
     a.extend(var_args(&vars));
     let o = run(&sb, &a);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -355,19 +329,13 @@ fn keycloak_kid_is_spki_s256_and_exchanges() {
     );
     let o = run(
         &sb,
-        &args(&[
+        &tmpl(
             "assert",
-            "--template",
             "keycloak",
-            "--var",
-            "base=https://sso.example.com",
-            "--var",
-            "realm=acme",
-            "--client-id",
             "batch",
-            "--key",
             "rsa2048.pkcs8.pem",
-        ]),
+            &["--var", "base=https://sso.example.com", "--var", "realm=acme"],
+        ),
     );
     let d = decode(&stdout(&o));
     assert_eq!(
@@ -382,18 +350,13 @@ fn keycloak_kid_is_spki_s256_and_exchanges() {
         d.claims["exp"].as_i64().unwrap() - d.claims["iat"].as_i64().unwrap(),
         60
     );
-    let mut a = args(&[
+    let mut a = tmpl(
         "token",
-        "--no-cache",
-        "--template",
         "keycloak",
-        "--client-id",
         "batch",
-        "--key",
         "rsa2048.pkcs8.pem",
-        "--token-url",
-        iss.token_url(),
-    ]);
+        &["--no-cache", "--token-url", iss.token_url()],
+    );
     a.extend(var_args(&vars));
     let o = run(&sb, &a);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -413,40 +376,33 @@ fn keycloak_and_generic_templates_with_oidc_provider() {
     let sb = Sandbox::new();
     let o = run(
         &sb,
-        &args(&[
+        &tmpl(
             "token",
-            "--template",
             "keycloak",
-            "--var",
-            "base=https://sso.example.com",
-            "--var",
-            "realm=acme",
-            "--client-id",
             "kc-client",
-            "--key",
             "rsa2048.pkcs8.pem",
-            "--token-url",
-            &p.token_url,
-            "--scope",
-            "api:read",
-        ]),
+            &[
+                "--var",
+                "base=https://sso.example.com",
+                "--var",
+                "realm=acme",
+                "--token-url",
+                &p.token_url,
+                "--scope",
+                "api:read",
+            ],
+        ),
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let o = run(
         &sb,
-        &args(&[
+        &tmpl(
             "token",
-            "--template",
             "generic",
-            "--client-id",
             "generic-client",
-            "--key",
             "p256.pkcs8.pem",
-            "--token-url",
-            &p.token_url,
-            "--scope",
-            "api:write",
-        ]),
+            &["--token-url", &p.token_url, "--scope", "api:write"],
+        ),
     );
     assert!(o.status.success(), "{}", stderr(&o));
 }
@@ -547,20 +503,19 @@ fn salesforce_rules_and_answer_without_expires_in() {
         c.extra
             .insert("instance_url".into(), "https://example.my.salesforce.com".into());
     });
-    let base = args(&[
+    let base = tmpl(
         "token",
-        "--no-cache",
-        "--template",
         "salesforce",
-        "--client-id",
         "3MVG9consumer",
-        "--subject",
-        "integration@example.com",
-        "--key",
         "rsa2048.pkcs8.pem",
-        "--token-url",
-        iss.token_url(),
-    ]);
+        &[
+            "--no-cache",
+            "--subject",
+            "integration@example.com",
+            "--token-url",
+            iss.token_url(),
+        ],
+    );
     let o = run(&sb, &[base.clone(), args(&["--format", "json"])].concat());
     assert!(o.status.success(), "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -623,20 +578,13 @@ fn jde_ais_bearer_header_with_hostile_values_kept_plain() {
         ("environment", hostile),
     ];
     let iss = provider("jde-ais", &vars, "nightly", "rsa2048.pkcs8.pem", None, |_| {});
-    let mut a = args(&[
+    let mut a = tmpl(
         "token",
-        "--no-cache",
-        "--template",
         "jde-ais",
-        "--client-id",
         "nightly",
-        "--key",
         "rsa2048.pkcs8.pem",
-        "--token-url",
-        iss.token_url(),
-        "--format",
-        "header",
-    ]);
+        &["--no-cache", "--token-url", iss.token_url(), "--format", "header"],
+    );
     a.extend(var_args(&vars));
     let o = run(&sb, &a);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -651,58 +599,50 @@ fn jde_ais_bearer_header_with_hostile_values_kept_plain() {
     // the URL pattern: host variables must be host names
     let o = run(
         &sb,
-        &args(&[
+        &tmpl(
             "assert",
-            "--template",
             "jde-ais",
-            "--var",
-            "host=ais.example.com/evil",
-            "--var",
-            "user=JDE",
-            "--var",
-            "environment=E",
-            "--client-id",
             "c",
-            "--key",
             "rsa2048.pkcs8.pem",
-        ]),
+            &[
+                "--var",
+                "host=ais.example.com/evil",
+                "--var",
+                "user=JDE",
+                "--var",
+                "environment=E",
+            ],
+        ),
     );
     assert_eq!(o.status.code(), Some(2));
     let o = run(
         &sb,
-        &args(&[
+        &tmpl(
             "assert",
-            "--template",
             "jde-ais",
-            "--var",
-            "host=ais.example.com",
-            "--var",
-            "user=JDE\nX",
-            "--var",
-            "environment=E",
-            "--client-id",
             "c",
-            "--key",
             "rsa2048.pkcs8.pem",
-        ]),
+            &[
+                "--var",
+                "host=ais.example.com",
+                "--var",
+                "user=JDE\nX",
+                "--var",
+                "environment=E",
+            ],
+        ),
     );
     assert_eq!(o.status.code(), Some(2), "control characters are refused");
     // a missing variable names itself and the template
     let o = run(
         &sb,
-        &args(&[
+        &tmpl(
             "assert",
-            "--template",
             "jde-ais",
-            "--var",
-            "host=ais.example.com",
-            "--var",
-            "user=JDE",
-            "--client-id",
             "c",
-            "--key",
             "rsa2048.pkcs8.pem",
-        ]),
+            &["--var", "host=ais.example.com", "--var", "user=JDE"],
+        ),
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -730,26 +670,25 @@ fn one_e_json_body_with_windows_thumbprint_kid() {
     let api_root = format!("{}/Tachyon/api", iss.base_url());
     let o = run(
         &sb,
-        &args(&[
+        &tmpl(
             "token",
-            "--no-cache",
-            "--template",
             "1e",
-            "--var",
-            &format!("api_root={api_root}"),
-            "--var",
-            "audience=https://idp.example.com/token",
-            "--var",
-            "consumer=nightly",
-            "--client-id",
             "1e-app",
-            "--key",
             "rsa2048.pkcs8.pem",
-            "--cert",
-            "rsa2048.crt.pem",
-            "--format",
-            "header",
-        ]),
+            &[
+                "--no-cache",
+                "--var",
+                &format!("api_root={api_root}"),
+                "--var",
+                "audience=https://idp.example.com/token",
+                "--var",
+                "consumer=nightly",
+                "--cert",
+                "rsa2048.crt.pem",
+                "--format",
+                "header",
+            ],
+        ),
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).starts_with("X-Tachyon-Authenticate: eyJ"));
@@ -770,25 +709,24 @@ fn one_e_json_body_with_windows_thumbprint_kid() {
     // kid_format=x5t switches to base64url
     let o = run(
         &sb,
-        &args(&[
+        &tmpl(
             "assert",
-            "--template",
             "1e",
-            "--var",
-            "api_root=https://1e.example.com/api",
-            "--var",
-            "audience=a",
-            "--var",
-            "consumer=c",
-            "--var",
-            "kid_format=x5t",
-            "--client-id",
             "1e-app",
-            "--key",
             "rsa2048.pkcs8.pem",
-            "--cert",
-            "rsa2048.crt.pem",
-        ]),
+            &[
+                "--var",
+                "api_root=https://1e.example.com/api",
+                "--var",
+                "audience=a",
+                "--var",
+                "consumer=c",
+                "--var",
+                "kid_format=x5t",
+                "--cert",
+                "rsa2048.crt.pem",
+            ],
+        ),
     );
     assert_eq!(decode(&stdout(&o)).header["kid"].as_str().unwrap().len(), 27);
 }
@@ -805,24 +743,23 @@ fn error_hints_use_what_signet_knows() {
         |_| {},
     );
     let cert = load("rsa2048.pkcs8.pem", Some("rsa2048.crt.pem"), None);
-    let base = args(&[
+    let base = tmpl(
         "token",
-        "--no-cache",
-        "--template",
         "entra-id",
-        "--var",
-        "tenant=t",
-        "--client-id",
         "app",
-        "--key",
         "rsa2048.pkcs8.pem",
-        "--cert",
-        "rsa2048.crt.pem",
-        "--scope",
-        "s/.default",
-        "--token-url",
-        iss.token_url(),
-    ]);
+        &[
+            "--no-cache",
+            "--var",
+            "tenant=t",
+            "--cert",
+            "rsa2048.crt.pem",
+            "--scope",
+            "s/.default",
+            "--token-url",
+            iss.token_url(),
+        ],
+    );
     iss.push_faults([Fault::json(401, json!({"error": "invalid_client", "error_description": "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application."}))]);
     let o = run(&sb, &base);
     assert_eq!(o.status.code(), Some(4));
@@ -855,22 +792,21 @@ fn error_hints_use_what_signet_knows() {
     kc.push_faults([Fault::json(400, json!({"error": "invalid_client", "error_description": "PublicKey wasn't found in the storage. Requested kid: 'x'"}))]);
     let o = run(
         &sb,
-        &args(&[
+        &tmpl(
             "token",
-            "--no-cache",
-            "--template",
             "keycloak",
-            "--var",
-            "base=https://k.example.com",
-            "--var",
-            "realm=r",
-            "--client-id",
             "c",
-            "--key",
             "rsa2048.pkcs8.pem",
-            "--token-url",
-            kc.token_url(),
-        ]),
+            &[
+                "--no-cache",
+                "--var",
+                "base=https://k.example.com",
+                "--var",
+                "realm=r",
+                "--token-url",
+                kc.token_url(),
+            ],
+        ),
     );
     assert!(
         stderr(&o).contains("hint: ") && stderr(&o).contains("spki-s256"),

@@ -7,19 +7,8 @@ const KEY: &str = "rsa2048.pkcs8.pem";
 const CERT: &str = "rsa2048.crt.pem";
 
 fn token_cmd(sb: &Sandbox, url: &str, extra: &[&str]) -> std::process::Output {
-    sb.signet()
-        .args([
-            "token",
-            "--no-cache",
-            "--key",
-            &fixture_str(KEY),
-            "--cert",
-            &fixture_str(CERT),
-            "--client-id",
-            "app-1",
-            "--token-url",
-            url,
-        ])
+    sb.token_cmd(KEY, "app-1", url)
+        .args(["--no-cache", "--cert", &fixture_str(CERT)])
         .args(extra)
         .output()
         .unwrap()
@@ -305,12 +294,8 @@ fn a_200_with_an_oauth_error_is_a_refusal() {
 #[test]
 fn connection_refused_and_timeout_exit_5() {
     let sb = Sandbox::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}/token");
+    let refused = refused_port();
+    let url = format!("http://127.0.0.1:{}/token", refused.port);
     let o = token_cmd(&sb, &url, &["--timeout", "2"]);
     assert_eq!(o.status.code(), Some(5));
     assert!(stderr(&o).contains("connection refused"), "{}", stderr(&o));
@@ -497,19 +482,8 @@ fn https_proxy_is_honoured() {
     });
     let sb = Sandbox::new();
     let o = sb
-        .signet()
-        .args([
-            "token",
-            "--no-cache",
-            "--key",
-            &fixture_str(KEY),
-            "--client-id",
-            "p",
-            "--token-url",
-            "https://idp.example.com/token",
-            "--timeout",
-            "1",
-        ])
+        .token_cmd(KEY, "p", "https://idp.example.com/token")
+        .args(["--no-cache", "--timeout", "1"])
         .env("HTTPS_PROXY", &proxy)
         .env_remove("NO_PROXY")
         .output()

@@ -98,6 +98,22 @@ impl Sandbox {
         c
     }
 
+    /// `signet token --key <fixture key> --client-id <client_id> --token-url <token_url>`; each
+    /// test adds its own flags.
+    pub fn token_cmd(&self, key: &str, client_id: &str, token_url: &str) -> Command {
+        let mut c = self.signet();
+        c.args([
+            "token",
+            "--key",
+            &fixture_str(key),
+            "--client-id",
+            client_id,
+            "--token-url",
+            token_url,
+        ]);
+        c
+    }
+
     /// Copies a fixture into the sandbox with the given mode (keys checked for permissions).
     pub fn copy(&self, name: &str, mode: u32) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
@@ -209,4 +225,52 @@ pub fn spawn(c: &Command, stdout: std::process::Stdio) -> std::process::Child {
 /// The one cache entry in the sandbox's cache folder.
 pub fn entry_file(sb: &Sandbox) -> PathBuf {
     sb.entry_file()
+}
+
+/// Polls `ready` every 10 ms until it holds (true) or `limit` has passed (false).
+pub fn wait_for(limit: std::time::Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        if ready() {
+            return true;
+        }
+        if start.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// A port on 127.0.0.1 where nothing listens, for as long as this lives: a socket bound to it that
+/// never listens, so a connection is refused and no server of another test can take the port
+/// (a released port may be handed to the next bind).
+pub struct RefusedPort {
+    fd: libc::c_int,
+    pub port: u16,
+}
+
+impl Drop for RefusedPort {
+    fn drop(&mut self) {
+        // SAFETY: the socket this struct owns.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+pub fn refused_port() -> RefusedPort {
+    // SAFETY: a new socket, bound and named through sockaddr_in values that live on this stack.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let mut a: libc::sockaddr_in = std::mem::zeroed();
+        a.sin_family = libc::AF_INET as libc::sa_family_t;
+        a.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let p = &mut a as *mut libc::sockaddr_in as *mut libc::sockaddr;
+        assert_eq!(libc::bind(fd, p, len), 0, "bind: {}", std::io::Error::last_os_error());
+        assert_eq!(libc::getsockname(fd, p, &mut len), 0);
+        RefusedPort {
+            fd,
+            port: u16::from_be(a.sin_port),
+        }
+    }
 }
