@@ -596,3 +596,232 @@ fn with_hint(plan: &TokenPlan, e: crate::Error, signer: &Signer) -> crate::Error
     }
     .into()
 }
+
+/// The flow specified with a fixed clock, an in-memory store and the embedded issuer on
+/// 127.0.0.1: each test is one rule of the cache policy.
+#[cfg(all(test, feature = "issuer"))]
+mod tests {
+    use super::*;
+    use crate::cache::MemoryStore;
+    use crate::clock::FixedClock;
+    use crate::config::{Key, Settings};
+    use crate::issuer::{self, Fault, Issuer, IssuerConfig};
+    use std::sync::Mutex;
+
+    fn fixture(name: &str) -> String {
+        format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// An issuer that trusts `keys` and issues tokens valid for 90 s.
+    fn issuer_trusting(keys: &[(&str, &str)]) -> Issuer {
+        let clients = keys
+            .iter()
+            .map(|(k, c)| {
+                let b = key::load_bundle(fixture(k).as_ref(), None, Some(fixture(c).as_ref())).unwrap();
+                issuer::Client::from_bundle("app", &b, None)
+            })
+            .collect();
+        Issuer::start(IssuerConfig {
+            clients,
+            expires_in: Some(90),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    fn plan(iss: &Issuer, extra: &[(Key, &str)]) -> TokenPlan {
+        let mut v = vec![
+            (Key::Key, fixture("rsa2048.pkcs8.pem")),
+            (Key::Cert, fixture("rsa2048.crt.pem")),
+            (Key::ClientId, "app".into()),
+            (Key::TokenUrl, iss.token_url().into()),
+            (Key::Timeout, "2".into()),
+        ];
+        v.extend(extra.iter().map(|(k, s)| (*k, s.to_string())));
+        TokenPlan::from_settings(&Settings::from_values(v), &crate::env::Env::default(), None).unwrap()
+    }
+
+    struct Setup {
+        clock: Arc<FixedClock>,
+        store: Arc<MemoryStore>,
+        warnings: Arc<Mutex<Vec<Warning>>>,
+        client: Client,
+    }
+
+    fn setup(store: MemoryStore) -> Setup {
+        let clock = Arc::new(FixedClock::new(crate::clock::now()));
+        let store = Arc::new(store);
+        let warnings = Arc::new(Mutex::new(vec![]));
+        let sink = warnings.clone();
+        let client = Client::new()
+            .with_clock(clock.clone())
+            .with_store(store.clone())
+            .on_warning(move |w| sink.lock().unwrap().push(w.clone()));
+        Setup {
+            clock,
+            store,
+            warnings,
+            client,
+        }
+    }
+
+    fn kinds(s: &Setup) -> Vec<WarningKind> {
+        s.warnings.lock().unwrap().iter().map(|w| w.kind).collect()
+    }
+
+    /// Moves both clocks: signet's fixed one and the issuer's, so assertions stay in time.
+    fn advance(s: &Setup, iss: &Issuer, secs: i64) {
+        s.clock.advance(secs);
+        iss.configure(|c| c.clock_offset += secs);
+    }
+
+    #[test]
+    fn a_miss_fetches_and_stores_then_a_hit_sends_nothing() {
+        let iss = issuer_trusting(&[("rsa2048.pkcs8.pem", "rsa2048.crt.pem")]);
+        let (s, p) = (setup(MemoryStore::new()), plan(&iss, &[]));
+        let first = s.client.get_token(&p).unwrap();
+        assert!(!first.from_cache);
+        assert_eq!(s.store.puts.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let again = s.client.get_token(&p).unwrap();
+        assert!(again.from_cache);
+        assert_eq!(again.token.access_token.expose(), first.token.access_token.expose());
+        assert_eq!(iss.request_count(), 1);
+    }
+
+    #[test]
+    fn a_token_below_min_ttl_is_fetched_again() {
+        let iss = issuer_trusting(&[("rsa2048.pkcs8.pem", "rsa2048.crt.pem")]);
+        let (s, p) = (setup(MemoryStore::new()), plan(&iss, &[]));
+        let first = s.client.get_token(&p).unwrap();
+        advance(&s, &iss, 29); // 61 s left of 90: still fresh with min-ttl 60
+        assert!(s.client.get_token(&p).unwrap().from_cache);
+        advance(&s, &iss, 2); // 59 s left
+        let next = s.client.get_token(&p).unwrap();
+        assert!(!next.from_cache);
+        assert_ne!(next.token.access_token.expose(), first.token.access_token.expose());
+        assert_eq!(iss.request_count(), 2);
+    }
+
+    #[test]
+    fn a_failed_refresh_serves_the_still_valid_token_with_a_warning() {
+        let iss = issuer_trusting(&[("rsa2048.pkcs8.pem", "rsa2048.crt.pem")]);
+        let (s, p) = (setup(MemoryStore::new()), plan(&iss, &[]));
+        let first = s.client.get_token(&p).unwrap();
+        advance(&s, &iss, 40);
+        iss.push_faults([Fault::json(400, serde_json::json!({"error": "invalid_grant"}))]);
+        let served = s.client.get_token(&p).unwrap();
+        assert!(served.from_cache);
+        assert_eq!(served.token.access_token.expose(), first.token.access_token.expose());
+        assert_eq!(kinds(&s), vec![WarningKind::StaleToken]);
+    }
+
+    #[test]
+    fn an_expired_token_is_not_served_when_the_refresh_fails() {
+        let iss = issuer_trusting(&[("rsa2048.pkcs8.pem", "rsa2048.crt.pem")]);
+        let (s, p) = (setup(MemoryStore::new()), plan(&iss, &[]));
+        s.client.get_token(&p).unwrap();
+        advance(&s, &iss, 91);
+        iss.push_faults([Fault::json(400, serde_json::json!({"error": "invalid_grant"}))]);
+        let e = s.client.get_token(&p).unwrap_err();
+        assert_eq!(e.category(), crate::Category::Refused, "{e}");
+    }
+
+    #[test]
+    fn force_refresh_fetches_although_the_token_is_fresh() {
+        let iss = issuer_trusting(&[("rsa2048.pkcs8.pem", "rsa2048.crt.pem")]);
+        let s = setup(MemoryStore::new());
+        let first = s.client.get_token(&plan(&iss, &[])).unwrap();
+        let forced = s.client.get_token(&plan(&iss, &[(Key::ForceRefresh, "true")])).unwrap();
+        assert!(!forced.from_cache);
+        assert_ne!(forced.token.access_token.expose(), first.token.access_token.expose());
+        assert_eq!(iss.request_count(), 2);
+    }
+
+    #[test]
+    fn a_failed_force_refresh_is_an_error_even_with_a_valid_token() {
+        let iss = issuer_trusting(&[("rsa2048.pkcs8.pem", "rsa2048.crt.pem")]);
+        let s = setup(MemoryStore::new());
+        s.client.get_token(&plan(&iss, &[])).unwrap();
+        iss.push_faults([Fault::json(400, serde_json::json!({"error": "invalid_grant"}))]);
+        let e = s
+            .client
+            .get_token(&plan(&iss, &[(Key::ForceRefresh, "true")]))
+            .unwrap_err();
+        assert!(matches!(e, crate::Error::ForcedRefresh(_)), "{e}");
+        assert_eq!(e.category(), crate::Category::Network);
+        // The entry is kept: a plain call is still a hit.
+        assert!(s.client.get_token(&plan(&iss, &[])).unwrap().from_cache);
+    }
+
+    #[test]
+    fn a_lock_held_too_long_ends_the_call_without_fetching() {
+        let iss = issuer_trusting(&[("rsa2048.pkcs8.pem", "rsa2048.crt.pem")]);
+        let s = setup(MemoryStore::with_lock_timeout());
+        let e = s.client.get_token(&plan(&iss, &[])).unwrap_err();
+        assert!(matches!(e, crate::Error::Cache(CacheError::LockTimeout { .. })), "{e}");
+        assert_eq!(e.category(), crate::Category::Network);
+        assert_eq!(kinds(&s), vec![WarningKind::Waiting]);
+        assert_eq!(iss.request_count(), 0);
+    }
+
+    #[test]
+    fn no_cache_reads_and_writes_nothing() {
+        let iss = issuer_trusting(&[("rsa2048.pkcs8.pem", "rsa2048.crt.pem")]);
+        let s = setup(MemoryStore::new());
+        let p = plan(&iss, &[(Key::NoCache, "true")]);
+        assert!(!s.client.get_token(&p).unwrap().from_cache);
+        assert!(!s.client.get_token(&p).unwrap().from_cache);
+        assert_eq!(s.store.puts.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(iss.request_count(), 2);
+    }
+
+    #[test]
+    fn rotation_tries_the_second_key_when_the_first_is_unknown() {
+        // The issuer knows only key b; the plan names the old key first, both without a
+        // certificate newer than the other, so the order given is kept.
+        let iss = issuer_trusting(&[("rsa2048-b.pkcs8.pem", "rsa2048-b.crt.pem")]);
+        let s = setup(MemoryStore::new());
+        let v = vec![
+            (Key::Key, fixture("rsa2048.pkcs8.pem")),
+            (Key::NextKey, fixture("rsa2048-b.pkcs8.pem")),
+            (Key::ClientId, "app".into()),
+            (Key::TokenUrl, iss.token_url().to_string()),
+            (Key::KidFrom, "jwk".into()),
+        ];
+        let p = TokenPlan::from_settings(&Settings::from_values(v), &crate::env::Env::default(), None).unwrap();
+        let served = s.client.get_token(&p).unwrap();
+        assert!(!served.from_cache);
+        assert_eq!(iss.request_count(), 2, "one refusal, then the other key");
+        assert_eq!(kinds(&s), vec![WarningKind::Rotation]);
+    }
+
+    #[test]
+    fn a_hit_reads_no_passphrase_file() {
+        let iss = issuer_trusting(&[("rsa2048.pkcs8.pem", "rsa2048.crt.pem")]);
+        let dir = tempfile::tempdir().unwrap();
+        let pass = dir.path().join("pass");
+        let key = dir.path().join("k.pem");
+        std::fs::copy(fixture("rsa2048.enc.pem"), &key).unwrap();
+        std::fs::copy(fixture("passphrase.txt"), &pass).unwrap();
+        let s = setup(MemoryStore::new());
+        let given = [
+            (Key::Key, key.to_str().unwrap()),
+            (Key::KeyPassphraseFile, pass.to_str().unwrap()),
+        ];
+        assert!(!s.client.get_token(&plan(&iss, &given)).unwrap().from_cache);
+        std::fs::remove_file(&pass).unwrap();
+        // A new plan, as the next process would build: neither it nor the hit reads the file.
+        assert!(s.client.get_token(&plan(&iss, &given)).unwrap().from_cache);
+        // A miss needs it, and says which file.
+        let forced = plan(
+            &iss,
+            &[
+                (Key::Key, key.to_str().unwrap()),
+                (Key::KeyPassphraseFile, pass.to_str().unwrap()),
+                (Key::ForceRefresh, "true"),
+            ],
+        );
+        let e = s.client.get_token(&forced).unwrap_err();
+        assert!(e.to_string().contains("pass"), "{e}");
+    }
+}

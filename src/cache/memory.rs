@@ -22,6 +22,14 @@ impl MemoryStore {
     pub fn new() -> MemoryStore {
         MemoryStore::default()
     }
+
+    /// An empty store whose lock always times out.
+    pub fn with_lock_timeout() -> MemoryStore {
+        MemoryStore {
+            lock_timeout: true,
+            ..MemoryStore::default()
+        }
+    }
 }
 
 struct NoLock;

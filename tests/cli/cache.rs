@@ -421,3 +421,34 @@ fn cache_clear_removes_the_matching_entries_only() {
     assert!(stdout(&o).contains("removed 1"), "{}", stdout(&o));
     assert_eq!(json_token(&sb, &iss, &[])["cached"], false);
 }
+
+/// A hit reads no passphrase file: it is gone by the second call, which still answers from the
+/// cache; a call that must sign again then says which file it could not read.
+#[test]
+fn a_hit_reads_no_passphrase_file() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", "p256.pkcs8.pem", None);
+    let key = sb.copy("p256.enc.pem", 0o600);
+    let pass = sb.copy("passphrase.txt", 0o600);
+    let run = |extra: &[&str]| {
+        sb.signet()
+            .args(["token", "--key"])
+            .arg(&key)
+            .arg("--key-passphrase-file")
+            .arg(&pass)
+            .args(["--client-id", "ci", "--token-url", iss.token_url()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let first = run(&[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    std::fs::remove_file(&pass).unwrap();
+    let hit = run(&[]);
+    assert!(hit.status.success(), "{}", stderr(&hit));
+    assert_eq!(stdout(&hit), stdout(&first));
+    assert_eq!(iss.request_count(), 1);
+    let signs = run(&["--no-cache"]);
+    assert_eq!(signs.status.code(), Some(2), "{}", stderr(&signs));
+    assert!(stderr(&signs).contains("passphrase.txt"), "{}", stderr(&signs));
+}

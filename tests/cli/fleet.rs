@@ -340,3 +340,35 @@ fn password_and_tls_with_a_private_ca() {
         stderr(&o)
     );
 }
+
+/// A local hit reads no shared-cache key: the key file is gone by the second call on the same
+/// host, which still answers from its local cache; another host, which must ask Redis, says it
+/// cannot read the file (exit 2).
+#[test]
+fn a_local_hit_reads_no_cache_key_file() {
+    let r = redis(&[], false);
+    let url = format!("redis://127.0.0.1:{}/0", r.port);
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("fleet", KEY, None);
+    let key_file = sb.path().join("cache.key");
+    std::fs::write(&key_file, CACHE_KEY).unwrap();
+    let run = |name: &str| {
+        let mut c = host(&sb, name, &url, iss.token_url(), &[]);
+        c.env_remove("SIGNET_CACHE_KEY").arg("--cache-key-file").arg(&key_file);
+        c.output().unwrap()
+    };
+    let first = run("a");
+    assert!(first.status.success(), "{}", stderr(&first));
+    std::fs::remove_file(&key_file).unwrap();
+    let hit = run("a");
+    assert!(hit.status.success(), "{}", stderr(&hit));
+    assert_eq!(stdout(&hit), stdout(&first));
+    let other = run("b");
+    assert_eq!(other.status.code(), Some(2), "{}", stderr(&other));
+    assert!(
+        stderr(&other).contains("cannot read cache key file"),
+        "{}",
+        stderr(&other)
+    );
+    assert_eq!(iss.request_count(), 1);
+}
