@@ -8,7 +8,7 @@
 use super::{CacheError, CacheKey, Entry, FileStore, LockGuard, TokenStore};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Key, Settings};
-use crate::env::{Env, EnvVars};
+use crate::env::Env;
 use crate::secret::Secret;
 use crate::warning::{Warning, WarningKind, WarningSink};
 use std::path::PathBuf;
@@ -28,12 +28,23 @@ pub enum CacheKeySource {
 /// The shared-cache settings: `--cache-url`/SIGNET_CACHE_URL, its key and password, its CA.
 #[derive(Clone, Debug)]
 pub struct SharedCache {
-    /// The Redis URL (its password kept apart from what is shown).
-    pub url: super::RedisUrl,
+    backend: Backend,
     /// The encryption key's source.
     pub key: CacheKeySource,
     /// Extra CAs for `rediss://`.
     pub ca_file: Option<PathBuf>,
+}
+
+/// The shared backends, one arm each (a new one: its file, an arm here and in the two matches
+/// below). Without the `redis` feature there is none, and a shared URL is a usage error.
+#[derive(Clone, Debug)]
+enum Backend {
+    /// The Redis URL (its password kept apart from what is shown).
+    #[cfg(feature = "redis")]
+    Redis(super::RedisUrl),
+    /// Never made: keeps the matches whole when no backend is compiled in.
+    #[allow(dead_code)]
+    None(std::convert::Infallible),
 }
 
 impl SharedCache {
@@ -44,29 +55,55 @@ impl SharedCache {
         if url.starts_with("file:") {
             return Ok(None);
         }
-        let url = super::RedisUrl::parse(url, env.get(EnvVars::CACHE_PASSWORD)).map_err(ConfigError::Usage)?;
+        #[cfg(feature = "redis")]
+        let backend = Backend::Redis(
+            super::RedisUrl::parse(url, env.get(crate::env::EnvVars::CACHE_PASSWORD)).map_err(ConfigError::Usage)?,
+        );
+        #[cfg(not(feature = "redis"))]
+        let _ = env;
+        #[cfg(not(feature = "redis"))]
+        return Err(ConfigError::Usage(format!(
+            "--cache-url {}: this signet was built without its shared-cache (redis) feature",
+            crate::text::sanitize(url.split('@').next_back().unwrap_or(url), 80)
+        )));
+        #[cfg(feature = "redis")]
+        let shown = match &backend {
+            Backend::Redis(u) => u.shown().to_string(),
+            Backend::None(never) => match *never {},
+        };
+        #[cfg(feature = "redis")]
         let key = match s.path(Key::CacheKeyFile) {
             Some(p) => CacheKeySource::File(p),
-            None => match env.get(EnvVars::CACHE_KEY) {
+            None => match env.get(crate::env::EnvVars::CACHE_KEY) {
                 Some(k) => CacheKeySource::Env(Secret::new(k.to_string())),
                 None => {
                     return Err(ConfigError::Missing {
-                        what: format!("a key for the shared cache {}", url.shown()),
+                        what: format!("a key for the shared cache {shown}"),
                         how: "set SIGNET_CACHE_KEY (32 bytes as 64 hex digits or base64) or --cache-key-file".into(),
                     })
                 }
             },
         };
+        #[cfg(feature = "redis")]
         Ok(Some(SharedCache {
-            url,
+            backend,
             key,
             ca_file: s.path(Key::CaFile),
         }))
     }
 
+    /// The URL as shown in messages (never with its password).
+    pub fn shown(&self) -> String {
+        match &self.backend {
+            #[cfg(feature = "redis")]
+            Backend::Redis(u) => u.shown().to_string(),
+            Backend::None(never) => match *never {},
+        }
+    }
+
     /// Reads the key and connects within `timeout`. A key that cannot be read or parsed is a
     /// configuration error ([`CacheError::Config`]); an unreachable server is an I/O error.
-    pub fn connect(&self, timeout: Duration, min_ttl: u64) -> Result<super::RedisStore, CacheError> {
+    pub fn connect(&self, timeout: Duration, min_ttl: u64) -> Result<Box<dyn TokenStore>, CacheError> {
         let text = match &self.key {
             CacheKeySource::File(p) => {
                 let bytes = crate::key::read_secret_file(p).map_err(|e| {
@@ -80,9 +117,19 @@ impl SharedCache {
             }
             CacheKeySource::Env(k) => zeroize::Zeroizing::new(k.expose().clone()),
         };
-        let key = super::CacheKeyMaterial::parse(&text)
-            .map_err(|e| CacheError::Config(format!("{e} (SIGNET_CACHE_KEY or --cache-key-file)")))?;
-        super::RedisStore::connect(&self.url, &key, self.ca_file.as_deref(), timeout, min_ttl)
+        match &self.backend {
+            #[cfg(feature = "redis")]
+            Backend::Redis(url) => {
+                let key = super::CacheKeyMaterial::parse(&text)
+                    .map_err(|e| CacheError::Config(format!("{e} (SIGNET_CACHE_KEY or --cache-key-file)")))?;
+                let store = super::RedisStore::connect(url, &key, self.ca_file.as_deref(), timeout, min_ttl)?;
+                Ok(Box::new(store))
+            }
+            Backend::None(never) => {
+                let _ = (text, timeout, min_ttl);
+                match *never {}
+            }
+        }
     }
 }
 
@@ -92,7 +139,7 @@ pub struct TieredStore {
     /// False once the local entry could not be trusted: no token is written there then.
     local_trusted: AtomicBool,
     shared: Option<SharedCache>,
-    redis: OnceLock<Option<super::RedisStore>>,
+    shared_store: OnceLock<Option<Box<dyn TokenStore>>>,
     min_ttl: u64,
     timeout: Duration,
     clock: Arc<dyn Clock>,
@@ -114,7 +161,7 @@ impl TieredStore {
             local,
             local_trusted: AtomicBool::new(true),
             shared,
-            redis: OnceLock::new(),
+            shared_store: OnceLock::new(),
             min_ttl,
             timeout,
             clock,
@@ -127,10 +174,10 @@ impl TieredStore {
     }
 
     /// The Redis store, connected on first use; `Ok(None)` when there is none or it failed (warned).
-    fn redis(&self) -> Result<Option<&super::RedisStore>, CacheError> {
+    fn shared_store(&self) -> Result<Option<&dyn TokenStore>, CacheError> {
         let Some(shared) = &self.shared else { return Ok(None) };
-        if let Some(r) = self.redis.get() {
-            return Ok(r.as_ref());
+        if let Some(r) = self.shared_store.get() {
+            return Ok(r.as_deref());
         }
         let connected = match shared.connect(self.timeout.min(Duration::from_secs(2)), self.min_ttl) {
             Ok(r) => Some(r),
@@ -140,7 +187,7 @@ impl TieredStore {
                 None
             }
         };
-        Ok(self.redis.get_or_init(|| connected).as_ref())
+        Ok(self.shared_store.get_or_init(|| connected).as_deref())
     }
 
     fn fresh(&self, e: &Entry) -> bool {
@@ -173,7 +220,9 @@ impl TokenStore for TieredStore {
         if local.as_ref().is_some_and(|e| self.fresh(e)) {
             return Ok(local);
         }
-        let Some(r) = self.redis()? else { return Ok(local) };
+        let Some(r) = self.shared_store()? else {
+            return Ok(local);
+        };
         match r.get(key) {
             Ok(Some(e)) if self.fresh(&e) => {
                 tracing::debug!("shared cache hit");
@@ -190,7 +239,7 @@ impl TokenStore for TieredStore {
 
     fn put(&self, key: &CacheKey, entry: &Entry) -> Result<(), CacheError> {
         self.put_local(key, entry, "the token is not cached");
-        if let Some(Some(r)) = self.redis.get() {
+        if let Some(Some(r)) = self.shared_store.get() {
             if let Err(e) = r.put(key, entry) {
                 self.warn(format!("{e}; the token is not in the shared cache"));
             }
@@ -211,7 +260,7 @@ impl TokenStore for TieredStore {
             Err(e) => self.warn(format!("{e}; going on without the lock")),
         }
         // The fleet-wide lease, taken only by a process that holds the local lock.
-        if let Some(r) = self.redis()? {
+        if let Some(r) = self.shared_store()? {
             let warn = self.warn.clone();
             let mut waiting = || {
                 warn(&Warning::new(
@@ -228,7 +277,7 @@ impl TokenStore for TieredStore {
     }
 
     fn entries(&self) -> Result<Vec<(CacheKey, Entry)>, CacheError> {
-        match self.redis()? {
+        match self.shared_store()? {
             Some(r) => r.entries(),
             None => self.local.entries(),
         }
@@ -236,7 +285,7 @@ impl TokenStore for TieredStore {
 
     fn remove(&self, key: &CacheKey) -> Result<(), CacheError> {
         self.local.remove(key)?;
-        if let Some(r) = self.redis()? {
+        if let Some(r) = self.shared_store()? {
             r.remove(key)?;
         }
         Ok(())

@@ -48,7 +48,7 @@ fn open_store(ctx: &Ctx, cache_dir: Option<PathBuf>, a: &SharedCacheArgs) -> Res
         let store = shared
             .connect(std::time::Duration::from_secs(5), 0)
             .map_err(cache_err)?;
-        return Ok(Some((Box::new(store), true)));
+        return Ok(Some((store, true)));
     }
     let d = dir(ctx, cache_dir)?;
     Ok(FileStore::open_existing(&d)
