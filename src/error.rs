@@ -2,23 +2,11 @@
 
 use crate::assertion::AssertionError;
 use crate::cache::CacheError;
+use crate::category::Category;
 use crate::config::ConfigError;
 use crate::exchange::ExchangeError;
 use crate::inspect::InspectError;
 use crate::key::KeyError;
-
-/// What kind of failure an error is; the binary turns this into an exit code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Category {
-    /// Bad flags or configuration (exit 2).
-    Usage,
-    /// The key or certificate cannot be used (exit 3).
-    Key,
-    /// The endpoint answered and refused (exit 4).
-    Refused,
-    /// The exchange could not complete (exit 5).
-    Network,
-}
 
 /// Any error signet's library returns.
 #[derive(Debug, thiserror::Error)]

@@ -125,8 +125,8 @@ fn refusal_text(status: &u16, oauth: &Option<OAuthError>, excerpt: &Option<Strin
 
 impl ExchangeError {
     /// The failure's kind.
-    pub fn category(&self) -> crate::Category {
-        use crate::Category::*;
+    pub fn category(&self) -> crate::category::Category {
+        use crate::category::Category::*;
         match self {
             ExchangeError::Insecure { .. } | ExchangeError::BadUrl { .. } | ExchangeError::CaFile { .. } => Usage,
             ExchangeError::Refused { .. } => Refused,
@@ -302,13 +302,29 @@ pub fn client(opts: &ExchangeOptions) -> Result<reqwest::Client, ExchangeError> 
     })
 }
 
+/// Why an exchange ended without a token: its own failure, or the failure of the caller's
+/// request builder (signing), passed through as it is.
+#[derive(Debug)]
+pub enum Failed<E> {
+    /// Sending or the answer.
+    Exchange(ExchangeError),
+    /// Building the request.
+    Request(E),
+}
+
+impl<E> From<ExchangeError> for Failed<E> {
+    fn from(e: ExchangeError) -> Self {
+        Failed::Exchange(e)
+    }
+}
+
 /// Runs an exchange on a single-threaded runtime. `make_request(skew)` signs a fresh assertion
 /// (times shifted by `skew` seconds) and builds the request; it is called once per attempt.
-pub fn exchange_blocking(
+pub fn exchange_blocking<E>(
     opts: &ExchangeOptions,
-    make_request: &mut dyn FnMut(i64) -> Result<TokenRequest, crate::Error>,
+    make_request: &mut dyn FnMut(i64) -> Result<TokenRequest, E>,
     on_event: &mut dyn FnMut(&Event),
-) -> Result<Outcome, crate::Error> {
+) -> Result<Outcome, Failed<E>> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -321,11 +337,11 @@ pub fn exchange_blocking(
 }
 
 /// The exchange itself; see [`exchange_blocking`].
-pub async fn exchange(
+pub async fn exchange<E>(
     opts: &ExchangeOptions,
-    make_request: &mut dyn FnMut(i64) -> Result<TokenRequest, crate::Error>,
+    make_request: &mut dyn FnMut(i64) -> Result<TokenRequest, E>,
     on_event: &mut dyn FnMut(&Event),
-) -> Result<Outcome, crate::Error> {
+) -> Result<Outcome, Failed<E>> {
     check_url(&opts.url)?;
     let client = client(opts)?;
     let deadline = Instant::now() + opts.timeout;
@@ -349,13 +365,13 @@ struct Answer {
     received_at: i64,
 }
 
-async fn run(
+async fn run<E>(
     opts: &ExchangeOptions,
     client: &reqwest::Client,
     deadline: Instant,
-    make_request: &mut dyn FnMut(i64) -> Result<TokenRequest, crate::Error>,
+    make_request: &mut dyn FnMut(i64) -> Result<TokenRequest, E>,
     on_event: &mut dyn FnMut(&Event),
-) -> Result<Outcome, crate::Error> {
+) -> Result<Outcome, Failed<E>> {
     let url = opts.url.clone();
     let mut attempts = 0u32;
     let mut skew = 0i64;
@@ -364,11 +380,11 @@ async fn run(
     let mut backoff = FIRST_BACKOFF;
     loop {
         attempts += 1;
-        let req = make_request(skew)?;
+        let req = make_request(skew).map_err(Failed::Request)?;
         on_event(&Event::Sending { attempt: attempts });
         let started = Instant::now();
         let answer = send(client, &req).await;
-        let (pause, last_err): (Duration, crate::Error) = match answer {
+        let (pause, last_err): (Duration, ExchangeError) = match answer {
             Err(SendError::Tls(reason)) => return Err(ExchangeError::Tls { url, reason }.into()),
             Err(SendError::TooLarge(status)) => {
                 return Err(ExchangeError::BadResponse {
@@ -386,7 +402,7 @@ async fn run(
                 };
                 let p = jitter(backoff);
                 on_event(&Event::Retry { reason, after: p });
-                (p, e.into())
+                (p, e)
             }
             Ok(a) => {
                 on_event(&Event::Status {
@@ -433,8 +449,7 @@ async fn run(
                                 url: url.clone(),
                                 status: s,
                                 attempts,
-                            }
-                            .into(),
+                            },
                         )
                     }
                     s if (400..500).contains(&s) => {
@@ -468,7 +483,7 @@ async fn run(
             }
         };
         if Instant::now() + pause >= deadline {
-            return Err(last_err);
+            return Err(last_err.into());
         }
         tokio::time::sleep(pause).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -624,7 +639,7 @@ pub fn fetch_github_oidc(
     audience: &str,
     timeout: Duration,
     ca_file: Option<&std::path::Path>,
-) -> Result<crate::Secret<String>, crate::Error> {
+) -> Result<crate::Secret<String>, ExchangeError> {
     let mut u = check_url(url)?;
     u.query_pairs_mut().append_pair("audience", audience);
     let shown = {
@@ -702,12 +717,11 @@ pub fn fetch_github_oidc(
                 })
         };
         match tokio::time::timeout(timeout, fut).await {
-            Ok(r) => r.map_err(Into::into),
+            Ok(r) => r,
             Err(_) => Err(ExchangeError::Timeout {
                 url: shown.clone(),
                 secs: timeout.as_secs(),
-            }
-            .into()),
+            }),
         }
     })
 }

@@ -328,7 +328,7 @@ impl Client {
         let opts = plan.exchange_options()?;
         let mut make = |skew: i64| plan.request(signer, self.clock.now() + skew);
         let outcome =
-            exchange::exchange_blocking(&opts, &mut make, on_event).map_err(|e| with_hint(plan, e, signer))?;
+            exchange::exchange_blocking(&opts, &mut make, on_event).map_err(|e| with_hint(plan, flatten(e), signer))?;
         for w in &outcome.warnings {
             self.warn(WarningKind::Answer, w.clone());
         }
@@ -379,7 +379,7 @@ impl Client {
             plan.request_for(assertion.expose(), None)
         };
         let mut on_event = |e: &Event| tracing::debug!("{e:?}");
-        let outcome = exchange::exchange_blocking(&opts, &mut make, &mut on_event)?;
+        let outcome = exchange::exchange_blocking(&opts, &mut make, &mut on_event).map_err(flatten)?;
         for w in &outcome.warnings {
             self.warn(WarningKind::Answer, w.clone());
         }
@@ -473,6 +473,14 @@ impl Client {
             self.warn(WarningKind::Key, w.clone());
         }
         Ok(())
+    }
+}
+
+/// The exchange's failure, or the signer's, as the library's error.
+fn flatten(f: exchange::Failed<crate::Error>) -> crate::Error {
+    match f {
+        exchange::Failed::Exchange(e) => e.into(),
+        exchange::Failed::Request(e) => e,
     }
 }
 

@@ -64,6 +64,7 @@ pub mod alloc;
 pub mod assertion;
 pub mod b64;
 pub mod cache;
+mod category;
 pub mod clock;
 pub mod config;
 pub mod env;
@@ -83,7 +84,8 @@ pub mod warning;
 
 pub use alg::{Alg, KeyType};
 pub use assertion::{Claims, HeaderOptions, KidFrom, Signer};
-pub use error::{Category, Error};
+pub use category::Category;
+pub use error::Error;
 pub use flow::{Client, Served};
 pub use key::{KeyBundle, SigningKey};
 pub use plan::TokenPlan;

@@ -72,10 +72,10 @@ pub enum CacheError {
 impl CacheError {
     /// What kind of failure it is: a lock timeout ends an exchange that could not complete
     /// (exit 5); anything else is a problem of the cache or its settings.
-    pub fn category(&self) -> crate::Category {
+    pub fn category(&self) -> crate::category::Category {
         match self {
-            CacheError::LockTimeout { .. } => crate::Category::Network,
-            _ => crate::Category::Usage,
+            CacheError::LockTimeout { .. } => crate::category::Category::Network,
+            _ => crate::category::Category::Usage,
         }
     }
 }
@@ -209,8 +209,8 @@ impl Entry {
 /// A held lock; released when dropped (and by the kernel if the process dies).
 pub trait LockGuard {}
 
-/// A place to keep tokens.
-pub trait TokenStore {
+/// A place to keep tokens. Send + Sync, so that one store can serve a long-running process's threads.
+pub trait TokenStore: Send + Sync {
     /// The entry for `key`, if it exists and can be trusted.
     fn get(&self, key: &CacheKey) -> Result<Option<Entry>, CacheError>;
     /// Writes the entry for `key`, replacing any old one atomically.
