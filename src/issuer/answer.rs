@@ -1,12 +1,13 @@
-//! What the issuer sends back: an access token in the provider's answer shape, or an OAuth error.
+//! What the issuer sends back: an access token in the provider's answer format, or an OAuth error.
 
 use super::{respond, IssuerConfig, State};
 use crate::grant::{Grant, RequestParams};
 use serde_json::{json, Value};
 
-/// How answers look.
+/// How the issuer's answers look on the wire. This is the server's side; the client reads answers
+/// with [`ResponseShape`](crate::token::ResponseShape).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AnswerShape {
+pub enum AnswerFormat {
     /// RFC 6749 JSON.
     OAuth,
     /// JD Edwards AIS: the token at `/userInfo/token`, no expiry.
@@ -15,19 +16,19 @@ pub enum AnswerShape {
     Plain,
 }
 
-impl AnswerShape {
-    /// The shape the providers that use a grant answer in: AIS for bearer-header, 1E's plain
+impl AnswerFormat {
+    /// The format the providers that use a grant answer in: AIS for bearer-header, 1E's plain
     /// text for json-body, RFC 6749 JSON otherwise.
-    pub(super) fn for_grant(grant: Grant) -> AnswerShape {
+    pub(super) fn for_grant(grant: Grant) -> AnswerFormat {
         match grant {
-            Grant::BearerHeader => AnswerShape::Jde,
-            Grant::JsonBody => AnswerShape::Plain,
-            _ => AnswerShape::OAuth,
+            Grant::BearerHeader => AnswerFormat::Jde,
+            Grant::JsonBody => AnswerFormat::Plain,
+            _ => AnswerFormat::OAuth,
         }
     }
 }
 
-/// A status and a JSON body, before the answer shape decides how it goes on the wire.
+/// A status and a JSON body, before the answer format decides how it goes on the wire.
 #[derive(Clone, Debug)]
 pub(super) struct Answer {
     pub(super) status: u16,
@@ -46,9 +47,9 @@ impl Answer {
     }
 
     /// Sends it: a successful plain-text answer is the bare token, everything else JSON.
-    pub(super) fn send(self, req: tiny_http::Request, shape: AnswerShape, clock_offset: i64) {
-        match (self.status, shape) {
-            (200, AnswerShape::Plain) => respond(
+    pub(super) fn send(self, req: tiny_http::Request, format: AnswerFormat, clock_offset: i64) {
+        match (self.status, format) {
+            (200, AnswerFormat::Plain) => respond(
                 req,
                 200,
                 self.body["access_token"].as_str().unwrap_or("").to_string(),
@@ -68,14 +69,14 @@ impl Answer {
     }
 }
 
-/// Issues a token for `sub` and wraps it in the configured shape. `params` are the request's
+/// Issues a token for `sub` and wraps it in the configured format. `params` are the request's
 /// (its scope is echoed; AIS echoes `environment` and `role`).
 pub(super) fn issue(st: &State, cfg: &IssuerConfig, sub: &str, params: &RequestParams) -> Answer {
     let Some(token) = access_token(st, cfg, sub, params.scope.as_deref()) else {
         return Answer::error("server_error", "signing failed");
     };
-    let mut body = match cfg.shape {
-        AnswerShape::Jde => {
+    let mut body = match cfg.answer_format {
+        AnswerFormat::Jde => {
             let get = |k: &str| {
                 params
                     .params
@@ -90,7 +91,7 @@ pub(super) fn issue(st: &State, cfg: &IssuerConfig, sub: &str, params: &RequestP
                 "aisSessionCookie": uuid::Uuid::new_v4().to_string(),
             })
         }
-        AnswerShape::OAuth | AnswerShape::Plain => {
+        AnswerFormat::OAuth | AnswerFormat::Plain => {
             let mut a = json!({"access_token": token, "token_type": "Bearer"});
             if let Some(e) = cfg.expires_in {
                 a["expires_in"] = e.into();

@@ -1,6 +1,6 @@
 //! The issuer's rules ([`IssuerConfig`]) and the keys it trusts ([`Client`]).
 
-use super::AnswerShape;
+use super::AnswerFormat;
 use crate::alg::Alg;
 use crate::grant::Grant;
 use crate::key::{KeyBundle, PublicJwk};
@@ -88,8 +88,8 @@ pub struct IssuerConfig {
     pub user: Option<String>,
     /// `expires_in` of issued tokens; `None` answers without it.
     pub expires_in: Option<u64>,
-    /// Answer shape.
-    pub shape: AnswerShape,
+    /// How answers look.
+    pub answer_format: AnswerFormat,
     /// Seconds added to the system clock (to test clock skew).
     pub clock_offset: i64,
     /// Extra string fields in answers (e.g. Salesforce's `instance_url`).
@@ -123,7 +123,7 @@ impl Default for IssuerConfig {
             require_x5t: false,
             user: None,
             expires_in: Some(300),
-            shape: AnswerShape::OAuth,
+            answer_format: AnswerFormat::OAuth,
             clock_offset: 0,
             extra: Map::new(),
             leeway: 5,
@@ -138,7 +138,7 @@ impl Default for IssuerConfig {
 
 impl IssuerConfig {
     /// The rules of a provider, from its template: the audience form, accepted algorithms,
-    /// longest lifetime, how the key is named, single-use `jti`, and the answer's shape.
+    /// longest lifetime, how the key is named, single-use `jti`, and the answer's format.
     /// `vars` are the template variables (as `Template::check_vars` returns them).
     pub fn for_template(t: &Template, vars: &BTreeMap<String, String>, clients: Vec<Client>) -> IssuerConfig {
         let grant = t.grant.parse::<Grant>().unwrap_or(Grant::ClientCredentials);
@@ -160,7 +160,7 @@ impl IssuerConfig {
             require_x5t: kid_none && !t.send.is_empty(),
             user: t.subject.as_ref().and_then(|p| t.render(p, vars).ok().flatten()),
             expires_in: t.answer_has_expires_in.then_some(3599),
-            shape: AnswerShape::for_grant(grant),
+            answer_format: AnswerFormat::for_grant(grant),
             mode: t.description_name(),
             opaque_tokens: !t.answer_has_expires_in,
             ..IssuerConfig::default()

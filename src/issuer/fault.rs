@@ -1,6 +1,6 @@
 //! Fault injection: a queued [`Fault`] replaces (or delays) the answer to one token request.
 
-use super::answer::{Answer, AnswerShape};
+use super::answer::{Answer, AnswerFormat};
 use super::respond;
 use serde_json::Value;
 use std::io::Write;
@@ -54,7 +54,7 @@ impl Fault {
 
     /// Answers in the fault's way. A trickle sends the issuer's own answer (`answer`), slowly;
     /// after a delay `answer` goes out as usual.
-    pub(super) fn send(self, req: tiny_http::Request, answer: Answer, format: AnswerShape, clock_offset: i64) {
+    pub(super) fn send(self, req: tiny_http::Request, answer: Answer, format: AnswerFormat, clock_offset: i64) {
         match self {
             Fault::Status {
                 status,

@@ -24,7 +24,7 @@ mod config;
 mod fault;
 mod verify;
 
-pub use answer::AnswerShape;
+pub use answer::AnswerFormat;
 pub use config::{Client, IssuerConfig};
 pub use fault::Fault;
 
@@ -308,7 +308,7 @@ fn token_request(st: &State, config: &IssuerConfig, req: tiny_http::Request, inc
         });
     }
     match fault {
-        Some(f) => f.send(req, verdict.answer, config.shape, config.clock_offset),
-        None => verdict.answer.send(req, config.shape, config.clock_offset),
+        Some(f) => f.send(req, verdict.answer, config.answer_format, config.clock_offset),
+        None => verdict.answer.send(req, config.answer_format, config.clock_offset),
     }
 }
