@@ -137,11 +137,13 @@ impl Default for IssuerConfig {
 }
 
 impl IssuerConfig {
-    /// The rules of a provider, from its template: the audience form, accepted algorithms,
-    /// longest lifetime, how the key is named, single-use `jti`, and the answer's format.
+    /// The rules of a provider, from its template (the audience form, accepted algorithms,
+    /// longest lifetime, how the key is named, the answer's format) and from the provider-mode
+    /// table (single-use `jti`, `expires_in` in answers), which knows the built-in templates by name.
     /// `vars` are the template variables (as `Template::check_vars` returns them).
     pub fn for_template(t: &Template, vars: &BTreeMap<String, String>, clients: Vec<Client>) -> IssuerConfig {
         let grant = t.grant.parse::<Grant>().unwrap_or(Grant::ClientCredentials);
+        let mode = provider_mode(&t.name);
         // An audience that follows the token URL is the issuer's own token URL (its default).
         let audience = t
             .audience
@@ -154,16 +156,94 @@ impl IssuerConfig {
             audience,
             algs: t.accepted_algs(),
             max_lifetime: t.max_lifetime.unwrap_or(600),
-            single_use_jti: t.single_use_jti,
+            single_use_jti: mode.single_use_jti,
             allow_unnamed_key: kid_none && t.send.is_empty()
                 || t.kid_from.is_none() && grant != Grant::ClientCredentials,
             require_x5t: kid_none && !t.send.is_empty(),
             user: t.subject.as_ref().and_then(|p| t.render(p, vars).ok().flatten()),
-            expires_in: t.answer_has_expires_in.then_some(3599),
+            expires_in: mode.answer_has_expires_in.then_some(3599),
             answer_format: AnswerFormat::for_grant(grant),
             mode: t.description_name(),
-            opaque_tokens: !t.answer_has_expires_in,
+            opaque_tokens: !mode.answer_has_expires_in,
             ..IssuerConfig::default()
         }
+    }
+}
+
+/// What the issuer does in a provider's mode that a client has no use for, so it is not in the
+/// provider's template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ProviderMode {
+    /// The provider refuses a `jti` it has seen.
+    single_use_jti: bool,
+    /// Its answers carry `expires_in`; those that do not issue opaque tokens, so that a client
+    /// cannot learn their lifetime from an `exp` either.
+    answer_has_expires_in: bool,
+}
+
+/// A provider that accepts a `jti` again (Entra ID does) and announces `expires_in`.
+const USUAL: ProviderMode = ProviderMode {
+    single_use_jti: false,
+    answer_has_expires_in: true,
+};
+
+/// A provider that accepts each client assertion once (Okta, Auth0 and Keycloak document it).
+const SINGLE_USE_JTI: ProviderMode = ProviderMode {
+    single_use_jti: true,
+    ..USUAL
+};
+
+/// A provider whose tokens come without a lifetime (Salesforce session ids, AIS tokens).
+const NO_EXPIRES_IN: ProviderMode = ProviderMode {
+    answer_has_expires_in: false,
+    ..USUAL
+};
+
+/// The providers that differ from [`USUAL`], by template name.
+const PROVIDER_MODES: &[(&str, ProviderMode)] = &[
+    ("okta", SINGLE_USE_JTI),
+    ("auth0", SINGLE_USE_JTI),
+    ("keycloak", SINGLE_USE_JTI),
+    ("salesforce", NO_EXPIRES_IN),
+    ("jde-ais", NO_EXPIRES_IN),
+];
+
+/// The mode of the provider a template is for. A template the table does not know (one of the
+/// user's own, say) gets [`USUAL`].
+fn provider_mode(template: &str) -> ProviderMode {
+    PROVIDER_MODES
+        .iter()
+        .find(|(name, _)| *name == template)
+        .map_or(USUAL, |(_, mode)| *mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_provider_mode_table_names_only_built_in_templates() {
+        for (name, _) in PROVIDER_MODES {
+            assert!(
+                crate::template::BUILTIN.iter().any(|(b, _)| b == name),
+                "{name} is not a built-in template: its mode would never apply"
+            );
+        }
+    }
+
+    #[test]
+    fn providers_without_expires_in_issue_opaque_tokens() {
+        let t = crate::template::load("salesforce").unwrap();
+        let vars = t.check_vars(&[]).unwrap();
+        let c = IssuerConfig::for_template(&t, &vars, vec![]);
+        assert_eq!((c.expires_in, c.opaque_tokens, c.single_use_jti), (None, true, false));
+        let t = crate::template::load("okta").unwrap();
+        let vars = t.check_vars(&[("domain".into(), "dev-1.okta.com".into())]).unwrap();
+        let c = IssuerConfig::for_template(&t, &vars, vec![]);
+        assert_eq!(
+            (c.expires_in, c.opaque_tokens, c.single_use_jti),
+            (Some(3599), false, true)
+        );
+        assert_eq!(provider_mode("mine"), USUAL);
     }
 }
