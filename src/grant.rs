@@ -228,7 +228,9 @@ impl Grant {
     /// use signet::grant::{Grant, RequestParams};
     /// let p = RequestParams { scope: Some("api".into()), ..Default::default() };
     /// let r = Grant::JwtBearer.request("https://idp/token", "JWT", &p);
-    /// let headers: Vec<(String, String)> = r.headers.iter().map(|(k, v)| (k.clone(), v.expose().clone())).collect();
+    /// // What the server receives: the headers as plain text.
+    /// let headers: Vec<(String, String)> =
+    ///     r.headers.iter().map(|(k, v)| (k.clone(), v.expose().clone())).collect();
     /// let parsed = Grant::parse_request(&headers, r.body.expose()).unwrap();
     /// assert_eq!((parsed.grant, parsed.assertion.expose().as_str()), (Grant::JwtBearer, "JWT"));
     /// assert_eq!(parsed.params.scope.as_deref(), Some("api"));
