@@ -323,6 +323,8 @@ fn configured_user(cfg: &IssuerConfig, c: &Claims) -> Result<String, Refusal> {
     Ok(user)
 }
 
+/// The JWT-bearer rule (RFC 7523 §3): the client the key belongs to is `iss`; `sub` is the user
+/// the token is for, which must be the configured one if there is one.
 fn issued_by_client(cfg: &IssuerConfig, client: &Client, c: &Claims) -> Result<String, Refusal> {
     let (iss, sub) = (c.text("iss"), c.text("sub"));
     if iss != Some(client.client_id.as_str()) {
