@@ -178,6 +178,158 @@ impl Grant {
     }
 }
 
+/// A token request as a server receives it: which grant carries the assertion, and the rest of
+/// what [`Grant::request`] put around it. [`Grant::parse_request`] builds it.
+#[derive(Debug)]
+pub struct ParsedRequest {
+    /// The grant the request's shape names. Never [`Grant::SelfSigned`], which sends nothing.
+    pub grant: Grant,
+    /// The JWT the request carries.
+    pub assertion: Secret<String>,
+    /// `scope`, `client_id` (client credentials only), the other body parameters in order, and
+    /// every header the grant does not own (as received: a server also sees `Host` and the like).
+    pub params: RequestParams,
+}
+
+/// Why a request is not one [`Grant::request`] could have built. The text is what an
+/// authorization server would say to the client.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseRequestError {
+    /// A JSON body (the JSON-body grant) that is not a JSON string.
+    #[error("the body is not a JSON string holding a JWT")]
+    NotJsonString,
+    /// A form without `grant_type`.
+    #[error("no grant_type")]
+    NoGrantType,
+    /// A `grant_type` no [`Grant`] sends.
+    #[error("grant_type {0} is not supported")]
+    UnsupportedGrantType(String),
+    /// Client credentials whose `client_assertion_type` is not [`CLIENT_ASSERTION_TYPE`].
+    #[error("client_assertion_type must be {CLIENT_ASSERTION_TYPE}")]
+    WrongAssertionType,
+    /// Client credentials without `client_assertion`.
+    #[error("no client_assertion")]
+    NoClientAssertion,
+    /// A JWT-bearer grant without `assertion`.
+    #[error("no assertion")]
+    NoAssertion,
+}
+
+impl Grant {
+    /// The inverse of [`Grant::request`]: which grant a received token request uses, with its
+    /// assertion and parameters. `headers` are (name, value) in any case; `body` is the raw body.
+    ///
+    /// The grant is read from the request's shape in the order a server can tell them apart: an
+    /// `Authorization: Bearer` header (bearer-header, whatever the body), then a JSON body
+    /// (json-body), then the form's `grant_type`.
+    ///
+    /// ```
+    /// use signet::grant::{Grant, RequestParams};
+    /// let p = RequestParams { scope: Some("api".into()), ..Default::default() };
+    /// let r = Grant::JwtBearer.request("https://idp/token", "JWT", &p);
+    /// // What the server receives: the headers as plain text.
+    /// let headers: Vec<(String, String)> =
+    ///     r.headers.iter().map(|(k, v)| (k.clone(), v.expose().clone())).collect();
+    /// let parsed = Grant::parse_request(&headers, r.body.expose()).unwrap();
+    /// assert_eq!((parsed.grant, parsed.assertion.expose().as_str()), (Grant::JwtBearer, "JWT"));
+    /// assert_eq!(parsed.params.scope.as_deref(), Some("api"));
+    /// ```
+    pub fn parse_request(headers: &[(String, String)], body: &str) -> Result<ParsedRequest, ParseRequestError> {
+        let header = |n: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                .map(|(_, v)| v.as_str())
+        };
+        let bearer = header("authorization").and_then(|a| a.strip_prefix("Bearer "));
+        // Headers the grant sets are part of its shape, not parameters.
+        let owned = |k: &str| {
+            k.eq_ignore_ascii_case("accept")
+                || k.eq_ignore_ascii_case("content-type")
+                || bearer.is_some() && k.eq_ignore_ascii_case("authorization")
+        };
+        let extra_headers = headers.iter().filter(|(k, _)| !owned(k)).cloned().collect();
+        let mut parsed = if let Some(assertion) = bearer {
+            parse_bearer_header(assertion, body)
+        } else if header("content-type").unwrap_or("").starts_with("application/json") {
+            let assertion = serde_json::from_str::<String>(body).map_err(|_| ParseRequestError::NotJsonString)?;
+            ParsedRequest {
+                grant: Grant::JsonBody,
+                assertion: Secret::new(assertion),
+                params: RequestParams::default(),
+            }
+        } else {
+            parse_form(body)?
+        };
+        parsed.params.headers = extra_headers;
+        Ok(parsed)
+    }
+}
+
+/// Bearer header: the JSON body's members are the parameters; a body that is not a JSON object
+/// carries none (AIS ignores what it cannot read, and so does this).
+fn parse_bearer_header(assertion: &str, body: &str) -> ParsedRequest {
+    let members: serde_json::Map<String, serde_json::Value> = serde_json::from_str(body).unwrap_or_default();
+    let mut params = RequestParams::default();
+    for (k, v) in members {
+        // Back to the text `json_value` typed: strings as they are, anything else as JSON.
+        let v = v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
+        if k == "scope" && params.scope.is_none() {
+            params.scope = Some(v);
+        } else {
+            params.params.push((k, v));
+        }
+    }
+    ParsedRequest {
+        grant: Grant::BearerHeader,
+        assertion: Secret::new(assertion.to_string()),
+        params,
+    }
+}
+
+/// The two RFC 7523 form grants, told apart by `grant_type`.
+fn parse_form(body: &str) -> Result<ParsedRequest, ParseRequestError> {
+    let mut form: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    // Takes the first value of a field out of the form, so what remains are the extra params.
+    let mut take = |k: &str| {
+        let i = form.iter().position(|(n, _)| n == k)?;
+        Some(form.remove(i).1)
+    };
+    let grant_type = take("grant_type").ok_or(ParseRequestError::NoGrantType)?;
+    let (grant, assertion) = match grant_type.as_str() {
+        "client_credentials" => {
+            if take("client_assertion_type").as_deref() != Some(CLIENT_ASSERTION_TYPE) {
+                return Err(ParseRequestError::WrongAssertionType);
+            }
+            let a = take("client_assertion").ok_or(ParseRequestError::NoClientAssertion)?;
+            (Grant::ClientCredentials, a)
+        }
+        JWT_BEARER_GRANT => (
+            Grant::JwtBearer,
+            take("assertion").ok_or(ParseRequestError::NoAssertion)?,
+        ),
+        _ => return Err(ParseRequestError::UnsupportedGrantType(grant_type)),
+    };
+    let scope = take("scope");
+    // Only client credentials sends client_id (`Grant::request`); elsewhere it is a plain param.
+    let client_id = if grant == Grant::ClientCredentials {
+        take("client_id")
+    } else {
+        None
+    };
+    Ok(ParsedRequest {
+        grant,
+        assertion: Secret::new(assertion),
+        params: RequestParams {
+            client_id,
+            scope,
+            params: form,
+            headers: vec![],
+        },
+    })
+}
+
 /// Parses `NAME: VALUE` for `--request-header`, refusing the headers signet owns.
 pub fn parse_request_header(s: &str) -> Result<(String, String), String> {
     let (name, value) = s
@@ -255,6 +407,98 @@ mod tests {
     fn json_body_is_a_json_string() {
         let r = Grant::JsonBody.request("https://t", "A.B.C", &params());
         assert_eq!(r.body.expose(), r#""A.B.C""#);
+    }
+
+    /// What a server receives for `r`: the headers as plain text.
+    fn received(r: &TokenRequest) -> Vec<(String, String)> {
+        r.headers.iter().map(|(k, v)| (k.clone(), v.expose().clone())).collect()
+    }
+
+    fn round_trip(g: Grant, p: &RequestParams) -> ParsedRequest {
+        let r = g.request("https://t", "A.B.C", p);
+        Grant::parse_request(&received(&r), r.body.expose()).unwrap_or_else(|e| panic!("{g}: {e}"))
+    }
+
+    #[test]
+    fn every_sent_grant_parses_back_to_itself_with_its_params() {
+        for (g, _) in Grant::ALL {
+            let p = params();
+            let back = round_trip(g, &p);
+            assert_eq!(back.assertion.expose(), "A.B.C", "{g}");
+            assert_eq!(back.params.headers, p.headers, "{g}: only the extra headers are left");
+            match g {
+                Grant::ClientCredentials => {
+                    assert_eq!(back.grant, g);
+                    assert_eq!(back.params.client_id, p.client_id);
+                    assert_eq!(back.params.scope, p.scope);
+                    assert_eq!(back.params.params, p.params);
+                }
+                // client_id is not sent with the JWT-bearer grant.
+                Grant::JwtBearer | Grant::BearerHeader => {
+                    assert_eq!(back.grant, g);
+                    assert_eq!(back.params.client_id, None);
+                    assert_eq!(back.params.scope, p.scope);
+                    assert_eq!(back.params.params, p.params);
+                }
+                // The JSON body is only the assertion.
+                Grant::JsonBody => {
+                    assert_eq!(back.grant, g);
+                    assert_eq!((back.params.client_id, back.params.scope), (None, None));
+                    assert!(back.params.params.is_empty());
+                }
+                // Self-signed sends nothing; its request() looks like json-body's.
+                Grant::SelfSigned => assert_eq!(back.grant, Grant::JsonBody),
+            }
+        }
+    }
+
+    #[test]
+    fn bearer_header_params_typed_as_json_come_back_as_their_text() {
+        let p = RequestParams {
+            params: vec![
+                ("n".into(), "1".into()),
+                ("b".into(), "true".into()),
+                ("s".into(), "ci".into()),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(round_trip(Grant::BearerHeader, &p).params.params, p.params);
+    }
+
+    #[test]
+    fn requests_no_grant_could_build_are_refused() {
+        let refused = |content_type: &str, body: &str| {
+            Grant::parse_request(&[("Content-Type".into(), content_type.into())], body).unwrap_err()
+        };
+        let form = "application/x-www-form-urlencoded";
+        assert_eq!(
+            refused("application/json", r#"{"a":1}"#),
+            ParseRequestError::NotJsonString
+        );
+        assert_eq!(refused(form, "scope=x"), ParseRequestError::NoGrantType);
+        assert_eq!(
+            refused(form, "grant_type=password"),
+            ParseRequestError::UnsupportedGrantType("password".into())
+        );
+        assert_eq!(
+            refused(form, "grant_type=client_credentials&client_assertion=A"),
+            ParseRequestError::WrongAssertionType
+        );
+        assert_eq!(
+            refused(
+                form,
+                "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+            ),
+            ParseRequestError::NoClientAssertion
+        );
+        assert_eq!(
+            refused(form, "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"),
+            ParseRequestError::NoAssertion
+        );
+        // A bearer header wins over the body's shape, as AIS reads it.
+        let auth = [("authorization".to_string(), "Bearer A.B.C".to_string())];
+        let p = Grant::parse_request(&auth, "not json").unwrap();
+        assert_eq!((p.grant, p.params.params.len()), (Grant::BearerHeader, 0));
     }
 
     #[test]

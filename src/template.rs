@@ -130,12 +130,6 @@ pub struct Template {
     /// Whether a subject is required.
     #[serde(default)]
     pub subject_required: bool,
-    /// Whether the provider rejects a reused `jti` (for the embedded issuer's provider mode).
-    #[serde(default)]
-    pub single_use_jti: bool,
-    /// Whether answers carry `expires_in` (for the embedded issuer's provider mode).
-    #[serde(default = "yes")]
-    pub answer_has_expires_in: bool,
     /// Extra request headers (values may hold `{var}`).
     #[serde(default)]
     pub request_headers: BTreeMap<String, String>,
@@ -151,10 +145,6 @@ pub struct Template {
     /// Error code (or a substring of the description) → hint.
     #[serde(default)]
     pub hints: BTreeMap<String, String>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// Finds a template by name (built in) or path (contains `/` or ends in `.toml`).

@@ -1,6 +1,6 @@
 use crate::common::*;
 use serde_json::{json, Value};
-use signet::issuer::{AnswerShape, Fault};
+use signet::issuer::{AnswerFormat, Fault};
 use std::time::Duration;
 
 const KEY: &str = "rsa2048.pkcs8.pem";
@@ -98,7 +98,7 @@ fn bearer_header_grant_jde_style() {
     let sb = Sandbox::new();
     let iss = issuer_with("jde", KEY, Some(CERT), |c| {
         c.user = Some("JDEUSER".into());
-        c.shape = AnswerShape::Jde;
+        c.answer_format = AnswerFormat::Jde;
         c.allow_unnamed_key = true;
         c.expires_in = None;
     });
@@ -157,7 +157,7 @@ fn bearer_header_grant_jde_style() {
 fn json_body_grant_with_plain_text_answer() {
     let sb = Sandbox::new();
     let iss = issuer_with("1e-app", KEY, Some(CERT), |c| {
-        c.shape = AnswerShape::Plain;
+        c.answer_format = AnswerFormat::Plain;
         c.user = None;
     });
     let o = sb
