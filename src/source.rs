@@ -134,18 +134,8 @@ fn bool_or(s: &Settings, key: Key) -> bool {
     s.flag(key)
 }
 
-/// A loaded template, its checked variables, and its values as a settings layer.
-pub type TemplateLayer = (Template, BTreeMap<String, String>, crate::config::Layer);
-
-/// Builds the template layer for the template the settings name (if any), so the caller can
-/// resolve again with it in place. Returns the template and its checked variables.
-pub fn template_layer(s: &Settings) -> Result<Option<TemplateLayer>, ConfigError> {
-    let Some(name) = s.str(Key::Template) else { return Ok(None) };
-    let t = crate::template::load(name)?;
-    let vars = t.check_vars(&s.map(Key::Var))?;
-    let layer = t.layer(&vars)?;
-    Ok(Some((t, vars, layer)))
-}
+// The template layer is built in `template`, where `config::resolve_layers` finds it.
+pub use crate::template::{template_layer, TemplateLayer};
 
 /// The claims every assertion carries, which `--claim` may not replace: a fixed `jti` would be
 /// replayed, and `iat`/`nbf`/`exp` are what the contract promises (now, now, now + lifetime).
@@ -225,11 +215,16 @@ impl TokenSource {
             let (k, v) = parse_request_header(&format!("{k}: {v}")).map_err(ConfigError::Usage)?;
             request_headers.push((k, v));
         }
-        let timeout = s.secs(Key::Timeout)?.unwrap_or(30);
+        let timeout = s
+            .secs(Key::Timeout)?
+            .unwrap_or(crate::config::default_secs(Key::Timeout));
         if timeout == 0 {
             return Err(ConfigError::Usage("--timeout must be at least 1 second".into()));
         }
-        let token_path = s.str(Key::TokenPath).unwrap_or("/access_token").to_string();
+        let token_path = s
+            .str(Key::TokenPath)
+            .unwrap_or(crate::token::DEFAULT_TOKEN_PATH)
+            .to_string();
         if token_path != "-" && !token_path.is_empty() && !token_path.starts_with('/') {
             return Err(ConfigError::Usage(format!(
                 "--token-path '{}' is not a JSON pointer: it starts with / (e.g. /userInfo/token), or is - for a plain-text answer",

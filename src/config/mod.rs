@@ -1,13 +1,20 @@
 //! Settings and where each came from: flag > environment variable > profile > template > default.
 //!
-//! Every input is registered once in [`SETTINGS`] with its environment variable and default. The
-//! layers are plain maps of raw values; [`resolve`] merges them and remembers each value's
-//! [`Origin`], so `signet config show` can say where a value came from.
+//! Every input is registered once in [`SETTINGS`] with its environment variable, default and
+//! help. The layers are plain maps of raw values; [`resolve_layers`] picks the config file and
+//! profile, and [`resolve`] merges the layers and remembers each value's [`Origin`], so
+//! `signet config show` can say where a value came from.
 
-use crate::env::{Env, EnvVars};
+mod layers;
+mod profile;
+
+pub use layers::{env_layer, resolve, resolve_layers, Resolved};
+pub use profile::{config_path, load_profile, parse_profile, Profile};
+
+use crate::env::EnvVars;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A configuration problem (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -144,19 +151,30 @@ pub struct Setting {
     pub key: Key,
     /// Name (the long flag in snake_case; the config key).
     pub name: &'static str,
-    /// Environment variable, if any.
-    pub env: Option<&'static str>,
     /// Value shape.
     pub kind: Kind,
-    /// Built-in default, if any.
+    /// Environment variable read as this setting's layer, if any.
+    pub env: Option<&'static str>,
+    /// Environment variable that holds what this setting's file holds (the passphrase itself, the
+    /// cache key itself). It is never read as a layer, since its value is not a path: the code
+    /// that would read the file reads it instead.
+    pub content_env: Option<&'static str>,
+    /// Built-in default, as a flag would give it.
     pub default: Option<&'static str>,
+    /// What the flag's value is called in help (`SECS`, `PATH`); empty for an on/off flag.
+    pub value_name: &'static str,
+    /// The flag's help, without its environment variable or default (see [`Key::help`]).
+    pub help: &'static str,
 }
 
-/// The settings table: one line per setting, giving its key, config name, environment variable,
-/// shape and default. `Key` and [`SETTINGS`] are both made from it, so a setting is looked up by
-/// a typed key (a typo does not compile) and its facts are written once.
+/// The settings table: one line per setting, giving its key, config name, shape, environment
+/// variable, content variable, default, value name and help. `Key` and [`SETTINGS`] are both
+/// made from it, so a setting is looked up by a typed key (a typo does not compile), and its
+/// default and variables are written here only: the library's default constants are read from
+/// it at compile time ([`default_secs`], [`default_str`]) and the CLI's help from [`Key::help`].
 macro_rules! settings_table {
-    ($($variant:ident = $name:literal, $env:expr, $kind:ident, $default:expr;)*) => {
+    ($($variant:ident = $name:literal, $kind:ident, $env:expr, $content_env:expr, $default:expr, $value_name:literal,
+        $help:literal;)*) => {
         /// A setting's name, typed.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         #[allow(missing_docs)]
@@ -164,57 +182,107 @@ macro_rules! settings_table {
 
         /// Every setting signet knows, in the order `config show` lists them.
         pub const SETTINGS: &[Setting] = &[
-            $(Setting { key: Key::$variant, name: $name, env: $env, kind: Kind::$kind, default: $default },)*
+            $(Setting {
+                key: Key::$variant,
+                name: $name,
+                kind: Kind::$kind,
+                env: $env,
+                content_env: $content_env,
+                default: $default,
+                value_name: $value_name,
+                help: $help,
+            },)*
         ];
     };
 }
 
+// key = name, kind, env, content env, default, value name, help;
 settings_table! {
-    Template = "template", Some(EnvVars::TEMPLATE), Str, None;
-    Var = "var", None, Map, None;
-    Key = "key", Some(EnvVars::KEY), Path, None;
-    AssertionFile = "assertion_file", None, Path, None;
-    AssertionFrom = "assertion_from", None, Str, None;
-    AssertionEnv = "assertion_env", None, Str, None;
-    KeyPassphraseFile = "key_passphrase_file", None, Path, None;
-    PassphraseEnv = "passphrase_env", None, Str, None;
-    Cert = "cert", Some(EnvVars::CERT), Path, None;
-    NextKey = "next_key", None, Path, None;
-    NextCert = "next_cert", None, Path, None;
-    Kid = "kid", Some(EnvVars::KID), Str, None;
-    KidFrom = "kid_from", None, Str, None;
-    X5t = "x5t", None, Bool, None;
-    X5tS256 = "x5t_s256", None, Bool, None;
-    X5c = "x5c", None, Bool, None;
-    Alg = "alg", Some(EnvVars::ALG), Str, None;
-    ClientId = "client_id", Some(EnvVars::CLIENT_ID), Str, None;
-    Issuer = "issuer", None, Str, None;
-    Subject = "subject", None, Str, None;
-    Audience = "audience", Some(EnvVars::AUDIENCE), Str, None;
-    Lifetime = "lifetime", None, Str, Some("120");
-    Claim = "claim", None, Map, None;
-    TokenUrl = "token_url", Some(EnvVars::TOKEN_URL), Str, None;
-    Grant = "grant", Some(EnvVars::GRANT), Str, Some("client-credentials");
-    Scope = "scope", Some(EnvVars::SCOPE), List, None;
-    Param = "param", None, Map, None;
-    TokenPath = "token_path", None, Str, Some("/access_token");
-    RequestHeader = "request_header", None, Map, None;
-    DefaultTtl = "default_ttl", None, Str, Some("600");
-    Timeout = "timeout", Some(EnvVars::TIMEOUT), Str, Some("30");
-    CaFile = "ca_file", Some(EnvVars::CA_FILE), Path, None;
-    CacheDir = "cache_dir", Some(EnvVars::CACHE_DIR), Path, None;
-    CacheUrl = "cache_url", Some(EnvVars::CACHE_URL), Str, Some("file:");
-    CacheKeyFile = "cache_key_file", None, Path, None;
-    NoCache = "no_cache", None, Bool, None;
-    ForceRefresh = "force_refresh", None, Bool, None;
-    MinTtl = "min_ttl", None, Str, Some("60");
-    Format = "format", None, Str, Some("raw");
-    HeaderName = "header_name", None, Str, None;
+    Template = "template", Str, Some(EnvVars::TEMPLATE), None, None, "NAME|PATH",
+        "Provider template name or .toml path";
+    Var = "var", Map, None, None, None, "KEY=VALUE",
+        "Template variable KEY=VALUE, repeatable";
+    Key = "key", Path, Some(EnvVars::KEY), None, None, "PATH",
+        "Private key: PEM, encrypted PEM, PKCS#12/PFX or service-account JSON; twice for rotation (the newest valid certificate signs; the other is tried once if refused)";
+    AssertionFile = "assertion_file", Path, None, None, None, "PATH",
+        "Send this file's JWT as the assertion instead of signing one (re-read on every attempt)";
+    AssertionFrom = "assertion_from", Str, None, None, None, "SOURCE",
+        "Get the assertion from the CI's OIDC provider: github-actions or gitlab (workload identity federation)";
+    AssertionEnv = "assertion_env", Str, None, None, None, "NAME",
+        "Environment variable holding the assertion (GitLab id_tokens; default SIGNET_ID_TOKEN)";
+    KeyPassphraseFile = "key_passphrase_file", Path, None, Some(EnvVars::KEY_PASSPHRASE), None, "PATH",
+        "File holding the key's passphrase; never a flag value";
+    PassphraseEnv = "passphrase_env", Str, None, None, None, "NAME",
+        "Environment variable holding the key's passphrase (config profiles only)";
+    Cert = "cert", Path, Some(EnvVars::CERT), None, None, "PATH",
+        "X.509 certificate, PEM or DER";
+    NextKey = "next_key", Path, None, None, None, "PATH",
+        "The second --key (rotation)";
+    NextCert = "next_cert", Path, None, None, None, "PATH",
+        "The second --cert (rotation)";
+    Kid = "kid", Str, Some(EnvVars::KID), None, None, "KID",
+        "Explicit kid header";
+    KidFrom = "kid_from", Str, None, None, None, "RULE",
+        "Derive the kid: hex-sha1, x5t, x5t-s256, jwk, spki-s256 or none";
+    X5t = "x5t", Bool, None, None, None, "",
+        "Add the x5t header (base64url SHA-1 of the certificate)";
+    X5tS256 = "x5t_s256", Bool, None, None, None, "",
+        "Add the x5t#S256 header (base64url SHA-256 of the certificate)";
+    X5c = "x5c", Bool, None, None, None, "",
+        "Add the x5c header (the certificate chain)";
+    Alg = "alg", Str, Some(EnvVars::ALG), None, None, "ALG",
+        "RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA";
+    ClientId = "client_id", Str, Some(EnvVars::CLIENT_ID), None, None, "ID",
+        "Client id: default iss and sub";
+    Issuer = "issuer", Str, None, None, None, "ISS",
+        "Override iss";
+    Subject = "subject", Str, None, None, None, "SUB",
+        "Override sub (e.g. the user for bearer-header or JWT-bearer)";
+    Audience = "audience", Str, Some(EnvVars::AUDIENCE), None, None, "AUD",
+        "Audience (default: the token URL)";
+    Lifetime = "lifetime", Str, None, None, Some("120"), "SECS",
+        "Assertion lifetime in seconds";
+    Claim = "claim", Map, None, None, None, "KEY=VALUE",
+        "Extra claim KEY=VALUE (VALUE as JSON when it parses), repeatable; not iss/sub/aud/exp/iat/nbf/jti";
+    TokenUrl = "token_url", Str, Some(EnvVars::TOKEN_URL), None, None, "URL",
+        "Token endpoint (https, or http on loopback)";
+    Grant = "grant", Str, Some(EnvVars::GRANT), None, Some("client-credentials"), "GRANT",
+        "client-credentials, jwt-bearer, bearer-header or json-body";
+    Scope = "scope", List, Some(EnvVars::SCOPE), None, None, "SCOPE",
+        "Scope, repeatable (space-joined)";
+    Param = "param", Map, None, None, None, "KEY=VALUE",
+        "Extra form (or JSON body) parameter KEY=VALUE, repeatable";
+    TokenPath = "token_path", Str, None, None, Some("/access_token"), "POINTER",
+        "JSON pointer to the token in the answer; - = the whole body";
+    RequestHeader = "request_header", Map, None, None, None, "'NAME: VALUE'",
+        "Extra request header 'NAME: VALUE', repeatable";
+    DefaultTtl = "default_ttl", Str, None, None, Some("600"), "SECS",
+        "Lifetime assumed when the answer gives none";
+    Timeout = "timeout", Str, Some(EnvVars::TIMEOUT), None, Some("30"), "SECS",
+        "Whole-exchange time limit, retries included";
+    CaFile = "ca_file", Path, Some(EnvVars::CA_FILE), None, None, "PATH",
+        "Extra trusted CA certificates, PEM";
+    CacheDir = "cache_dir", Path, Some(EnvVars::CACHE_DIR), None, None, "DIR",
+        "Cache folder";
+    CacheUrl = "cache_url", Str, Some(EnvVars::CACHE_URL), None, Some("file:"), "URL",
+        "Cache backend: file: (the disk cache) or redis://… / rediss://… (shared by a fleet)";
+    CacheKeyFile = "cache_key_file", Path, None, Some(EnvVars::CACHE_KEY), None, "PATH",
+        "Key that encrypts entries on a shared cache";
+    NoCache = "no_cache", Bool, None, None, None, "",
+        "Neither read nor write the cache";
+    ForceRefresh = "force_refresh", Bool, None, None, None, "",
+        "Ignore a cached token (the new one is still written)";
+    MinTtl = "min_ttl", Str, None, None, Some("60"), "SECS",
+        "Refetch a cached token with less than this many seconds left";
+    Format = "format", Str, None, None, Some("raw"), "FORMAT",
+        "Output: raw, json, header or exec-credential";
+    HeaderName = "header_name", Str, None, None, None, "NAME",
+        "Header name for --format header (e.g. jde-AIS-Auth)";
 }
 
 impl Key {
     /// The setting's row in [`SETTINGS`].
-    pub fn setting(self) -> &'static Setting {
+    pub const fn setting(self) -> &'static Setting {
         &SETTINGS[self as usize]
     }
 
@@ -227,7 +295,80 @@ impl Key {
     pub fn flag(self) -> String {
         format!("--{}", self.name().replace('_', "-"))
     }
+
+    /// What the flag's value is called in help.
+    pub const fn value_name(self) -> &'static str {
+        self.setting().value_name
+    }
+
+    /// The flag's help: the table's text, then the setting's environment variables and default.
+    pub fn help(self) -> String {
+        self.help_as(self.setting().help)
+    }
+
+    /// `text` as the help of a flag that sets this setting (a command that words it its own way,
+    /// such as `cache list --cache-url`), followed by the setting's environment variables and
+    /// default, so no help text can name a variable or default other than the table's.
+    pub fn help_as(self, text: &str) -> String {
+        let st = self.setting();
+        let mut h = flag_help(text, st.env, st.default);
+        if let Some(v) = st.content_env {
+            // After flag_help's own [env: …] the way clap would place it.
+            h.push_str(&format!(" [env: {v}, the value itself]"));
+        }
+        h
+    }
 }
+
+/// A flag's help as clap writes its own: `text [env: VAR] [default: VALUE]`. For the flags that
+/// are not settings (`--config`, `--profile`) as well as for [`Key::help`].
+pub fn flag_help(text: &str, env: Option<&str>, default: Option<&str>) -> String {
+    let mut h = text.to_string();
+    if let Some(v) = env {
+        h.push_str(&format!(" [env: {v}]"));
+    }
+    if let Some(d) = default {
+        h.push_str(&format!(" [default: {d}]"));
+    }
+    h
+}
+
+/// A setting's built-in default as a string, read from [`SETTINGS`]; usable in constants.
+///
+/// # Panics
+///
+/// When the setting has no default: at compile time when used in a constant.
+pub const fn default_str(key: Key) -> &'static str {
+    match key.setting().default {
+        Some(d) => d,
+        None => panic!("this setting has no default in the settings table"),
+    }
+}
+
+/// A setting's built-in default in whole seconds, parsed from [`SETTINGS`] at compile time when
+/// used in a constant, so the library's `DEFAULT_*` constants cannot drift from the table.
+///
+/// # Panics
+///
+/// When the setting has no default or it is not a whole number of seconds.
+pub const fn default_secs(key: Key) -> u64 {
+    let digits = default_str(key).as_bytes();
+    assert!(!digits.is_empty(), "an empty default is not a number of seconds");
+    let mut n: u64 = 0;
+    let mut i = 0;
+    while i < digits.len() {
+        assert!(
+            digits[i].is_ascii_digit(),
+            "this default is not a whole number of seconds"
+        );
+        n = n * 10 + (digits[i] - b'0') as u64;
+        i += 1;
+    }
+    n
+}
+
+// The timeout has no library constant of its own: check its default here, when the crate compiles.
+const _: u64 = default_secs(Key::Timeout);
 
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -255,56 +396,6 @@ pub enum Raw {
 
 /// One layer: values with their origins.
 pub type Layer = BTreeMap<Key, (Raw, Origin)>;
-
-/// The environment as a layer.
-pub fn env_layer(env: &Env) -> Layer {
-    let mut l = Layer::new();
-    for st in SETTINGS {
-        if let Some(var) = st.env {
-            if let Some(v) = env.get(var) {
-                let raw = match st.kind {
-                    Kind::List => Raw::List(v.split_whitespace().map(String::from).collect()),
-                    _ => Raw::Str(v.to_string()),
-                };
-                l.insert(st.key, (raw, Origin::Env(var)));
-            }
-        }
-    }
-    l
-}
-
-/// Merges layers, highest precedence first, then the built-in defaults.
-pub fn resolve(layers: &[&Layer]) -> Settings {
-    let mut out = Layer::new();
-    for st in SETTINGS {
-        if st.kind == Kind::Map {
-            let mut merged: Vec<(String, String)> = Vec::new();
-            let mut origin = None;
-            // Lowest layer first so that higher layers overwrite per key but keep first-seen order.
-            for layer in layers.iter().rev() {
-                if let Some((Raw::Map(pairs), o)) = layer.get(&st.key) {
-                    for (k, v) in pairs {
-                        match merged.iter_mut().find(|(mk, _)| mk == k) {
-                            Some(slot) => slot.1 = v.clone(),
-                            None => merged.push((k.clone(), v.clone())),
-                        }
-                    }
-                    origin = Some(o.clone());
-                }
-            }
-            if let Some(o) = origin {
-                out.insert(st.key, (Raw::Map(merged), o));
-            }
-            continue;
-        }
-        if let Some(v) = layers.iter().find_map(|l| l.get(&st.key)) {
-            out.insert(st.key, v.clone());
-        } else if let Some(d) = st.default {
-            out.insert(st.key, (Raw::Str(d.into()), Origin::Default));
-        }
-    }
-    Settings { values: out }
-}
 
 /// Resolved settings with typed accessors whose errors name the value's origin.
 #[derive(Clone, Debug, Default)]
@@ -358,11 +449,6 @@ impl Settings {
         self.values.get(&key)
     }
 
-    /// Sets a derived value (e.g. the audience from the token URL).
-    pub fn set(&mut self, key: Key, raw: Raw, origin: Origin) {
-        self.values.insert(key, (raw, origin));
-    }
-
     /// Parses a setting with `FromStr`, naming its origin on failure.
     pub fn parse<T: std::str::FromStr>(&self, key: Key) -> Result<Option<T>, ConfigError>
     where
@@ -383,6 +469,47 @@ impl Settings {
     pub fn secs(&self, key: Key) -> Result<Option<u64>, ConfigError> {
         self.parse::<u64>(key)
     }
+
+    /// A string setting that has a built-in default: the value, else the table's default (which
+    /// [`resolve`] puts in place, so the fallback serves only settings made another way).
+    ///
+    /// # Panics
+    ///
+    /// When `key` has no default in [`SETTINGS`].
+    pub fn str_or_default(&self, key: Key) -> &str {
+        self.str(key).unwrap_or(default_str(key))
+    }
+
+    /// [`Settings::parse`] for a setting that has a built-in default, which stands in when the
+    /// setting is unset: the caller writes no default of its own.
+    ///
+    /// # Panics
+    ///
+    /// When `key` has no default in [`SETTINGS`].
+    pub fn parse_or_default<T: std::str::FromStr>(&self, key: Key) -> Result<T, ConfigError>
+    where
+        T::Err: fmt::Display,
+    {
+        if let Some(v) = self.parse::<T>(key)? {
+            return Ok(v);
+        }
+        let d = default_str(key);
+        d.parse::<T>().map_err(|e| ConfigError::Invalid {
+            key: key.name().into(),
+            value: d.into(),
+            origin: Origin::Default,
+            reason: e.to_string(),
+        })
+    }
+
+    /// [`Settings::secs`] for a setting that has a built-in default.
+    ///
+    /// # Panics
+    ///
+    /// When `key` has no default in [`SETTINGS`].
+    pub fn secs_or_default(&self, key: Key) -> Result<u64, ConfigError> {
+        self.parse_or_default::<u64>(key)
+    }
 }
 
 /// Splits `KEY=VALUE`.
@@ -396,293 +523,49 @@ pub fn split_kv(s: &str, flag: &str) -> Result<(String, String), ConfigError> {
     }
 }
 
-/// The config file's path: `--config`, else `SIGNET_CONFIG`, else `<user config dir>/signet/config.toml`.
-pub fn config_path(flag: Option<&Path>, env: &Env) -> Option<(PathBuf, Origin)> {
-    if let Some(p) = flag {
-        return Some((p.to_path_buf(), Origin::Flag));
-    }
-    if let Some(p) = env.get(EnvVars::CONFIG) {
-        return Some((PathBuf::from(p), Origin::Env(EnvVars::CONFIG)));
-    }
-    let base = env.get(EnvVars::XDG_CONFIG_HOME).map(PathBuf::from).or_else(|| {
-        env.get(EnvVars::HOME)
-            .map(|h| PathBuf::from(h).join(".config"))
-            .or_else(dirs::config_dir)
-    })?;
-    Some((base.join("signet").join("config.toml"), Origin::Default))
-}
-
-/// A profile read from the config file, as a layer.
-#[derive(Debug, Default)]
-pub struct Profile {
-    /// The values.
-    pub layer: Layer,
-    /// Warnings (a config file readable by others that names a key).
-    pub warnings: Vec<String>,
-}
-
-/// Reads profile `name` from `path`. `explicit` says whether the user asked for this profile
-/// (then a missing file or profile is an error) or it is the implicit `default`.
-pub fn load_profile(path: &Path, name: &str, explicit: bool) -> Result<Option<Profile>, ConfigError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(None),
-        Err(e) => {
-            return Err(ConfigError::Read {
-                path: path.into(),
-                reason: crate::text::io_reason(&e),
-            })
-        }
-    };
-    parse_profile(&text, path, name, explicit)
-}
-
-/// Reads profile `name` from the text of a config file; `path` names it in errors and anchors
-/// relative paths.
-pub fn parse_profile(text: &str, path: &Path, name: &str, explicit: bool) -> Result<Option<Profile>, ConfigError> {
-    let text = text.to_string();
-    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
-    let doc: toml::Spanned<toml::Table> = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
-        path: path.into(),
-        line: e.span().map(|s| line_of(s.start)).unwrap_or(1),
-        reason: e.message().to_string(),
-    })?;
-    // Re-parse with spans for line numbers of each value.
-    let spanned: BTreeMap<String, toml::Spanned<toml::Value>> =
-        toml::from_str(&text).map_err(|e| ConfigError::Syntax {
-            path: path.into(),
-            line: 1,
-            reason: e.message().to_string(),
-        })?;
-    for k in doc.get_ref().keys() {
-        if k != "profile" {
-            return Err(ConfigError::Syntax {
-                path: path.into(),
-                line: spanned.get(k).map(|s| line_of(s.span().start)).unwrap_or(1),
-                reason: format!("unknown top-level key '{k}' (settings go under [profile.NAME])"),
-            });
-        }
-    }
-    let profiles = match doc.get_ref().get("profile") {
-        Some(toml::Value::Table(t)) => t.clone(),
-        Some(_) => {
-            return Err(ConfigError::Syntax {
-                path: path.into(),
-                line: 1,
-                reason: "'profile' must be a table of profiles".into(),
-            })
-        }
-        None => toml::Table::new(),
-    };
-    let Some(toml::Value::Table(table)) = profiles.get(name) else {
-        if !explicit {
-            return Ok(None);
-        }
-        let known: Vec<&str> = profiles.keys().map(String::as_str).collect();
-        return Err(ConfigError::NoProfile {
-            name: name.into(),
-            path: path.into(),
-            known: if known.is_empty() {
-                "none".into()
-            } else {
-                known.join(", ")
-            },
-        });
-    };
-    // Find each key's line by scanning the [profile.NAME] section(s) of the text.
-    let lines = key_lines(&text, name);
-    let base = path.parent().unwrap_or(Path::new("."));
-    let mut layer = Layer::new();
-    let mut names_key = false;
-    for (k, v) in table {
-        let line = lines.get(k.as_str()).copied().unwrap_or(1);
-        let err = |reason: String| ConfigError::Syntax {
-            path: path.into(),
-            line,
-            reason,
-        };
-        let origin = Origin::Profile {
-            name: name.into(),
-            file: path.into(),
-            line,
-        };
-        let key: &str = match k.as_str() {
-            "vars" => "var",
-            "passphrase_file" => "key_passphrase_file",
-            "passphrase" | "key_passphrase" | "pin" => {
-                return Err(err(format!(
-                    "'{k}' cannot hold a passphrase literally: use key_passphrase_file = \"PATH\" or passphrase_env = \"VAR\""
-                )))
-            }
-            other => other,
-        };
-        let Some(st) = setting(key) else {
-            return Err(err(format!("unknown key '{k}' in profile '{name}'")));
-        };
-        let raw = match (st.kind, v) {
-            (Kind::Str, toml::Value::String(s)) => Raw::Str(s.clone()),
-            (Kind::Str, toml::Value::Integer(i)) => Raw::Str(i.to_string()),
-            (Kind::Path, toml::Value::String(s)) => {
-                let p = Path::new(s);
-                let p = if p.is_relative() && !s.starts_with("pkcs11:") && !s.starts_with("ssh-agent:") {
-                    base.join(p)
-                } else {
-                    p.to_path_buf()
-                };
-                if st.key == Key::Key {
-                    names_key = true;
-                }
-                Raw::Str(p.to_string_lossy().into_owned())
-            }
-            (Kind::Bool, toml::Value::Boolean(b)) => Raw::Bool(*b),
-            (Kind::List, toml::Value::String(s)) => Raw::List(s.split_whitespace().map(String::from).collect()),
-            (Kind::List, toml::Value::Array(a)) => Raw::List(
-                a.iter()
-                    .map(|x| {
-                        x.as_str()
-                            .map(String::from)
-                            .ok_or_else(|| err(format!("'{k}' must be a list of strings")))
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-            (Kind::Map, toml::Value::Table(t)) => Raw::Map(
-                t.iter()
-                    .map(|(mk, mv)| {
-                        let val = match mv {
-                            toml::Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        };
-                        (mk.clone(), val)
-                    })
-                    .collect(),
-            ),
-            (Kind::Map, toml::Value::Array(a)) => Raw::Map(
-                a.iter()
-                    .map(|x| {
-                        let s = x
-                            .as_str()
-                            .ok_or_else(|| err(format!("'{k}' must be a table or a list of \"KEY=VALUE\"")))?;
-                        split_kv(s, k).map_err(|e| err(e.to_string()))
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-            (kind, other) => {
-                let want = match kind {
-                    Kind::Str | Kind::Path => "a string",
-                    Kind::Bool => "true or false",
-                    Kind::List => "a string or a list of strings",
-                    Kind::Map => "a table",
-                };
-                return Err(err(format!("'{k}' must be {want}, not {}", other.type_str())));
-            }
-        };
-        let raw = if st.key == Key::Template {
-            // A template named by path resolves against the config file too.
-            match raw {
-                Raw::Str(t) if (t.contains('/') || t.ends_with(".toml")) && Path::new(&t).is_relative() => {
-                    Raw::Str(base.join(t).to_string_lossy().into_owned())
-                }
-                r => r,
-            }
-        } else {
-            raw
-        };
-        layer.insert(st.key, (raw, origin));
-    }
-    let mut warnings = Vec::new();
-    #[cfg(unix)]
-    if names_key {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(m) = std::fs::metadata(path) {
-            if m.permissions().mode() & 0o044 != 0 {
-                warnings.push(format!(
-                    "{} names a private key and is readable by group or others; consider chmod 600",
-                    path.display()
-                ));
-            }
-        }
-    }
-    Ok(Some(Profile { layer, warnings }))
-}
-
-/// Lines of the keys directly under `[profile.NAME]` (and its `.vars` sub-table).
-fn key_lines(text: &str, name: &str) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    let mut in_section = false;
-    let headers = [format!("[profile.{name}]"), format!("[profile.\"{name}\"]")];
-    let vars_headers = [format!("[profile.{name}.vars]"), format!("[profile.\"{name}\".vars]")];
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            let h: String = t.chars().filter(|c| !c.is_whitespace()).collect();
-            in_section = headers.contains(&h);
-            if vars_headers.contains(&h) {
-                out.entry("vars".to_string()).or_insert(i + 1);
-            }
-            continue;
-        }
-        if in_section {
-            if let Some((k, _)) = t.split_once('=') {
-                let k = k.trim().trim_matches('"').to_string();
-                out.entry(k).or_insert(i + 1);
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn layer(pairs: &[(Key, &str)], origin: Origin) -> Layer {
-        pairs
-            .iter()
-            .map(|(k, v)| (*k, (Raw::Str(v.to_string()), origin.clone())))
-            .collect()
-    }
-
     #[test]
-    fn higher_layer_wins_and_defaults_fill_in() {
-        let flags = layer(&[(Key::Alg, "PS256")], Origin::Flag);
-        let env = env_layer(&Env::from_pairs([
-            ("SIGNET_ALG", "RS256"),
-            ("SIGNET_KID", "k"),
-            ("SIGNET_SCOPE", ""),
-        ]));
-        let s = resolve(&[&flags, &env]);
-        assert_eq!(s.str(Key::Alg), Some("PS256"));
-        assert_eq!(s.origin(Key::Alg), Some(&Origin::Flag));
-        assert_eq!(s.str(Key::Kid), Some("k"));
-        assert_eq!(s.origin(Key::Kid), Some(&Origin::Env("SIGNET_KID")));
-        assert_eq!(s.list(Key::Scope), Vec::<String>::new());
-        assert_eq!(s.str(Key::Timeout), Some("30"));
-        assert_eq!(s.origin(Key::Timeout), Some(&Origin::Default));
-    }
-
-    #[test]
-    fn maps_merge_per_key() {
-        let mut hi = Layer::new();
-        hi.insert(Key::Var, (Raw::Map(vec![("tenant".into(), "a".into())]), Origin::Flag));
-        let mut lo = Layer::new();
-        lo.insert(
-            Key::Var,
-            (
-                Raw::Map(vec![("tenant".into(), "b".into()), ("x".into(), "1".into())]),
-                Origin::Default,
-            ),
-        );
-        let s = resolve(&[&hi, &lo]);
+    fn the_library_defaults_are_the_tables() {
+        assert_eq!(default_secs(Key::Lifetime), 120);
+        assert_eq!(crate::assertion::DEFAULT_LIFETIME, 120);
+        assert_eq!(crate::token::DEFAULT_TTL, 600);
+        assert_eq!(crate::cache::DEFAULT_MIN_TTL, 60);
+        assert_eq!(default_str(Key::TokenPath), "/access_token");
+        // Every default of a value given in seconds reads as seconds, and every other default
+        // is something its parser takes.
+        for st in SETTINGS {
+            if st.value_name == "SECS" {
+                assert!(st.default.is_none_or(|d| d.parse::<u64>().is_ok()), "{}", st.name);
+            }
+        }
+        let unset = Settings::default();
+        assert_eq!(unset.secs_or_default(Key::Timeout).unwrap(), 30);
+        assert_eq!(unset.str_or_default(Key::CacheUrl), "file:");
         assert_eq!(
-            s.map(Key::Var),
-            vec![("tenant".into(), "a".into()), ("x".into(), "1".into())]
+            unset.parse_or_default::<crate::grant::Grant>(Key::Grant).unwrap(),
+            crate::grant::Grant::ClientCredentials
         );
     }
 
     #[test]
-    fn numbers_name_their_origin_when_bad() {
-        let flags = layer(&[(Key::Timeout, "soon")], Origin::Flag);
-        let e = resolve(&[&flags]).secs(Key::Timeout).unwrap_err().to_string();
-        assert!(e.contains("timeout") && e.contains("flag"), "{e}");
+    fn help_names_the_variables_and_default_of_the_table() {
+        assert_eq!(
+            Key::Timeout.help(),
+            "Whole-exchange time limit, retries included [env: SIGNET_TIMEOUT] [default: 30]"
+        );
+        assert_eq!(Key::Lifetime.help(), "Assertion lifetime in seconds [default: 120]");
+        assert!(Key::KeyPassphraseFile
+            .help()
+            .ends_with("[env: SIGNET_KEY_PASSPHRASE, the value itself]"));
+        assert_eq!(Key::CacheDir.help_as("Where"), "Where [env: SIGNET_CACHE_DIR]");
+        for st in SETTINGS {
+            // Only prose defaults the table cannot hold ("default: the token URL") may be typed.
+            assert!(!st.help.is_empty() && !st.help.contains("[env") && !st.help.contains("[default"));
+            assert!(st.default.is_none() || !st.help.contains("default"), "{}", st.name);
+            assert_eq!(st.value_name.is_empty(), st.kind == Kind::Bool, "{}", st.name);
+        }
     }
 }

@@ -1,9 +1,9 @@
 //! `signet config show|path`.
 
-use signet::config::Key;
 use crate::cli::args::ConfigCommand;
 use crate::cli::{flag_layer, output, resolve, CmdResult, Ctx};
-use signet::config::{ConfigError, Raw, SETTINGS};
+use signet::config::Key;
+use signet::config::{ConfigError, Origin, Raw, SETTINGS};
 use signet::source::{PassphraseSource, TokenSource};
 
 pub fn run(ctx: &Ctx, c: ConfigCommand) -> CmdResult {
@@ -56,7 +56,7 @@ pub fn run(ctx: &Ctx, c: ConfigCommand) -> CmdResult {
                     if let Some(a) = &s.audience {
                         rows.push(("audience".into(), a.clone(), "template".into()));
                     } else if let Some(u) = &s.token_url {
-                        rows.push(("audience".into(), u.clone(), "derived from token_url".into()));
+                        rows.push(("audience".into(), u.clone(), Origin::Derived("token_url").to_string()));
                     }
                 }
             }

@@ -6,7 +6,7 @@
 use signet::config::Key;
 use crate::cli::args::TokenArgs;
 use crate::cli::output::{self, Format};
-use crate::cli::{flag_layer, resolve, CmdResult, Ctx, Failure, Resolved};
+use crate::cli::{resolve, token_flag_layer, CmdResult, Ctx, Failure, Resolved};
 use signet::cache::{CacheError, CacheKey, Entry, FileStore, TokenStore};
 use signet::config::ConfigError;
 use signet::exchange::{Event, ExchangeError};
@@ -70,7 +70,9 @@ pub struct Shared {
 
 /// The shared-cache settings: `--cache-url`/SIGNET_CACHE_URL, its key and password.
 pub fn shared(ctx: &Ctx, s: &signet::config::Settings) -> Result<Option<Shared>, signet::Error> {
-    let url = s.str(Key::CacheUrl).unwrap_or("file:");
+    let url = s
+        .str(Key::CacheUrl)
+        .unwrap_or(signet::config::default_str(Key::CacheUrl));
     if url == "file:" || url.starts_with("file:") {
         return Ok(None);
     }
@@ -358,18 +360,8 @@ fn fetch_rotating(ctx: &Ctx, job: &Job, signers: &mut [Signer]) -> Result<Token,
 }
 
 pub fn run(ctx: &Ctx, a: TokenArgs) -> CmdResult {
-    let mut flags = flag_layer(&a.signing, &a.exchange)?;
-    if let Some(h) = &a.header_name {
-        flags.insert(
-            Key::HeaderName,
-            (signet::config::Raw::Str(h.clone()), signet::config::Origin::Flag),
-        );
-    }
-    let r = resolve(ctx, flags)?;
-    let format = match a.format {
-        Some(f) => f,
-        None => r.settings.parse::<Format>(Key::Format)?.unwrap_or(Format::Raw),
-    };
+    let r = resolve(ctx, token_flag_layer(&a)?)?;
+    let format = r.settings.parse::<Format>(Key::Format)?.unwrap_or(Format::Raw);
     let header_name = r.settings.str(Key::HeaderName).map(String::from);
     let job = job(ctx, r)?;
     let (token, cached) = get_token(ctx, &job).map_err(Failure::Lib)?;
