@@ -88,7 +88,7 @@ pub fn run(ctx: &Ctx) -> CmdResult {
         src,
         no_cache: false,
         force_refresh: false,
-        min_ttl: 60,
+        min_ttl: signet::cache::DEFAULT_MIN_TTL,
         cache_dir: Some(dir.path().join("cache")),
         shared: None,
     };
