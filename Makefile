@@ -67,9 +67,12 @@ test-deps:
 	  fi; \
 	fi
 
+## The last line builds the library's core alone (no cli, redis, pkcs11, agent, issuer), as a
+## library user without those features gets it.
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) build --lib --no-default-features
 
 fmt:
 	$(CARGO) fmt --all

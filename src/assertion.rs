@@ -108,7 +108,8 @@ pub struct Claims {
 }
 
 /// The default assertion lifetime: short enough for Salesforce (180 s) and Keycloak's 60 s use window.
-pub const DEFAULT_LIFETIME: u64 = 120;
+/// The value is `--lifetime`'s default in the settings table.
+pub const DEFAULT_LIFETIME: u64 = crate::config::default_secs(crate::config::Key::Lifetime);
 
 impl Claims {
     /// Claims with `iss = sub = client_id`, the given audience and the default lifetime.

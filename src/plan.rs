@@ -171,21 +171,6 @@ pub struct TokenPlan {
     pub(crate) cache: CachePlan,
 }
 
-/// A loaded template, its checked variables, and its values as a settings layer.
-pub type TemplateLayer = (Template, BTreeMap<String, String>, crate::config::Layer);
-
-/// Builds the template layer for the template the settings name (if any), so the caller can
-/// resolve again with it in place. Returns the template and its checked variables.
-pub fn template_layer(s: &Settings) -> Result<Option<TemplateLayer>, ConfigError> {
-    let Some(name) = s.str(Key::Template) else {
-        return Ok(None);
-    };
-    let t = crate::template::load(name)?;
-    let vars = t.check_vars(&s.map(Key::Var))?;
-    let layer = t.layer(&vars)?;
-    Ok(Some((t, vars, layer)))
-}
-
 /// The claims every assertion carries, which `--claim` may not replace: a fixed `jti` would be
 /// replayed, and `iat`/`nbf`/`exp` are what the contract promises (now, now, now + lifetime).
 fn registered_claim_flag(name: &str) -> Option<&'static str> {
@@ -221,7 +206,7 @@ fn kid_rule(s: &Settings) -> Result<(Option<String>, Option<KidFrom>), ConfigErr
 }
 
 impl TokenPlan {
-    /// Types and checks the resolved settings; `template` is the one [`template_layer`] loaded.
+    /// Types and checks the resolved settings; `template` is the one [`crate::template::template_layer`] loaded.
     /// Reads no file.
     pub fn from_settings(
         s: &Settings,
@@ -252,8 +237,8 @@ impl TokenPlan {
                 )));
             }
         }
-        let grant = s.parse::<Grant>(Key::Grant)?.unwrap_or(Grant::ClientCredentials);
-        let lifetime = s.secs(Key::Lifetime)?.unwrap_or(crate::assertion::DEFAULT_LIFETIME);
+        let grant = s.parse_or_default::<Grant>(Key::Grant)?;
+        let lifetime = s.secs_or_default(Key::Lifetime)?;
         if lifetime == 0 {
             return Err(ConfigError::Usage("--lifetime must be at least 1 second".into()));
         }
@@ -271,11 +256,11 @@ impl TokenPlan {
             let (k, v) = parse_request_header(&format!("{k}: {v}")).map_err(ConfigError::Usage)?;
             request_headers.push((k, v));
         }
-        let timeout = s.secs(Key::Timeout)?.unwrap_or(30);
+        let timeout = s.secs_or_default(Key::Timeout)?;
         if timeout == 0 {
             return Err(ConfigError::Usage("--timeout must be at least 1 second".into()));
         }
-        let token_path = s.str(Key::TokenPath).unwrap_or("/access_token").to_string();
+        let token_path = s.str_or_default(Key::TokenPath).to_string();
         if token_path != "-" && !token_path.is_empty() && !token_path.starts_with('/') {
             return Err(ConfigError::Usage(format!(
                 "--token-path '{}' is not a JSON pointer: it starts with / (e.g. /userInfo/token), or is - for a plain-text answer",
@@ -288,7 +273,7 @@ impl TokenPlan {
         let cache = CachePlan {
             no_cache: s.flag(Key::NoCache),
             force_refresh: s.flag(Key::ForceRefresh),
-            min_ttl: s.secs(Key::MinTtl)?.unwrap_or(crate::cache::DEFAULT_MIN_TTL),
+            min_ttl: s.secs_or_default(Key::MinTtl)?,
             dir: s.path(Key::CacheDir).or_else(|| crate::cache::default_dir(env)),
             shared: SharedCache::from_settings(s, env)?,
         };
@@ -326,7 +311,7 @@ impl TokenPlan {
             request_headers,
             shape: ResponseShape {
                 token_path,
-                default_ttl: s.secs(Key::DefaultTtl)?.unwrap_or(crate::token::DEFAULT_TTL),
+                default_ttl: s.secs_or_default(Key::DefaultTtl)?,
             },
             timeout: Duration::from_secs(timeout),
             ca_file: s.path(Key::CaFile),

@@ -10,7 +10,6 @@ use crate::alg::Alg;
 use crate::config::{ConfigError, Key, Layer, Origin, Raw};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::Path;
 
 /// The templates compiled into the binary: (name, TOML text).
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -147,10 +146,9 @@ pub struct Template {
     pub hints: BTreeMap<String, String>,
 }
 
-/// Finds a template by name (built in) or path (contains `/` or ends in `.toml`).
+/// Finds a template by name (built in) or path (see [`is_path`]).
 pub fn load(name_or_path: &str) -> Result<Template, ConfigError> {
-    let is_path = name_or_path.contains('/') || name_or_path.ends_with(".toml");
-    let (text, source) = if is_path {
+    let (text, source) = if is_path(name_or_path) {
         let t = std::fs::read_to_string(name_or_path).map_err(|e| {
             ConfigError::Template(format!(
                 "cannot read template {name_or_path}: {}",
@@ -474,9 +472,27 @@ fn check_var_value(template: &str, name: &str, var: &Var, value: &str) -> Result
     Ok(())
 }
 
-/// Whether a file path names a template rather than a built-in name.
+/// Whether `--template` (or a profile's `template`) names a file rather than a built-in
+/// template: it contains `/` or ends in `.toml`, as the contract says. The one rule for [`load`]
+/// and for the config file, which resolves a relative template path against its own folder.
+/// (An absolute path contains `/`; a Windows path without one must end in `.toml`.)
 pub fn is_path(s: &str) -> bool {
-    s.contains('/') || s.ends_with(".toml") || Path::new(s).is_absolute()
+    s.contains('/') || s.ends_with(".toml")
+}
+
+/// A loaded template, its checked variables, and its values as a settings layer.
+pub type TemplateLayer = (Template, BTreeMap<String, String>, Layer);
+
+/// Builds the template layer for the template the settings name (if any), so the caller can
+/// resolve again with it in place. Returns the template and its checked variables.
+pub fn template_layer(s: &crate::config::Settings) -> Result<Option<TemplateLayer>, ConfigError> {
+    let Some(name) = s.str(Key::Template) else {
+        return Ok(None);
+    };
+    let t = load(name)?;
+    let vars = t.check_vars(&s.map(Key::Var))?;
+    let layer = t.layer(&vars)?;
+    Ok(Some((t, vars, layer)))
 }
 
 impl Template {

@@ -8,8 +8,13 @@ use std::collections::BTreeMap;
 /// Answers larger than this are refused: no token response is anywhere near it.
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// The lifetime assumed when an answer gives none and the token is not a JWT with `exp`.
-pub const DEFAULT_TTL: u64 = 600;
+/// The lifetime assumed when an answer gives none and the token is not a JWT with `exp`
+/// (`--default-ttl`'s default in the settings table).
+pub const DEFAULT_TTL: u64 = crate::config::default_secs(crate::config::Key::DefaultTtl);
+
+/// Where the token is in a JSON answer, as RFC 6749 puts it (`--token-path`'s default in the
+/// settings table).
+pub const DEFAULT_TOKEN_PATH: &str = crate::config::default_str(crate::config::Key::TokenPath);
 
 /// Lifetimes above this are clamped: a token "valid for 100 years" is still refreshed yearly.
 pub const MAX_TTL: u64 = 366 * 86400;
@@ -122,7 +127,7 @@ pub struct ResponseShape {
 impl Default for ResponseShape {
     fn default() -> Self {
         ResponseShape {
-            token_path: "/access_token".into(),
+            token_path: DEFAULT_TOKEN_PATH.into(),
             default_ttl: DEFAULT_TTL,
         }
     }

@@ -28,7 +28,8 @@ use std::time::Duration;
 /// A token with less than this many seconds left is refetched (the default of `--min-ttl`).
 /// 60 s leaves room for a CI step to use the token after it is printed; gcp_auth and the Azure SDKs
 /// refresh a few minutes early for long-running services, which a one-shot command does not need.
-pub const DEFAULT_MIN_TTL: u64 = 60;
+/// The value is `--min-ttl`'s default in the settings table.
+pub const DEFAULT_MIN_TTL: u64 = crate::config::default_secs(crate::config::Key::MinTtl);
 
 /// The on-disk format version.
 pub const FORMAT_VERSION: u32 = 1;

@@ -51,7 +51,7 @@ impl SharedCache {
     /// The shared cache the settings name, if any; `file:` (the default) names none.
     /// Checks what can be checked without reading a file.
     pub fn from_settings(s: &Settings, env: &Env) -> Result<Option<SharedCache>, ConfigError> {
-        let url = s.str(Key::CacheUrl).unwrap_or("file:");
+        let url = s.str_or_default(Key::CacheUrl);
         if url.starts_with("file:") {
             return Ok(None);
         }

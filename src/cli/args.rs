@@ -3,6 +3,9 @@
 
 use super::output::Format;
 use clap::{Args, FromArgMatches, Parser, Subcommand};
+// Help texts, environment variables and defaults of the settings come from the settings table.
+use signet::config::{flag_help, Key};
+use signet::env::EnvVars;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -61,7 +64,9 @@ fn hot_command(args: &[OsString]) -> Option<clap::Command> {
     version,
     about = "Headless authentication with signed JWT client assertions: sign, exchange, cache.",
     long_about = None,
-    after_help = "Exit codes: 0 ok, 2 usage/config, 3 key/certificate, 4 endpoint refused, 5 exchange failed.\nDocs: README.md; contract: every flag has an environment variable shown in [env: …]."
+    after_help = "Exit codes: 0 ok, 2 usage/config, 3 key/certificate, 4 endpoint refused, 5 exchange failed.\n\
+        A setting comes from its flag, else its environment variable (shown as [env: …] where it has one), \
+        else the config profile, else the template, else its default.\nDocs: README.md."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -79,11 +84,11 @@ pub struct GlobalArgs {
     /// No warnings
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// Config file [env: SIGNET_CONFIG] (default: ~/.config/signet/config.toml)
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help = flag_help(
+        "Config file (default: ~/.config/signet/config.toml)", Some(EnvVars::CONFIG), None))]
     pub config: Option<PathBuf>,
-    /// Profile in the config file [env: SIGNET_PROFILE] (default: 'default' when it exists)
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", help = flag_help(
+        "Profile in the config file (default: 'default' when it exists)", Some(EnvVars::PROFILE), None))]
     pub profile: Option<String>,
 }
 
@@ -132,115 +137,79 @@ pub enum Command {
 
 #[derive(Args, Debug, Default, Clone)]
 pub struct SigningArgs {
-    /// Private key: PEM, encrypted PEM, PKCS#12/PFX or service-account JSON [env: SIGNET_KEY];
-    /// twice for rotation (the newest valid certificate signs; the other is tried once if refused)
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = Key::Key.value_name(), help = Key::Key.help())]
     pub key: Vec<String>,
-    /// File holding the key's passphrase (or set SIGNET_KEY_PASSPHRASE); never a flag value
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = Key::KeyPassphraseFile.value_name(), help = Key::KeyPassphraseFile.help())]
     pub key_passphrase_file: Option<PathBuf>,
-    /// X.509 certificate, PEM or DER [env: SIGNET_CERT]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = Key::Cert.value_name(), help = Key::Cert.help())]
     pub cert: Vec<PathBuf>,
-    /// Explicit kid header [env: SIGNET_KID]
-    #[arg(long, value_name = "KID")]
+    #[arg(long, value_name = Key::Kid.value_name(), help = Key::Kid.help())]
     pub kid: Option<String>,
-    /// Derive the kid: hex-sha1, x5t, x5t-s256, jwk, spki-s256 or none
-    #[arg(long, value_name = "RULE")]
+    #[arg(long, value_name = Key::KidFrom.value_name(), help = Key::KidFrom.help())]
     pub kid_from: Option<String>,
-    /// Add the x5t header (base64url SHA-1 of the certificate)
-    #[arg(long)]
+    #[arg(long, help = Key::X5t.help())]
     pub x5t: bool,
-    /// Add the x5t#S256 header (base64url SHA-256 of the certificate)
-    #[arg(long)]
+    #[arg(long, help = Key::X5tS256.help())]
     pub x5t_s256: bool,
-    /// Add the x5c header (the certificate chain)
-    #[arg(long)]
+    #[arg(long, help = Key::X5c.help())]
     pub x5c: bool,
-    /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA [env: SIGNET_ALG]
-    #[arg(long, value_name = "ALG")]
+    #[arg(long, value_name = Key::Alg.value_name(), help = Key::Alg.help())]
     pub alg: Option<String>,
-    /// Client id: default iss and sub [env: SIGNET_CLIENT_ID]
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = Key::ClientId.value_name(), help = Key::ClientId.help())]
     pub client_id: Option<String>,
-    /// Override iss
-    #[arg(long, value_name = "ISS")]
+    #[arg(long, value_name = Key::Issuer.value_name(), help = Key::Issuer.help())]
     pub issuer: Option<String>,
-    /// Override sub (e.g. the user for bearer-header or JWT-bearer)
-    #[arg(long, value_name = "SUB")]
+    #[arg(long, value_name = Key::Subject.value_name(), help = Key::Subject.help())]
     pub subject: Option<String>,
-    /// Audience (default: the token URL) [env: SIGNET_AUDIENCE]
-    #[arg(long, value_name = "AUD")]
+    #[arg(long, value_name = Key::Audience.value_name(), help = Key::Audience.help())]
     pub audience: Option<String>,
-    /// Assertion lifetime in seconds (default 120)
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = Key::Lifetime.value_name(), help = Key::Lifetime.help())]
     pub lifetime: Option<String>,
-    /// Extra claim KEY=VALUE (VALUE as JSON when it parses), repeatable; not iss/sub/aud/exp/iat/nbf/jti
-    #[arg(long, value_name = "KEY=VALUE")]
+    #[arg(long, value_name = Key::Claim.value_name(), help = Key::Claim.help())]
     pub claim: Vec<String>,
-    /// Provider template name or .toml path [env: SIGNET_TEMPLATE]
-    #[arg(long, value_name = "NAME|PATH")]
+    #[arg(long, value_name = Key::Template.value_name(), help = Key::Template.help())]
     pub template: Option<String>,
-    /// Template variable KEY=VALUE, repeatable
-    #[arg(long, value_name = "KEY=VALUE")]
+    #[arg(long, value_name = Key::Var.value_name(), help = Key::Var.help())]
     pub var: Vec<String>,
-    /// Send this file's JWT as the assertion instead of signing one (re-read on every attempt)
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = Key::AssertionFile.value_name(), help = Key::AssertionFile.help())]
     pub assertion_file: Option<PathBuf>,
-    /// Get the assertion from the CI's OIDC provider: github-actions or gitlab (workload identity federation)
-    #[arg(long, value_name = "SOURCE")]
+    #[arg(long, value_name = Key::AssertionFrom.value_name(), help = Key::AssertionFrom.help())]
     pub assertion_from: Option<String>,
-    /// Environment variable holding the assertion (GitLab id_tokens; default SIGNET_ID_TOKEN)
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = Key::AssertionEnv.value_name(), help = Key::AssertionEnv.help())]
     pub assertion_env: Option<String>,
 }
 
 #[derive(Args, Debug, Default, Clone)]
 pub struct ExchangeArgs {
-    /// Token endpoint (https, or http on loopback) [env: SIGNET_TOKEN_URL]
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = Key::TokenUrl.value_name(), help = Key::TokenUrl.help())]
     pub token_url: Option<String>,
-    /// client-credentials, jwt-bearer, bearer-header or json-body [env: SIGNET_GRANT]
-    #[arg(long, value_name = "GRANT")]
+    #[arg(long, value_name = Key::Grant.value_name(), help = Key::Grant.help())]
     pub grant: Option<String>,
-    /// Scope, repeatable (space-joined) [env: SIGNET_SCOPE]
-    #[arg(long, value_name = "SCOPE")]
+    #[arg(long, value_name = Key::Scope.value_name(), help = Key::Scope.help())]
     pub scope: Vec<String>,
-    /// Extra form (or JSON body) parameter KEY=VALUE, repeatable
-    #[arg(long, value_name = "KEY=VALUE")]
+    #[arg(long, value_name = Key::Param.value_name(), help = Key::Param.help())]
     pub param: Vec<String>,
-    /// JSON pointer to the token in the answer (default /access_token; - = whole body)
-    #[arg(long, value_name = "POINTER")]
+    #[arg(long, value_name = Key::TokenPath.value_name(), help = Key::TokenPath.help())]
     pub token_path: Option<String>,
-    /// Extra request header 'NAME: VALUE', repeatable
-    #[arg(long, value_name = "'NAME: VALUE'")]
+    #[arg(long, value_name = Key::RequestHeader.value_name(), help = Key::RequestHeader.help())]
     pub request_header: Vec<String>,
-    /// Lifetime assumed when the answer gives none (default 600)
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = Key::DefaultTtl.value_name(), help = Key::DefaultTtl.help())]
     pub default_ttl: Option<String>,
-    /// Whole-exchange time limit, retries included (default 30) [env: SIGNET_TIMEOUT]
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = Key::Timeout.value_name(), help = Key::Timeout.help())]
     pub timeout: Option<String>,
-    /// Extra trusted CA certificates, PEM [env: SIGNET_CA_FILE]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = Key::CaFile.value_name(), help = Key::CaFile.help())]
     pub ca_file: Option<PathBuf>,
-    /// Cache folder [env: SIGNET_CACHE_DIR]
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = Key::CacheDir.value_name(), help = Key::CacheDir.help())]
     pub cache_dir: Option<PathBuf>,
-    /// Cache backend URL: file: (default) [env: SIGNET_CACHE_URL]
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = Key::CacheUrl.value_name(), help = Key::CacheUrl.help())]
     pub cache_url: Option<String>,
-    /// Key that encrypts entries on a shared cache (or SIGNET_CACHE_KEY)
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = Key::CacheKeyFile.value_name(), help = Key::CacheKeyFile.help())]
     pub cache_key_file: Option<PathBuf>,
-    /// Neither read nor write the cache
-    #[arg(long)]
+    #[arg(long, help = Key::NoCache.help())]
     pub no_cache: bool,
-    /// Ignore a cached token (the new one is still written)
-    #[arg(long)]
+    #[arg(long, help = Key::ForceRefresh.help())]
     pub force_refresh: bool,
-    /// Refetch a cached token with less than this many seconds left (default 60)
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = Key::MinTtl.value_name(), help = Key::MinTtl.help())]
     pub min_ttl: Option<String>,
 }
 
@@ -258,11 +227,9 @@ pub struct TokenArgs {
     pub signing: SigningArgs,
     #[command(flatten)]
     pub exchange: ExchangeArgs,
-    /// Output: raw, json, header or exec-credential
-    #[arg(long, value_name = "FORMAT")]
+    #[arg(long, value_name = Key::Format.value_name(), help = Key::Format.help())]
     pub format: Option<Format>,
-    /// Header name for --format header (e.g. jde-AIS-Auth)
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = Key::HeaderName.value_name(), help = Key::HeaderName.help())]
     pub header_name: Option<String>,
 }
 
@@ -294,8 +261,7 @@ pub struct ThumbprintArgs {
     /// hex, x5t, x5t-s256, spki-s256, jwk or all
     #[arg(long, value_name = "FORMAT", default_value = "hex")]
     pub format: String,
-    /// Passphrase file for a PKCS#12 (or SIGNET_KEY_PASSPHRASE)
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = Key::KeyPassphraseFile.value_name(), help = Key::KeyPassphraseFile.help_as("Passphrase file for a PKCS#12"))]
     pub key_passphrase_file: Option<PathBuf>,
 }
 
@@ -303,16 +269,14 @@ pub struct ThumbprintArgs {
 pub enum CacheCommand {
     /// List cached tokens (never the tokens themselves)
     List {
-        /// Cache folder [env: SIGNET_CACHE_DIR]
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = Key::CacheDir.value_name(), help = Key::CacheDir.help())]
         cache_dir: Option<PathBuf>,
         #[command(flatten)]
         shared: SharedCacheArgs,
     },
     /// Remove cached tokens: all, or those matching the filters
     Clear {
-        /// Cache folder [env: SIGNET_CACHE_DIR]
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = Key::CacheDir.value_name(), help = Key::CacheDir.help())]
         cache_dir: Option<PathBuf>,
         /// Only entries for this token URL
         #[arg(long, value_name = "URL")]
@@ -328,8 +292,7 @@ pub enum CacheCommand {
     },
     /// Print the cache folder (and the shared cache's URL, without its password)
     Path {
-        /// Cache folder [env: SIGNET_CACHE_DIR]
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = Key::CacheDir.value_name(), help = Key::CacheDir.help())]
         cache_dir: Option<PathBuf>,
         #[command(flatten)]
         shared: SharedCacheArgs,
@@ -408,8 +371,7 @@ pub struct JwkArgs {
     /// The alg member (default: the key's default algorithm)
     #[arg(long, value_name = "ALG")]
     pub alg: Option<String>,
-    /// File holding the passphrase (or SIGNET_KEY_PASSPHRASE)
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = Key::KeyPassphraseFile.value_name(), help = Key::KeyPassphraseFile.help_as("File holding the passphrase"))]
     pub key_passphrase_file: Option<PathBuf>,
 }
 
@@ -450,21 +412,17 @@ pub struct KeygenArgs {
     /// With --pfx: the legacy 3DES/SHA-1 form, for Windows Server 2016 and older
     #[arg(long)]
     pub legacy: bool,
-    /// File holding a passphrase that encrypts key.pem and key.pfx (or SIGNET_KEY_PASSPHRASE)
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = Key::KeyPassphraseFile.value_name(), help = Key::KeyPassphraseFile.help_as("File holding a passphrase that encrypts key.pem and key.pfx"))]
     pub key_passphrase_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Default)]
 pub struct SharedCacheArgs {
-    /// Shared cache: redis://… or rediss://… [env: SIGNET_CACHE_URL]
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = Key::CacheUrl.value_name(), help = Key::CacheUrl.help_as("Shared cache: redis://… or rediss://…"))]
     pub cache_url: Option<String>,
-    /// Key of the shared cache's entries (or SIGNET_CACHE_KEY)
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = Key::CacheKeyFile.value_name(), help = Key::CacheKeyFile.help_as("Key of the shared cache's entries"))]
     pub cache_key_file: Option<PathBuf>,
-    /// Extra trusted CA certificates for rediss:// [env: SIGNET_CA_FILE]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = Key::CaFile.value_name(), help = Key::CaFile.help_as("Extra trusted CA certificates for rediss://"))]
     pub ca_file: Option<PathBuf>,
 }
 

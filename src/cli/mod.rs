@@ -8,10 +8,9 @@ mod output;
 
 use args::{Cli, Command, ExchangeArgs, SigningArgs};
 use exit::Exit;
-use signet::config::{self, ConfigError, Key, Layer, Origin, Raw, Settings};
+pub use signet::config::Resolved;
+use signet::config::{self, ConfigError, Key, Layer, Origin, Raw};
 use signet::env::{Env, EnvVars};
-use signet::template::Template;
-use std::collections::BTreeMap;
 
 /// What every command gets: the environment and the global flags.
 pub struct Ctx {
@@ -265,82 +264,25 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
     Ok(l)
 }
 
-/// Resolved settings and the template they name.
-pub struct Resolved {
-    pub settings: Settings,
-    pub template: Option<(Template, BTreeMap<String, String>)>,
-    pub warnings: Vec<String>,
-    pub config_file: Option<(std::path::PathBuf, Origin)>,
-    pub profile: Option<String>,
+/// `signet token`'s flags as a settings layer: the shared ones, `--header-name` and `--format`,
+/// so that `-v` and `config show` see the format that is used.
+pub fn token_flag_layer(a: &args::TokenArgs) -> Result<Layer, ConfigError> {
+    let mut flags = flag_layer(&a.signing, &a.exchange)?;
+    if let Some(h) = &a.header_name {
+        flags.insert(Key::HeaderName, (Raw::Str(h.clone()), Origin::Flag));
+    }
+    if let Some(name) = a.format.as_ref().and_then(clap::ValueEnum::to_possible_value) {
+        flags.insert(Key::Format, (Raw::Str(name.get_name().to_string()), Origin::Flag));
+    }
+    Ok(flags)
 }
 
-/// flag > environment > profile > template > default.
+/// flag > environment > profile > template > default, with the global `--config`/`--profile`.
 pub fn resolve(ctx: &Ctx, flags: Layer) -> Result<Resolved, signet::Error> {
-    let env_layer = config::env_layer(&ctx.env);
-    let config_file = config::config_path(ctx.config.as_deref(), &ctx.env);
-    let (profile_name, explicit) = match (&ctx.profile, ctx.env.get(EnvVars::PROFILE)) {
-        (Some(p), _) => (p.clone(), true),
-        (None, Some(p)) => (p.to_string(), true),
-        (None, None) => ("default".to_string(), false),
-    };
-    // A --config given explicitly must exist even when no profile is named.
-    let explicit_file = matches!(config_file, Some((_, Origin::Flag)) | Some((_, Origin::Env(_))));
-    let mut warnings = vec![];
-    let mut profile_used = None;
-    let profile_layer = match &config_file {
-        Some((path, _)) => {
-            if explicit_file && !path.exists() {
-                return Err(ConfigError::Read {
-                    path: path.clone(),
-                    reason: "no such file".into(),
-                }
-                .into());
-            }
-            match config::load_profile(path, &profile_name, explicit)? {
-                Some(p) => {
-                    warnings.extend(p.warnings);
-                    profile_used = Some(profile_name.clone());
-                    p.layer
-                }
-                None => Layer::new(),
-            }
-        }
-        None if explicit => {
-            return Err(ConfigError::Missing {
-                what: format!("profile '{profile_name}'"),
-                how: "no config file: give --config PATH".into(),
-            }
-            .into())
-        }
-        None => Layer::new(),
-    };
-    let first = config::resolve(&[&flags, &env_layer, &profile_layer]);
-    let (settings, template) = match signet::plan::template_layer(&first)? {
-        Some((t, vars, tl)) => (
-            config::resolve(&[&flags, &env_layer, &profile_layer, &tl]),
-            Some((t, vars)),
-        ),
-        None => (first, None),
-    };
-    if tracing::enabled!(tracing::Level::DEBUG) {
-        for st in config::SETTINGS {
-            if let Some((raw, origin)) = settings.get(st.key) {
-                // Maps may carry values a user considers sensitive: log their keys only.
-                let shown = match raw {
-                    Raw::Str(s) => s.clone(),
-                    Raw::Bool(b) => b.to_string(),
-                    Raw::List(l) => l.join(" "),
-                    Raw::Map(m) => m.iter().map(|(k, _)| format!("{k}=…")).collect::<Vec<_>>().join(" "),
-                };
-                tracing::debug!("setting {} = {shown} ({origin})", st.name);
-            }
-        }
-    }
-    Ok(Resolved {
-        settings,
-        template,
-        warnings,
-        config_file,
-        profile: profile_used,
-    })
+    Ok(config::resolve_layers(
+        &flags,
+        &ctx.env,
+        ctx.config.as_deref(),
+        ctx.profile.as_deref(),
+    )?)
 }

@@ -315,3 +315,19 @@ fn verbose_logs_show_steps_and_no_secret() {
         ],
     );
 }
+
+#[test]
+fn verbose_logs_the_format_that_is_used() {
+    let sb = Sandbox::new();
+    // Nothing listens on port 1: the exchange fails after the settings are resolved and logged.
+    let o = sb
+        .signet()
+        .args(["-v", "token", "--format", "json", "--no-cache", "--client-id", "c"])
+        .args(["--token-url", "http://127.0.0.1:1/t", "--timeout", "1"])
+        .arg("--key")
+        .arg(fixture("p256.pkcs8.pem"))
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(err.contains("setting format = json (flag)"), "{err}");
+}

@@ -3,7 +3,7 @@
 use crate::cli::args::ConfigCommand;
 use crate::cli::{flag_layer, output, resolve, CmdResult, Ctx};
 use signet::config::Key;
-use signet::config::{ConfigError, Raw, SETTINGS};
+use signet::config::{ConfigError, Origin, Raw, SETTINGS};
 use signet::plan::Passphrase;
 use signet::TokenPlan;
 
@@ -58,7 +58,11 @@ pub fn run(ctx: &Ctx, c: ConfigCommand) -> CmdResult {
                     if let Some(a) = s.audience() {
                         rows.push(("audience".into(), a.to_string(), "template".into()));
                     } else if let Some(u) = s.configured_token_url() {
-                        rows.push(("audience".into(), u.to_string(), "derived from token_url".into()));
+                        rows.push((
+                            "audience".into(),
+                            u.to_string(),
+                            Origin::Derived("token_url").to_string(),
+                        ));
                     }
                 }
             }

@@ -2,8 +2,8 @@
 
 use crate::cli::args::TokenArgs;
 use crate::cli::output::{self, Format};
-use crate::cli::{flag_layer, resolve, CmdResult, Ctx, Failure, Resolved};
-use signet::config::{Key, Origin, Raw};
+use crate::cli::{resolve, token_flag_layer, CmdResult, Ctx, Failure, Resolved};
+use signet::config::Key;
 use signet::TokenPlan;
 
 /// The plan for resolved settings, with the resolver's warnings shown.
@@ -15,15 +15,8 @@ pub fn plan(ctx: &Ctx, r: Resolved) -> Result<TokenPlan, signet::Error> {
 }
 
 pub fn run(ctx: &Ctx, a: TokenArgs) -> CmdResult {
-    let mut flags = flag_layer(&a.signing, &a.exchange)?;
-    if let Some(h) = &a.header_name {
-        flags.insert(Key::HeaderName, (Raw::Str(h.clone()), Origin::Flag));
-    }
-    let r = resolve(ctx, flags)?;
-    let format = match a.format {
-        Some(f) => f,
-        None => r.settings.parse::<Format>(Key::Format)?.unwrap_or(Format::Raw),
-    };
+    let r = resolve(ctx, token_flag_layer(&a)?)?;
+    let format = r.settings.parse_or_default::<Format>(Key::Format)?;
     let header_name = r.settings.str(Key::HeaderName).map(String::from);
     let plan = plan(ctx, r)?;
     let served = ctx.client().get_token(&plan).map_err(Failure::Lib)?;
