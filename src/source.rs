@@ -79,7 +79,7 @@ pub struct TokenSource {
     /// The certificate file.
     pub cert: Option<PathBuf>,
     /// Where keys that are not files are reached (PKCS#11 module and PIN, ssh-agent socket).
-    pub remote: key::RemoteOptions,
+    pub key_sources: key::KeySourceOptions,
     /// A second key (and certificate) for rotation.
     pub next_key: Option<(PathBuf, Option<PathBuf>)>,
     /// Header options.
@@ -245,11 +245,7 @@ impl TokenSource {
             passphrase_source,
             cert: s.path(Key::Cert),
             next_key: s.path(Key::NextKey).map(|k| (k, s.path(Key::NextCert))),
-            remote: key::RemoteOptions {
-                pkcs11_module: env.get(EnvVars::PKCS11_MODULE).map(String::from),
-                pkcs11_pin: env.get(EnvVars::PKCS11_PIN).map(|p| Secret::new(p.to_string())),
-                agent_socket: env.get(EnvVars::SSH_AUTH_SOCK).map(PathBuf::from),
-            },
+            key_sources: key::KeySourceOptions::from_env(env),
             header: HeaderOptions {
                 kid,
                 kid_from,
@@ -438,21 +434,8 @@ impl TokenSource {
     }
 
     fn signer_for(&self, key_path: &std::path::Path, cert: Option<&std::path::Path>) -> Result<Signer, crate::Error> {
-        let spec = key_path.to_string_lossy();
-        let bundle = if key::is_remote(&spec) {
-            let mut b = key::load_remote(&spec, &self.remote)?;
-            if let Some(c) = cert {
-                let bytes = std::fs::read(c).map_err(|e| KeyError::CertRead {
-                    path: c.into(),
-                    reason: crate::text::io_reason(&e),
-                })?;
-                let certs = key::parse_certificates(&bytes).map_err(|_| KeyError::BadCertificate { path: c.into() })?;
-                b.set_chain(certs, c)?;
-            }
-            b
-        } else {
-            key::load_bundle(key_path, self.passphrase.as_ref(), cert)?
-        };
+        let spec = key::KeySpec::from_path(key_path);
+        let bundle = key::load(&spec, self.passphrase.as_ref(), cert, &self.key_sources)?;
         let alg = match self.alg {
             // The template's algorithm is a default: an EC key at Okta signs ES256, not RS256.
             Some(a) if self.alg_from_template && !a.fits(bundle.key.key_type()) => None,
@@ -742,8 +725,10 @@ impl TokenSource {
         let mut key_id = match (&self.external, &self.key) {
             (Some(e), _) => e.identity(),
             // A key that is not a file is identified by its spec: the cache hit opens no session.
-            (None, Some(p)) if key::is_remote(&p.to_string_lossy()) => p.to_string_lossy().into_owned(),
-            (None, Some(p)) => file_hash(p, false)?,
+            (None, Some(p)) => match key::KeySpec::from_path(p) {
+                key::KeySpec::File(p) => file_hash(&p, false)?,
+                spec => spec.to_string(),
+            },
             (None, None) => String::new(),
         };
         if let Some((k, c)) = &self.next_key {
