@@ -38,7 +38,10 @@ pub enum KeyError {
         path: PathBuf,
     },
     /// The passphrase did not decrypt the key.
-    #[error("wrong passphrase for {path} (check SIGNET_KEY_PASSPHRASE or --key-passphrase-file)")]
+    // No flag named: the library does not know where the passphrase came from (a flag, or a
+    // profile's `key_passphrase_file`). The same text in PassphraseRequired is asserted by
+    // tests/cli/errors.rs, so it stays until the CLI adds its own hint.
+    #[error("wrong passphrase for {path} (check SIGNET_KEY_PASSPHRASE or the passphrase file)")]
     WrongPassphrase {
         /// The file.
         path: PathBuf,
