@@ -2,7 +2,7 @@
 //! is opened.
 //!
 //! Adding a key source (a cloud KMS, say) is a file `key/<source>.rs` implementing
-//! [`super::Sign`], one variant here with its arm in [`KeySpec::parse`] and in [`KeySpec::open`],
+//! `Sign`, one variant here with its arm in `KeySpec::parse` and in `KeySpec::open`,
 //! and its Cargo feature.
 
 use super::{pem_file, Certificate, KeyBundle, KeyError, SigningKey};
