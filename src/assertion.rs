@@ -16,66 +16,12 @@
 
 use crate::alg::Alg;
 use crate::b64;
+/// Re-exported from [`crate::key`], where the ids it names are computed.
+pub use crate::key::KidFrom;
 use crate::key::{Certificate, KeyBundle, KeyError};
 use crate::secret::Secret;
 use serde_json::{Map, Value};
 use std::fmt;
-use std::str::FromStr;
-
-/// How the `kid` header is derived (contract `--kid-from`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KidFrom {
-    /// Certificate SHA-1 thumbprint, upper-case hex (as Windows shows it).
-    HexSha1,
-    /// base64url SHA-1 of the certificate.
-    X5t,
-    /// base64url SHA-256 of the certificate.
-    X5tS256,
-    /// RFC 7638 JWK thumbprint.
-    Jwk,
-    /// base64url SHA-256 of the SubjectPublicKeyInfo (Keycloak).
-    SpkiS256,
-    /// No `kid` header.
-    None,
-}
-
-impl KidFrom {
-    /// All rules with their contract names.
-    pub const ALL: [(KidFrom, &'static str); 6] = [
-        (KidFrom::HexSha1, "hex-sha1"),
-        (KidFrom::X5t, "x5t"),
-        (KidFrom::X5tS256, "x5t-s256"),
-        (KidFrom::Jwk, "jwk"),
-        (KidFrom::SpkiS256, "spki-s256"),
-        (KidFrom::None, "none"),
-    ];
-
-    /// The contract name.
-    pub fn as_str(self) -> &'static str {
-        KidFrom::ALL
-            .iter()
-            .find(|(k, _)| *k == self)
-            .map(|(_, s)| *s)
-            .unwrap_or("none")
-    }
-}
-
-impl fmt::Display for KidFrom {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for KidFrom {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        KidFrom::ALL
-            .iter()
-            .find(|(_, n)| n.eq_ignore_ascii_case(s.trim()))
-            .map(|(k, _)| *k)
-            .ok_or_else(|| format!("unknown kid rule '{s}': use hex-sha1, x5t, x5t-s256, jwk, spki-s256 or none"))
-    }
-}
 
 /// Which key-identifying headers to send besides `kid`.
 #[derive(Clone, Debug, Default)]
@@ -285,12 +231,11 @@ fn derive_kid<'a>(
     need: impl Fn(&str) -> Result<&'a Certificate, AssertionError>,
 ) -> Result<Option<String>, AssertionError> {
     Ok(match rule {
-        KidFrom::HexSha1 => Some(need("--kid-from hex-sha1")?.hex_sha1()),
-        KidFrom::X5t => Some(need("--kid-from x5t")?.x5t()),
-        KidFrom::X5tS256 => Some(need("--kid-from x5t-s256")?.x5t_s256()),
+        // These two name the key itself, so a key without a certificate has them too.
         KidFrom::Jwk => Some(bundle.key.public_jwk().thumbprint()),
         KidFrom::SpkiS256 => Some(bundle.key.spki_s256()),
         KidFrom::None => None,
+        KidFrom::HexSha1 | KidFrom::X5t | KidFrom::X5tS256 => need(&format!("--kid-from {rule}"))?.id(rule),
     })
 }
 

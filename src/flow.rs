@@ -18,7 +18,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::ConfigError;
 use crate::exchange::{self, Event, ExchangeError, Outcome};
 use crate::grant::{Grant, TokenRequest};
-use crate::key::{self, KeyError};
+use crate::key::{self, KeyError, KeySpec};
 use crate::plan::{External, TokenPlan};
 use crate::secret::Secret;
 use crate::token::Token;
@@ -494,26 +494,13 @@ fn check_exchange(plan: &TokenPlan) -> Result<(), crate::Error> {
     Ok(())
 }
 
-fn signer_for(
-    plan: &TokenPlan,
-    key_path: &std::path::Path,
-    cert: Option<&std::path::Path>,
-) -> Result<Signer, crate::Error> {
-    let spec = key_path.to_string_lossy();
-    let bundle = if key::is_remote(&spec) {
-        let mut b = key::load_remote(&spec, &plan.remote)?;
-        if let Some(c) = cert {
-            let bytes = std::fs::read(c).map_err(|e| KeyError::CertRead {
-                path: c.into(),
-                reason: crate::text::io_reason(&e),
-            })?;
-            let certs = key::parse_certificates(&bytes).map_err(|_| KeyError::BadCertificate { path: c.into() })?;
-            b.set_chain(certs, c)?;
-        }
-        b
-    } else {
-        key::load_bundle(key_path, plan.passphrase.read()?.as_ref(), cert)?
+fn signer_for(plan: &TokenPlan, spec: &KeySpec, cert: Option<&std::path::Path>) -> Result<Signer, crate::Error> {
+    // Only a key file can be encrypted: a token or an agent is never asked for a passphrase.
+    let passphrase = match spec.file() {
+        Some(_) => plan.passphrase.read()?,
+        None => None,
     };
+    let bundle = key::load(spec, passphrase.as_ref(), cert, &plan.key_sources)?;
     let alg = match plan.alg {
         // The template's algorithm is a default: an EC key at Okta signs ES256, not RS256.
         Some(a) if plan.alg_from_template && !a.fits(bundle.key.key_type()) => None,

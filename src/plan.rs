@@ -11,7 +11,7 @@ use crate::config::{ConfigError, Key, Origin, Settings};
 use crate::env::{Env, EnvVars};
 use crate::exchange::ExchangeOptions;
 use crate::grant::{parse_request_header, Grant, RequestParams, TokenRequest};
-use crate::key;
+use crate::key::{self, KeySpec};
 use crate::secret::Secret;
 use crate::template::Template;
 use crate::token::ResponseShape;
@@ -113,16 +113,16 @@ impl External {
 /// to cache the answer.
 #[derive(Debug)]
 pub struct TokenPlan {
-    /// The private key file.
-    pub(crate) key: Option<PathBuf>,
+    /// The private key: a file, a PKCS#11 URI or an ssh-agent key, parsed once from `--key`.
+    pub(crate) key: Option<KeySpec>,
     /// Where the key's passphrase comes from (read only when the key is loaded).
     pub(crate) passphrase: Passphrase,
     /// The certificate file.
     pub(crate) cert: Option<PathBuf>,
     /// Where keys that are not files are reached (PKCS#11 module and PIN, ssh-agent socket).
-    pub(crate) remote: key::RemoteOptions,
+    pub(crate) key_sources: key::KeySourceOptions,
     /// A second key (and certificate) for rotation.
-    pub(crate) next_key: Option<(PathBuf, Option<PathBuf>)>,
+    pub(crate) next_key: Option<(KeySpec, Option<PathBuf>)>,
     /// Header options.
     pub(crate) header: HeaderOptions,
     /// Explicit algorithm.
@@ -278,15 +278,13 @@ impl TokenPlan {
             shared: SharedCache::from_settings(s, env)?,
         };
         let mut plan = TokenPlan {
-            key: s.path(Key::Key),
+            key: s.path(Key::Key).map(|p| KeySpec::from_path(&p)),
             passphrase,
             cert: s.path(Key::Cert),
-            next_key: s.path(Key::NextKey).map(|k| (k, s.path(Key::NextCert))),
-            remote: key::RemoteOptions {
-                pkcs11_module: env.get(EnvVars::PKCS11_MODULE).map(String::from),
-                pkcs11_pin: env.get(EnvVars::PKCS11_PIN).map(|p| Secret::new(p.to_string())),
-                agent_socket: env.get(EnvVars::SSH_AUTH_SOCK).map(PathBuf::from),
-            },
+            next_key: s
+                .path(Key::NextKey)
+                .map(|k| (KeySpec::from_path(&k), s.path(Key::NextCert))),
+            key_sources: key::KeySourceOptions::from_env(env),
             header: HeaderOptions {
                 kid,
                 kid_from,

@@ -5,7 +5,7 @@
 //! it, since they do not change the token.
 
 use super::CacheKey;
-use crate::key::{self, KeyError};
+use crate::key::{self, KeyError, KeySpec};
 use crate::plan::TokenPlan;
 use std::path::Path;
 
@@ -29,6 +29,15 @@ fn file_hash(p: &Path, cert: bool) -> Result<String, KeyError> {
     Ok(crate::b64::encode(digest(&SHA256, &bytes).as_ref()))
 }
 
+/// A file key by the hash of its bytes; a key that is not a file by its spec, so that the cache
+/// hit opens no session with a token or an agent.
+fn spec_id(spec: &KeySpec) -> Result<String, KeyError> {
+    match spec.file() {
+        Some(p) => file_hash(p, false),
+        None => Ok(spec.to_string()),
+    }
+}
+
 /// Identity as canonical text. Every field of the plan is named below, so that a new field does
 /// not compile until someone decides whether it changes the token.
 fn identity(plan: &TokenPlan) -> Result<String, KeyError> {
@@ -36,7 +45,7 @@ fn identity(plan: &TokenPlan) -> Result<String, KeyError> {
         key,
         passphrase: _,
         cert,
-        remote: _,
+        key_sources: _,
         next_key,
         header,
         alg,
@@ -64,14 +73,12 @@ fn identity(plan: &TokenPlan) -> Result<String, KeyError> {
     } = plan;
     let mut key_id = match (external, key) {
         (Some(e), _) => e.identity(),
-        // A key that is not a file is identified by its spec: the cache hit opens no session.
-        (None, Some(p)) if key::is_remote(&p.to_string_lossy()) => p.to_string_lossy().into_owned(),
-        (None, Some(p)) => file_hash(p, false)?,
+        (None, Some(spec)) => spec_id(spec)?,
         (None, None) => String::new(),
     };
     if let Some((k, c)) = next_key {
         key_id.push('+');
-        key_id.push_str(&file_hash(k, false)?);
+        key_id.push_str(&spec_id(k)?);
         if let Some(c) = c {
             key_id.push('+');
             key_id.push_str(&file_hash(c, true)?);

@@ -136,7 +136,8 @@ pub fn parse_profile(text: &str, path: &Path, name: &str, explicit: bool) -> Res
             (Kind::Str, toml::Value::Integer(i)) => Raw::Str(i.to_string()),
             (Kind::Path, toml::Value::String(s)) => {
                 let p = Path::new(s);
-                let p = if p.is_relative() && !s.starts_with("pkcs11:") && !s.starts_with("ssh-agent:") {
+                // A key that is not a file (`pkcs11:…`) is not a path to resolve from the config folder.
+                let p = if p.is_relative() && crate::key::KeySpec::parse(s).file().is_some() {
                     base.join(p)
                 } else {
                     p.to_path_buf()

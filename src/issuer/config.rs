@@ -3,6 +3,7 @@
 use super::AnswerFormat;
 use crate::alg::Alg;
 use crate::grant::Grant;
+use crate::key::KidFrom;
 use crate::key::{KeyBundle, PublicJwk};
 use crate::template::Template;
 use serde_json::{Map, Value};
@@ -30,8 +31,7 @@ impl Client {
         let jwk = bundle.key.public_jwk();
         let mut kids = vec![jwk.thumbprint(), bundle.key.spki_s256()];
         if let Some(c) = bundle.leaf() {
-            // TODO(key): Certificate::id
-            kids.extend([c.hex_sha1(), c.x5t(), c.x5t_s256()]);
+            kids.extend(certificate_ids(c));
         }
         if let Some(sa) = &bundle.service_account {
             kids.push(sa.private_key_id.clone());
@@ -41,8 +41,8 @@ impl Client {
             client_id: client_id.into(),
             jwk,
             kids,
-            x5t: bundle.leaf().map(|c| c.x5t()),
-            x5t_s256: bundle.leaf().map(|c| c.x5t_s256()),
+            x5t: bundle.leaf().and_then(|c| c.id(KidFrom::X5t)),
+            x5t_s256: bundle.leaf().and_then(|c| c.id(KidFrom::X5tS256)),
         }
     }
 
@@ -51,17 +51,11 @@ impl Client {
         let jwk = cert.public_jwk()?;
         Some(Client {
             client_id: client_id.into(),
-            // TODO(key): Certificate::id
-            kids: vec![
-                jwk.thumbprint(),
-                cert.spki_s256(),
-                cert.hex_sha1(),
-                cert.x5t(),
-                cert.x5t_s256(),
-            ],
+            // Every id a kid rule gives for this certificate (the JWK and SPKI ones among them).
+            kids: KidFrom::ALL.iter().filter_map(|(r, _)| cert.id(*r)).collect(),
             jwk,
-            x5t: Some(cert.x5t()),
-            x5t_s256: Some(cert.x5t_s256()),
+            x5t: cert.id(KidFrom::X5t),
+            x5t_s256: cert.id(KidFrom::X5tS256),
         })
     }
 }
@@ -215,6 +209,14 @@ fn provider_mode(template: &str) -> ProviderMode {
         .iter()
         .find(|(name, _)| *name == template)
         .map_or(USUAL, |(_, mode)| *mode)
+}
+
+/// The ids a certificate's own kid rules give (hex SHA-1, x5t, x5t#S256); the key's own ids
+/// (JWK thumbprint, SPKI) are added by the caller from the key.
+fn certificate_ids(c: &crate::key::Certificate) -> impl Iterator<Item = String> + '_ {
+    [KidFrom::HexSha1, KidFrom::X5t, KidFrom::X5tS256]
+        .into_iter()
+        .filter_map(|r| c.id(r))
 }
 
 #[cfg(test)]

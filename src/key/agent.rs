@@ -6,8 +6,8 @@
 //! The client is written here: the Rust agent clients either hard-code rsa-sha2-512 or are async
 //! frameworks, and the two messages signet needs (and the key blobs) are small.
 
-use super::{KeyError, PublicJwk};
-use crate::alg::Alg;
+use super::{KeyError, PublicJwk, Sign, SigningKey};
+use crate::alg::{Alg, KeyType};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -20,16 +20,20 @@ const RSA_SHA2_256: u32 = 2;
 const RSA_SHA2_512: u32 = 4;
 
 fn fail(spec: &str, reason: impl Into<String>) -> KeyError {
-    KeyError::Remote {
-        source_name: spec.into(),
+    KeyError::Backend {
+        spec: spec.into(),
         reason: reason.into(),
     }
 }
 
 /// A key in the agent.
-pub struct AgentKey {
+struct AgentKey {
     socket: std::path::PathBuf,
     blob: Vec<u8>,
+    // Decoded once from the blob at open.
+    jwk: PublicJwk,
+    key_type: KeyType,
+    // The spec as given, for messages.
     spec: String,
 }
 
@@ -80,9 +84,9 @@ fn roundtrip(socket: &Path, msg: &[u8], spec: &str) -> Result<Vec<u8>, KeyError>
     Ok(body)
 }
 
-/// Finds the key named by `spec` in the agent at `socket` (from SSH_AUTH_SOCK).
-pub fn open(spec: &str, socket: Option<&Path>) -> Result<(AgentKey, PublicJwk), KeyError> {
-    let want = spec.strip_prefix("ssh-agent:").unwrap_or(spec);
+/// Finds the key `want` (a `SHA256:` fingerprint or a comment) in the agent at `socket` (from
+/// SSH_AUTH_SOCK); `spec` is the whole `ssh-agent:` spec, for messages.
+pub(super) fn open(want: &str, spec: &str, socket: Option<&Path>) -> Result<SigningKey, KeyError> {
     let socket = socket.ok_or_else(|| {
         fail(
             spec,
@@ -109,14 +113,14 @@ pub fn open(spec: &str, socket: Option<&Path>) -> Result<(AgentKey, PublicJwk), 
                     format!("the agent's key {fp} is of a type signet cannot sign with"),
                 )
             })?;
-            return Ok((
-                AgentKey {
-                    socket: socket.to_path_buf(),
-                    blob,
-                    spec: spec.into(),
-                },
+            let key_type = super::held_key_type(&jwk, spec)?;
+            return Ok(SigningKey::from_backend(Box::new(AgentKey {
+                socket: socket.to_path_buf(),
+                blob,
                 jwk,
-            ));
+                key_type,
+                spec: spec.into(),
+            })));
         }
         names.push(if comment.is_empty() {
             fp
@@ -138,7 +142,7 @@ pub fn open(spec: &str, socket: Option<&Path>) -> Result<(AgentKey, PublicJwk), 
 }
 
 /// `SHA256:…` as `ssh-add -l` prints it: unpadded standard base64 of the key blob's SHA-256.
-pub fn fingerprint(blob: &[u8]) -> String {
+fn fingerprint(blob: &[u8]) -> String {
     use base64::Engine;
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, blob);
     format!(
@@ -181,9 +185,21 @@ fn jwk_of(blob: &[u8]) -> Option<PublicJwk> {
     }
 }
 
-impl AgentKey {
+impl Sign for AgentKey {
+    fn key_type(&self) -> KeyType {
+        self.key_type
+    }
+
+    fn backend(&self) -> &'static str {
+        "ssh-agent"
+    }
+
+    fn public_jwk(&self) -> PublicJwk {
+        self.jwk.clone()
+    }
+
     /// Signs a JWS signing input through the agent.
-    pub fn sign(&self, alg: Alg, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
+    fn sign(&self, alg: Alg, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
         let flags = match alg {
             Alg::RS256 => RSA_SHA2_256,
             Alg::RS512 => RSA_SHA2_512,

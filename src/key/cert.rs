@@ -1,8 +1,11 @@
-//! X.509 certificates: the ids providers use to name a key (thumbprints) and the key/cert match.
+//! X.509 certificates: the ids providers use to name a key (thumbprints, chosen by a [`KidFrom`]
+//! rule) and the key/cert match.
 
 use crate::b64;
 use aws_lc_rs::digest;
 use der::{Decode, Encode};
+use std::fmt;
+use std::str::FromStr;
 
 /// A parsed X.509 certificate, kept as its DER bytes plus the few fields signet needs.
 #[derive(Clone)]
@@ -23,6 +26,61 @@ impl std::fmt::Debug for Certificate {
             .field("subject", &self.subject)
             .field("sha1", &self.hex_sha1())
             .finish_non_exhaustive()
+    }
+}
+
+/// How the `kid` header is derived (contract `--kid-from`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KidFrom {
+    /// Certificate SHA-1 thumbprint, upper-case hex (as Windows shows it).
+    HexSha1,
+    /// base64url SHA-1 of the certificate.
+    X5t,
+    /// base64url SHA-256 of the certificate.
+    X5tS256,
+    /// RFC 7638 JWK thumbprint.
+    Jwk,
+    /// base64url SHA-256 of the SubjectPublicKeyInfo (Keycloak).
+    SpkiS256,
+    /// No `kid` header.
+    None,
+}
+
+impl KidFrom {
+    /// All rules with their contract names.
+    pub const ALL: [(KidFrom, &'static str); 6] = [
+        (KidFrom::HexSha1, "hex-sha1"),
+        (KidFrom::X5t, "x5t"),
+        (KidFrom::X5tS256, "x5t-s256"),
+        (KidFrom::Jwk, "jwk"),
+        (KidFrom::SpkiS256, "spki-s256"),
+        (KidFrom::None, "none"),
+    ];
+
+    /// The contract name.
+    pub fn as_str(self) -> &'static str {
+        KidFrom::ALL
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map(|(_, s)| *s)
+            .unwrap_or("none")
+    }
+}
+
+impl fmt::Display for KidFrom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for KidFrom {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        KidFrom::ALL
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(s.trim()))
+            .map(|(k, _)| *k)
+            .ok_or_else(|| format!("unknown kid rule '{s}': use hex-sha1, x5t, x5t-s256, jwk, spki-s256 or none"))
     }
 }
 
@@ -106,7 +164,7 @@ impl Certificate {
         let bits = &self.public_key_bits;
         match (self.key_alg.as_str(), self.curve.as_deref()) {
             ("1.2.840.113549.1.1.1", _) => {
-                let (n, e) = super::rsa_public_components(bits)?;
+                let (n, e) = super::asn1::rsa_public_components(bits)?;
                 Some(super::PublicJwk::Rsa { n, e })
             }
             ("1.2.840.10045.2.1", Some(curve)) => {
@@ -127,6 +185,22 @@ impl Certificate {
             }
             ("1.3.101.112", _) => Some(super::PublicJwk::Okp { x: bits.clone() }),
             _ => None,
+        }
+    }
+
+    /// The id `rule` names this certificate by, as a provider registers it: `None` for
+    /// [`KidFrom::None`], and for [`KidFrom::Jwk`] when the key type has no JWK form here.
+    ///
+    /// The one place a kid rule becomes a value, so `--kid-from`, `signet jwk`, `signet
+    /// thumbprint` and the test issuer cannot drift apart.
+    pub fn id(&self, rule: KidFrom) -> Option<String> {
+        match rule {
+            KidFrom::HexSha1 => Some(self.hex_sha1()),
+            KidFrom::X5t => Some(self.x5t()),
+            KidFrom::X5tS256 => Some(self.x5t_s256()),
+            KidFrom::SpkiS256 => Some(self.spki_s256()),
+            KidFrom::Jwk => self.public_jwk().map(|j| j.thumbprint()),
+            KidFrom::None => None,
         }
     }
 
@@ -162,5 +236,22 @@ pub fn parse_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, BadCertifica
         Ok(certs)
     } else {
         Ok(vec![Certificate::from_der(bytes)?])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kid_rule_names_a_certificate_as_its_own_method_does() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rsa2048.crt.pem");
+        let c = crate::key::load_certificates(&path).unwrap().remove(0);
+        assert_eq!(c.id(KidFrom::HexSha1), Some(c.hex_sha1()));
+        assert_eq!(c.id(KidFrom::X5t), Some(c.x5t()));
+        assert_eq!(c.id(KidFrom::X5tS256), Some(c.x5t_s256()));
+        assert_eq!(c.id(KidFrom::SpkiS256), Some(c.spki_s256()));
+        assert_eq!(c.id(KidFrom::Jwk), c.public_jwk().map(|j| j.thumbprint()));
+        assert_eq!(c.id(KidFrom::None), None);
     }
 }

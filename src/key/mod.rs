@@ -4,6 +4,11 @@
 //! PKCS#8; PKCS#12/PFX (modern AES and legacy 3DES/RC2); a PEM bundle of a key with its chain
 //! (what `openssl pkcs12 -nodes` writes); and a Google service-account JSON file.
 //!
+//! [`load`] opens whatever a [`KeySpec`] names: such a file, a key on a PKCS#11 token (Cargo
+//! feature `pkcs11`) or a key in an ssh-agent (feature `agent`). Each backend implements one
+//! trait, `Sign`, behind [`SigningKey`]; a build without a source still recognises its specs
+//! and says which feature it lacks.
+//!
 //! ```
 //! # let dir = env!("CARGO_MANIFEST_DIR");
 //! let bundle = signet::key::load_key(
@@ -12,368 +17,110 @@
 //! # Ok::<(), signet::key::KeyError>(())
 //! ```
 
+#[cfg(feature = "agent")]
 mod agent;
+mod asn1;
 mod cert;
+mod error;
+mod files;
 mod jwk;
 mod pem_file;
+#[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod pkcs12;
+mod software;
+mod spec;
 
+#[cfg(feature = "pkcs11")]
 pub use pkcs11::Pkcs11Uri;
 
-pub use cert::{hex_upper, parse_certificates, BadCertificate, Certificate};
+pub use cert::{hex_upper, parse_certificates, BadCertificate, Certificate, KidFrom};
+pub use error::KeyError;
+pub use files::{load_certificates, permission_warning, read_passphrase_file, read_secret_file};
 pub use jwk::PublicJwk;
+pub use spec::{KeySourceOptions, KeySpec};
 
 use crate::alg::{Alg, KeyType};
-use crate::secret::{Secret, SecretBytes};
-use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
+use crate::secret::Secret;
 use std::path::{Path, PathBuf};
-use zeroize::Zeroizing;
 
-/// Why a key or certificate could not be used. Every variant names the file; none holds key bytes.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum KeyError {
-    /// The file could not be read.
-    #[error("cannot read key file {path}: {reason}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The OS error, in words.
-        reason: String,
-    },
-    /// The file holds a certificate or public key, not a private key.
-    #[error(
-        "{path} holds {what}, not a private key: give the private key with --key (and the certificate with --cert)"
-    )]
-    NotAPrivateKey {
-        /// The file.
-        path: PathBuf,
-        /// What was found instead.
-        what: &'static str,
-    },
-    /// Nothing in the file looks like a key signet reads.
-    #[error("{path} is not a private key signet can read (PEM PKCS#1/PKCS#8/SEC1, encrypted PKCS#8, PKCS#12/PFX, or a Google service-account JSON file)")]
-    UnknownFormat {
-        /// The file.
-        path: PathBuf,
-    },
-    /// The key is encrypted and no passphrase was given.
-    #[error("{path} is encrypted: give its passphrase in SIGNET_KEY_PASSPHRASE or with --key-passphrase-file")]
-    PassphraseRequired {
-        /// The file.
-        path: PathBuf,
-    },
-    /// The passphrase did not decrypt the key.
-    #[error("wrong passphrase for {path} (check SIGNET_KEY_PASSPHRASE or --key-passphrase-file)")]
-    WrongPassphrase {
-        /// The file.
-        path: PathBuf,
-    },
-    /// The passphrase file could not be read.
-    #[error("cannot read passphrase file {path}: {reason}")]
-    PassphraseFile {
-        /// The file.
-        path: PathBuf,
-        /// The OS error, in words.
-        reason: String,
-    },
-    /// An encryption scheme signet does not implement.
-    #[error("{path} is encrypted with {cipher}, which signet does not read; convert it with: {fix}")]
-    UnsupportedCipher {
-        /// The file.
-        path: PathBuf,
-        /// The scheme, by name.
-        cipher: String,
-        /// A command that converts the file.
-        fix: String,
-    },
-    /// A key type signet cannot sign with.
-    #[error("{path} holds {what}, which signet cannot sign with (RSA ≥ 2048 bits, EC P-256/P-384 and Ed25519 are supported)")]
-    UnsupportedKeyType {
-        /// The file.
-        path: PathBuf,
-        /// The key type, in words.
-        what: String,
-    },
-    /// RSA below 2048 bits.
-    #[error("{path} holds an RSA-{bits} key, which is too weak: use a key of at least 2048 bits")]
-    WeakRsa {
-        /// The file.
-        path: PathBuf,
-        /// Modulus length.
-        bits: usize,
-    },
-    /// The key structure is damaged.
-    #[error("{path}: the private key is malformed ({reason})")]
-    Malformed {
-        /// The file.
-        path: PathBuf,
-        /// What was wrong, without key bytes.
-        reason: &'static str,
-    },
-    /// The certificate file could not be read.
-    #[error("cannot read certificate {path}: {reason}")]
-    CertRead {
-        /// The file.
-        path: PathBuf,
-        /// The OS error, in words.
-        reason: String,
-    },
-    /// The certificate file holds no certificate.
-    #[error("{path} is not an X.509 certificate (PEM or DER)")]
-    BadCertificate {
-        /// The file.
-        path: PathBuf,
-    },
-    /// The certificate does not belong to the key.
-    #[error("the certificate {cert} (subject {subject}) does not match the private key {key}: give the certificate issued for this key")]
-    Mismatch {
-        /// The certificate's source.
-        cert: PathBuf,
-        /// The certificate subject.
-        subject: String,
-        /// The key's source.
-        key: PathBuf,
-    },
-    /// The certificate is outside its validity period.
-    #[error("the certificate {subject} is {state}: valid from {not_before} to {not_after}")]
-    CertificateExpired {
-        /// Subject.
-        subject: String,
-        /// "expired" or "not yet valid".
-        state: &'static str,
-        /// Start, RFC 3339.
-        not_before: String,
-        /// End, RFC 3339.
-        not_after: String,
-    },
-    /// The requested algorithm cannot be used with this key.
-    #[error("algorithm {alg} needs {needs}, but the key is {has}: choose a matching --alg or key")]
-    AlgMismatch {
-        /// Requested algorithm.
-        alg: Alg,
-        /// What it needs.
-        needs: &'static str,
-        /// What the key is.
-        has: KeyType,
-    },
-    /// A key on a PKCS#11 token or in an ssh-agent could not be used.
-    #[error("{source_name}: {reason}")]
-    Remote {
-        /// The `pkcs11:` or `ssh-agent:` spec.
-        source_name: String,
-        /// What went wrong (never a PIN).
-        reason: String,
-    },
-    /// The crypto backend refused to sign (should not happen with a loaded key).
-    #[error("signing with {alg} failed")]
-    Sign {
-        /// Algorithm.
-        alg: Alg,
-    },
-}
+/// What every kind of signing key does; one implementation per backend (software keys in
+/// `software.rs`, `pkcs11.rs`, `agent.rs`), so that a new key source adds a type rather than an
+/// arm to every method of [`SigningKey`].
+///
+/// Object-safe: [`SigningKey`] holds a `Box<dyn Sign>`. `Send + Sync` because a `Signer` is
+/// shared by the threads of a refresh.
+pub(crate) trait Sign: Send + Sync {
+    /// Signs `msg` with `alg`, which [`SigningKey::check_alg`] has already matched to the key type.
+    fn sign(&self, alg: Alg, msg: &[u8]) -> Result<Vec<u8>, KeyError>;
 
-impl KeyError {
-    /// Whether this is a usage error (exit 2) rather than a key error (exit 3).
-    pub fn is_usage(&self) -> bool {
-        matches!(self, KeyError::AlgMismatch { .. })
+    /// The key's type.
+    fn key_type(&self) -> KeyType;
+
+    /// Which implementation signs, for logs and tests.
+    fn backend(&self) -> &'static str;
+
+    /// The public key as a JWK.
+    fn public_jwk(&self) -> PublicJwk;
+
+    /// The bytes a certificate's subjectPublicKey BIT STRING holds for this key. A backend whose
+    /// crypto library encodes the key itself overrides this; the default builds it from the JWK.
+    fn public_key_bits(&self) -> Vec<u8> {
+        self.public_jwk().public_key_bits()
+    }
+
+    /// The SubjectPublicKeyInfo DER (default: built from the JWK, as for the other method).
+    fn spki_der(&self) -> Vec<u8> {
+        self.public_jwk().spki_der()
     }
 }
 
-enum Inner {
-    /// RSA held by *ring*: its key loading checks the key and precomputes in ~30 µs and its first
-    /// signature costs what every later one does, where AWS-LC spends ~0.3 ms in `RSA_check_key`
-    /// and ~0.45 ms of first-use set-up (Montgomery contexts, blinding) — together more than the
-    /// signature itself in a one-shot `signet assert` (measured: benches/signing.rs `rsa2048_one_shot`,
-    /// docs/BENCHMARKS.md). *ring* does not wipe its copy when dropped; the `signet` binary frees
-    /// through [`crate::alloc::ZeroizeOnFree`], which does. The public JWK is kept beside it.
-    RsaRing(ring::signature::RsaKeyPair, PublicJwk),
-    /// RSA keys *ring* refuses (public exponent below 65537, modulus above 4096 bits).
-    Rsa(RsaKeyPair),
-    Ec(EcdsaKeyPair),
-    Ed(Ed25519KeyPair),
-    /// On a PKCS#11 token: (key, its public JWK, the URI).
-    Pkcs11(Box<pkcs11::Pkcs11Key>, PublicJwk, String),
-    /// In an ssh-agent: (key, its public JWK).
-    Agent(agent::AgentKey, PublicJwk),
-}
-
-/// A private key ready to sign, kept in the crypto backend's own form so that repeated
-/// signatures do not re-parse or re-validate it. The backend wipes its copy when dropped.
+/// A private key ready to sign, kept in its backend's own form so that repeated signatures do
+/// not re-parse or re-validate it: in this process's memory (*ring* or AWS-LC), on a PKCS#11
+/// token, or in an ssh-agent.
+///
+/// **Wiping:** AWS-LC wipes its copy of a key when dropped. *ring*, which signs most RSA keys
+/// here because it is faster for a one-shot signature, does not: its RSA limbs are wiped on free
+/// only when the embedding program installs [`crate::alloc::ZeroizeOnFree`] as its global
+/// allocator (`#[global_allocator]`), as the `signet` binary does.
 pub struct SigningKey {
-    inner: Inner,
-    key_type: KeyType,
-    rng: SystemRandom,
+    backend: Box<dyn Sign>,
 }
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigningKey")
-            .field("type", &self.key_type)
+            .field("type", &self.key_type())
             .field("backend", &self.backend())
             .finish_non_exhaustive()
     }
 }
 
-const OID_RSA: &str = "1.2.840.113549.1.1.1";
-const OID_RSA_PSS: &str = "1.2.840.113549.1.1.10";
-const OID_EC: &str = "1.2.840.10045.2.1";
-const OID_P256: &str = "1.2.840.10045.3.1.7";
-const OID_P384: &str = "1.3.132.0.34";
-const OID_P521: &str = "1.3.132.0.35";
-const OID_ED25519: &str = "1.3.101.112";
-const OID_ED448: &str = "1.3.101.113";
-
 impl SigningKey {
-    /// Reads an unencrypted PKCS#8 `PrivateKeyInfo`.
-    pub fn from_pkcs8_der(der: &[u8], path: &Path) -> Result<SigningKey, KeyError> {
-        use pkcs8::der::Decode;
-        let info = pkcs8::PrivateKeyInfoRef::from_der(der).map_err(|_| KeyError::Malformed {
-            path: path.into(),
-            reason: "not a PKCS#8 structure",
-        })?;
-        let oid = info.algorithm.oid.to_string();
-        let unsupported = |what: &str| KeyError::UnsupportedKeyType {
-            path: path.into(),
-            what: what.into(),
-        };
-        match oid.as_str() {
-            OID_RSA => {
-                let bits = rsa_bits(info.private_key.as_bytes()).unwrap_or(0);
-                check_rsa_bits(bits, path)?;
-                if let Ok(k) = ring::signature::RsaKeyPair::from_pkcs8(der) {
-                    return Ok(SigningKey::rsa_ring(k));
-                }
-                let k = RsaKeyPair::from_pkcs8(der).map_err(|e| rsa_rejected(e, bits, path))?;
-                Ok(SigningKey::rsa(k))
-            }
-            OID_EC => {
-                let curve =
-                    info.algorithm
-                        .parameters_oid()
-                        .map(|o| o.to_string())
-                        .map_err(|_| KeyError::Malformed {
-                            path: path.into(),
-                            reason: "EC key without a named curve",
-                        })?;
-                let (alg, kt) = match curve.as_str() {
-                    OID_P256 => (&sig::ECDSA_P256_SHA256_FIXED_SIGNING, KeyType::EcP256),
-                    OID_P384 => (&sig::ECDSA_P384_SHA384_FIXED_SIGNING, KeyType::EcP384),
-                    OID_P521 => return Err(unsupported("an EC P-521 key (ES512)")),
-                    _ => return Err(unsupported(&format!("an EC key on curve {curve}"))),
-                };
-                let k = EcdsaKeyPair::from_pkcs8(alg, der).map_err(|_| KeyError::Malformed {
-                    path: path.into(),
-                    reason: "EC key rejected",
-                })?;
-                Ok(SigningKey {
-                    inner: Inner::Ec(k),
-                    key_type: kt,
-                    rng: SystemRandom::new(),
-                })
-            }
-            OID_ED25519 => {
-                let k = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|_| KeyError::Malformed {
-                    path: path.into(),
-                    reason: "Ed25519 key rejected",
-                })?;
-                Ok(SigningKey {
-                    inner: Inner::Ed(k),
-                    key_type: KeyType::Ed25519,
-                    rng: SystemRandom::new(),
-                })
-            }
-            OID_RSA_PSS => Err(unsupported(
-                "an RSASSA-PSS-restricted RSA key (convert it to a plain RSA key)",
-            )),
-            OID_ED448 => Err(unsupported("an Ed448 key")),
-            other => Err(unsupported(&format!("a key of algorithm {other}"))),
-        }
-    }
-
-    /// Reads a PKCS#1 `RSAPrivateKey`.
-    pub fn from_pkcs1_der(der: &[u8], path: &Path) -> Result<SigningKey, KeyError> {
-        let bits = rsa_bits(der).ok_or(KeyError::Malformed {
-            path: path.into(),
-            reason: "not a PKCS#1 RSA key",
-        })?;
-        check_rsa_bits(bits, path)?;
-        if let Ok(k) = ring::signature::RsaKeyPair::from_der(der) {
-            return Ok(SigningKey::rsa_ring(k));
-        }
-        let k = RsaKeyPair::from_der(der).map_err(|e| rsa_rejected(e, bits, path))?;
-        Ok(SigningKey::rsa(k))
-    }
-
-    /// Reads a SEC1 `ECPrivateKey` (P-256 or P-384).
-    pub fn from_sec1_der(der: &[u8], path: &Path) -> Result<SigningKey, KeyError> {
-        if let Ok(k) = EcdsaKeyPair::from_private_key_der(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, der) {
-            return Ok(SigningKey {
-                inner: Inner::Ec(k),
-                key_type: KeyType::EcP256,
-                rng: SystemRandom::new(),
-            });
-        }
-        if let Ok(k) = EcdsaKeyPair::from_private_key_der(&sig::ECDSA_P384_SHA384_FIXED_SIGNING, der) {
-            return Ok(SigningKey {
-                inner: Inner::Ec(k),
-                key_type: KeyType::EcP384,
-                rng: SystemRandom::new(),
-            });
-        }
-        Err(KeyError::UnsupportedKeyType {
-            path: path.into(),
-            what: "an EC key that is not on P-256 or P-384".into(),
-        })
-    }
-
-    fn rsa_ring(k: ring::signature::RsaKeyPair) -> SigningKey {
-        let bits = k.public().modulus_len() * 8;
-        let parts = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(k.public());
-        let jwk = PublicJwk::Rsa { n: parts.n, e: parts.e };
-        SigningKey {
-            inner: Inner::RsaRing(k, jwk),
-            key_type: KeyType::Rsa { bits },
-            rng: SystemRandom::new(),
-        }
+    pub(crate) fn from_backend(backend: Box<dyn Sign>) -> SigningKey {
+        SigningKey { backend }
     }
 
     /// Which implementation signs: "ring", "aws-lc", "pkcs11" or "ssh-agent" (for logs and tests).
     pub fn backend(&self) -> &'static str {
-        match &self.inner {
-            Inner::RsaRing(..) => "ring",
-            Inner::Rsa(_) | Inner::Ec(_) | Inner::Ed(_) => "aws-lc",
-            Inner::Pkcs11(..) => "pkcs11",
-            Inner::Agent(..) => "ssh-agent",
-        }
-    }
-
-    fn rsa(k: RsaKeyPair) -> SigningKey {
-        let bits = k.public_modulus_len() * 8;
-        SigningKey {
-            inner: Inner::Rsa(k),
-            key_type: KeyType::Rsa { bits },
-            rng: SystemRandom::new(),
-        }
+        self.backend.backend()
     }
 
     /// The key's type.
     pub fn key_type(&self) -> KeyType {
-        self.key_type
+        self.backend.key_type()
     }
 
     /// Checks that `alg` can sign with this key.
     pub fn check_alg(&self, alg: Alg) -> Result<(), KeyError> {
-        if alg.fits(self.key_type) {
+        let key_type = self.key_type();
+        if alg.fits(key_type) {
             Ok(())
         } else {
             Err(KeyError::AlgMismatch {
                 alg,
                 needs: alg.needs(),
-                has: self.key_type,
+                has: key_type,
             })
         }
     }
@@ -382,92 +129,22 @@ impl SigningKey {
     /// (PKCS#1 v1.5 or PSS for RSA, fixed-width r‖s for ECDSA, 64 bytes for Ed25519).
     pub fn sign(&self, alg: Alg, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
         self.check_alg(alg)?;
-        let fail = || KeyError::Sign { alg };
-        match &self.inner {
-            Inner::RsaRing(k, _) => {
-                use ring::signature as rs;
-                let padding: &'static dyn rs::RsaEncoding = match alg {
-                    Alg::RS256 => &rs::RSA_PKCS1_SHA256,
-                    Alg::RS384 => &rs::RSA_PKCS1_SHA384,
-                    Alg::RS512 => &rs::RSA_PKCS1_SHA512,
-                    Alg::PS256 => &rs::RSA_PSS_SHA256,
-                    Alg::PS384 => &rs::RSA_PSS_SHA384,
-                    Alg::PS512 => &rs::RSA_PSS_SHA512,
-                    _ => return Err(fail()),
-                };
-                let mut out = vec![0u8; k.public().modulus_len()];
-                k.sign(padding, &ring::rand::SystemRandom::new(), msg, &mut out)
-                    .map_err(|_| fail())?;
-                Ok(out)
-            }
-            Inner::Rsa(k) => {
-                let padding: &'static dyn sig::RsaEncoding = match alg {
-                    Alg::RS256 => &sig::RSA_PKCS1_SHA256,
-                    Alg::RS384 => &sig::RSA_PKCS1_SHA384,
-                    Alg::RS512 => &sig::RSA_PKCS1_SHA512,
-                    Alg::PS256 => &sig::RSA_PSS_SHA256,
-                    Alg::PS384 => &sig::RSA_PSS_SHA384,
-                    Alg::PS512 => &sig::RSA_PSS_SHA512,
-                    _ => return Err(fail()),
-                };
-                let mut out = vec![0u8; k.public_modulus_len()];
-                k.sign(padding, &self.rng, msg, &mut out).map_err(|_| fail())?;
-                Ok(out)
-            }
-            Inner::Ec(k) => Ok(k.sign(&self.rng, msg).map_err(|_| fail())?.as_ref().to_vec()),
-            Inner::Ed(k) => Ok(k.sign(msg).as_ref().to_vec()),
-            Inner::Pkcs11(k, _, spec) => k.sign(alg, msg, spec),
-            Inner::Agent(k, _) => k.sign(alg, msg),
-        }
+        self.backend.sign(alg, msg)
     }
 
     /// The public key as a JWK.
     pub fn public_jwk(&self) -> PublicJwk {
-        match &self.inner {
-            Inner::Rsa(k) => PublicJwk::Rsa {
-                n: k.public_key().modulus().big_endian_without_leading_zero().to_vec(),
-                e: k.public_key().exponent().big_endian_without_leading_zero().to_vec(),
-            },
-            Inner::Ec(k) => {
-                let p = k.public_key().as_ref();
-                let w = (p.len() - 1) / 2;
-                let crv = if self.key_type == KeyType::EcP256 {
-                    "P-256"
-                } else {
-                    "P-384"
-                };
-                PublicJwk::Ec {
-                    crv,
-                    x: p[1..1 + w].to_vec(),
-                    y: p[1 + w..].to_vec(),
-                }
-            }
-            Inner::Ed(k) => PublicJwk::Okp {
-                x: k.public_key().as_ref().to_vec(),
-            },
-            Inner::RsaRing(_, j) | Inner::Pkcs11(_, j, _) | Inner::Agent(_, j) => j.clone(),
-        }
+        self.backend.public_jwk()
     }
 
     /// The bytes a certificate's subjectPublicKey BIT STRING holds for this key.
     pub fn public_key_bits(&self) -> Vec<u8> {
-        match &self.inner {
-            Inner::Rsa(k) => k.public_key().as_ref().to_vec(),
-            Inner::Ec(k) => k.public_key().as_ref().to_vec(),
-            Inner::Ed(k) => k.public_key().as_ref().to_vec(),
-            Inner::RsaRing(_, j) | Inner::Pkcs11(_, j, _) | Inner::Agent(_, j) => j.public_key_bits(),
-        }
+        self.backend.public_key_bits()
     }
 
     /// The SubjectPublicKeyInfo DER.
     pub fn spki_der(&self) -> Vec<u8> {
-        let der: Option<PublicKeyX509Der<'static>> = match &self.inner {
-            Inner::Rsa(k) => k.public_key().as_der().ok(),
-            Inner::Ec(k) => k.public_key().as_der().ok(),
-            Inner::Ed(k) => k.public_key().as_der().ok(),
-            Inner::RsaRing(_, j) | Inner::Pkcs11(_, j, _) | Inner::Agent(_, j) => return j.spki_der(),
-        };
-        der.map(|d| d.as_ref().to_vec()).unwrap_or_default()
+        self.backend.spki_der()
     }
 
     /// base64url SHA-256 of the SubjectPublicKeyInfo DER (Keycloak's key id).
@@ -476,61 +153,19 @@ impl SigningKey {
     }
 }
 
-/// Where keys that are not files are reached: the PKCS#11 module and PIN, the agent's socket.
-#[derive(Clone, Debug, Default)]
-pub struct RemoteOptions {
-    /// SIGNET_PKCS11_MODULE (the URI's module-path wins).
-    pub pkcs11_module: Option<String>,
-    /// SIGNET_PKCS11_PIN (the URI's pin-source wins).
-    pub pkcs11_pin: Option<Secret<String>>,
-    /// SSH_AUTH_SOCK.
-    pub agent_socket: Option<PathBuf>,
-}
-
-/// Whether a `--key` value names a key that is not a file (`pkcs11:`, `ssh-agent:`).
-pub fn is_remote(spec: &str) -> bool {
-    spec.starts_with("pkcs11:") || spec.starts_with("ssh-agent:")
-}
-
-impl SigningKey {
-    fn remote(inner: Inner, jwk: &PublicJwk, spec: &str) -> Result<SigningKey, KeyError> {
-        let key_type = match jwk {
-            PublicJwk::Rsa { n, .. } => {
-                let bits = n.len() * 8 - n.first().map(|b| b.leading_zeros() as usize).unwrap_or(0);
-                check_rsa_bits(bits, Path::new(spec))?;
-                KeyType::Rsa { bits }
-            }
-            PublicJwk::Ec { crv: "P-256", .. } => KeyType::EcP256,
-            PublicJwk::Ec { .. } => KeyType::EcP384,
-            PublicJwk::Okp { .. } => KeyType::Ed25519,
-        };
-        Ok(SigningKey {
-            inner,
-            key_type,
-            rng: SystemRandom::new(),
-        })
-    }
-}
-
-/// Opens a key on a PKCS#11 token or in an ssh-agent. A certificate stored on the token with the
-/// key's id or label comes with it.
-pub fn load_remote(spec: &str, opts: &RemoteOptions) -> Result<KeyBundle, KeyError> {
-    let (key, chain) = if spec.starts_with("pkcs11:") {
-        let (k, jwk, certs) = pkcs11::open(spec, opts.pkcs11_module.as_deref(), opts.pkcs11_pin.as_ref())?;
-        (
-            SigningKey::remote(Inner::Pkcs11(Box::new(k), jwk.clone(), spec.into()), &jwk, spec)?,
-            certs,
-        )
-    } else {
-        let (k, jwk) = agent::open(spec, opts.agent_socket.as_deref())?;
-        (SigningKey::remote(Inner::Agent(k, jwk.clone()), &jwk, spec)?, vec![])
-    };
-    let chain = pem_file::leaf_first(&key, chain);
-    Ok(KeyBundle {
-        key,
-        chain,
-        service_account: None,
-        source: PathBuf::from(spec),
+/// The type of a key held outside the process (token, agent), known by its public half; an RSA
+/// key under 2048 bits is refused as it is from a file.
+#[cfg(any(feature = "pkcs11", feature = "agent"))]
+fn held_key_type(jwk: &PublicJwk, spec: &str) -> Result<KeyType, KeyError> {
+    Ok(match jwk {
+        PublicJwk::Rsa { n, .. } => {
+            let bits = n.len() * 8 - n.first().map(|b| b.leading_zeros() as usize).unwrap_or(0);
+            software::check_rsa_bits(bits, Path::new(spec))?;
+            KeyType::Rsa { bits }
+        }
+        PublicJwk::Ec { crv: "P-256", .. } => KeyType::EcP256,
+        PublicJwk::Ec { .. } => KeyType::EcP384,
+        PublicJwk::Okp { .. } => KeyType::Ed25519,
     })
 }
 
@@ -591,49 +226,40 @@ fn check_match(key: &SigningKey, cert: &Certificate, cert_path: &Path, key_path:
     }
 }
 
-/// A warning when a private key file can be read by group or others (as ssh warns), or `None`.
-pub fn permission_warning(path: &Path) -> Option<String> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).ok()?.permissions().mode();
-        if mode & 0o077 != 0 && !path.starts_with("/dev") && !path.starts_with("/proc") {
-            return Some(format!(
-                "the private key {} is readable by group or others (mode {:o}): chmod 600 it",
-                path.display(),
-                mode & 0o777
-            ));
-        }
+/// Loads the key `spec` names, then the certificate file `cert` if given (checking that it
+/// belongs to the key), then the certificate checks that do not depend on time.
+///
+/// `passphrase` decrypts a key file; `opts` reaches a key that is not a file.
+pub fn load(
+    spec: &KeySpec,
+    passphrase: Option<&Secret<String>>,
+    cert: Option<&Path>,
+    opts: &KeySourceOptions,
+) -> Result<KeyBundle, KeyError> {
+    let mut bundle = spec.open(passphrase, opts)?;
+    if let Some(cp) = cert {
+        bundle.set_chain(load_certificates(cp)?, cp)?;
+    } else if let (Some(key_path), Some(leaf)) = (spec.file(), bundle.chain.first()) {
+        // Only a file's own certificate is checked here: one found on a token by the key's id or
+        // label has always been taken as it is.
+        check_match(&bundle.key, leaf, key_path, key_path)?;
     }
-    let _ = path;
-    None
+    Ok(bundle)
 }
 
-/// Reads a file into zeroizing memory, with an error that names it.
-pub fn read_secret_file(path: &Path) -> std::io::Result<SecretBytes> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let len = f.metadata().map(|m| m.len() as usize).unwrap_or(0);
-    // Reserve up front so the buffer never reallocates and leaves key bytes behind.
-    let mut buf = Zeroizing::new(Vec::with_capacity(len + 1));
-    f.read_to_end(&mut buf)?;
-    Ok(buf)
-}
-
-/// Reads a passphrase file: one trailing newline (LF or CRLF) is not part of the passphrase.
-pub fn read_passphrase_file(path: &Path) -> Result<Secret<String>, KeyError> {
-    let bytes = read_secret_file(path).map_err(|e| KeyError::PassphraseFile {
-        path: path.into(),
-        reason: crate::text::io_reason(&e),
-    })?;
-    let mut s = Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned());
-    let len = s.len();
-    if s.ends_with("\r\n") {
-        s.truncate(len - 2);
-    } else if s.ends_with('\n') {
-        s.truncate(len - 1);
-    }
-    Ok(Secret::new(std::mem::take(&mut *s)))
+/// [`load`] for a key file: loads it, then applies the certificate file `cert_path` if given
+/// (checking it matches), then the certificate checks that do not depend on time.
+pub fn load_bundle(
+    key_path: &Path,
+    passphrase: Option<&Secret<String>>,
+    cert_path: Option<&Path>,
+) -> Result<KeyBundle, KeyError> {
+    load(
+        &KeySpec::File(key_path.to_path_buf()),
+        passphrase,
+        cert_path,
+        &KeySourceOptions::default(),
+    )
 }
 
 /// Loads a private key and whatever certificates come with it.
@@ -716,7 +342,7 @@ fn load_der(bytes: &[u8], path: &Path, passphrase: Option<&Secret<String>>) -> R
         let der = pem_file::decrypt_pkcs8(bytes, path, passphrase)?;
         return Ok(bundle(SigningKey::from_pkcs8_der(&der, path)?));
     }
-    if rsa_bits(bytes).is_some() {
+    if software::looks_like_pkcs1(bytes) {
         return Ok(bundle(SigningKey::from_pkcs1_der(bytes, path)?));
     }
     if let Ok(k) = SigningKey::from_sec1_der(bytes, path) {
@@ -729,117 +355,4 @@ fn load_der(bytes: &[u8], path: &Path, passphrase: Option<&Secret<String>>) -> R
         });
     }
     Err(KeyError::UnknownFormat { path: path.into() })
-}
-
-/// Loads a key, then applies `--cert` if given (checking it matches), then the certificate
-/// checks that do not depend on time.
-pub fn load_bundle(
-    key_path: &Path,
-    passphrase: Option<&Secret<String>>,
-    cert_path: Option<&Path>,
-) -> Result<KeyBundle, KeyError> {
-    let mut bundle = load_key(key_path, passphrase)?;
-    if let Some(cp) = cert_path {
-        let bytes = std::fs::read(cp).map_err(|e| KeyError::CertRead {
-            path: cp.into(),
-            reason: crate::text::io_reason(&e),
-        })?;
-        let certs = parse_certificates(&bytes).map_err(|_| KeyError::BadCertificate { path: cp.into() })?;
-        bundle.set_chain(certs, cp)?;
-    } else if let Some(leaf) = bundle.chain.first() {
-        check_match(&bundle.key, leaf, key_path, key_path)?;
-    }
-    Ok(bundle)
-}
-
-/// `n` and `e` of a PKCS#1 RSAPublicKey DER (leading zeros stripped).
-fn rsa_public_components(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
-    let (tag, seq, _) = der_tlv(der)?;
-    if tag != 0x30 {
-        return None;
-    }
-    let (t1, n, rest) = der_tlv(seq)?;
-    let (t2, e, _) = der_tlv(rest)?;
-    if t1 != 2 || t2 != 2 {
-        return None;
-    }
-    let strip = |b: &[u8]| {
-        b.iter()
-            .position(|&x| x != 0)
-            .map(|i| b[i..].to_vec())
-            .unwrap_or_default()
-    };
-    Some((strip(n), strip(e)))
-}
-
-/// One DER TLV: (tag, contents, rest).
-fn der_tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let tag = *b.first()?;
-    let first = *b.get(1)? as usize;
-    let (len, hdr) = if first < 0x80 {
-        (first, 2)
-    } else {
-        let n = first & 0x7f;
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let mut len = 0usize;
-        for i in 0..n {
-            len = (len << 8) | *b.get(2 + i)? as usize;
-        }
-        (len, 2 + n)
-    };
-    let body = b.get(hdr..hdr.checked_add(len)?)?;
-    Some((tag, body, &b[hdr + len..]))
-}
-
-/// The modulus length of a PKCS#1 RSAPrivateKey, read from its DER without decoding the rest.
-fn rsa_bits(der: &[u8]) -> Option<usize> {
-    // SEQUENCE { INTEGER version, INTEGER modulus, ... }
-    let tlv = der_tlv;
-    let (tag, seq, _) = tlv(der)?;
-    if tag != 0x30 {
-        return None;
-    }
-    let (t1, version, rest) = tlv(seq)?;
-    if t1 != 0x02 || version.len() != 1 {
-        return None;
-    }
-    let (t2, modulus, rest) = tlv(rest)?;
-    // A PKCS#1 key has at least 9 integers; a bare SEQUENCE of two is something else.
-    if t2 != 0x02 || rest.is_empty() {
-        return None;
-    }
-    let m = modulus.iter().position(|&b| b != 0).map(|i| &modulus[i..])?;
-    Some(m.len() * 8 - m[0].leading_zeros() as usize)
-}
-
-fn check_rsa_bits(bits: usize, path: &Path) -> Result<(), KeyError> {
-    if bits != 0 && bits < 2048 {
-        return Err(KeyError::WeakRsa {
-            path: path.into(),
-            bits,
-        });
-    }
-    Ok(())
-}
-
-fn rsa_rejected(e: aws_lc_rs::error::KeyRejected, bits: usize, path: &Path) -> KeyError {
-    let what = e.to_string();
-    if what.contains("TooSmall") {
-        KeyError::WeakRsa {
-            path: path.into(),
-            bits,
-        }
-    } else if what.contains("TooLarge") {
-        KeyError::UnsupportedKeyType {
-            path: path.into(),
-            what: format!("an RSA-{bits} key (larger than 8192 bits)"),
-        }
-    } else {
-        KeyError::Malformed {
-            path: path.into(),
-            reason: "RSA key rejected by the crypto backend",
-        }
-    }
 }

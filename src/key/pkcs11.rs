@@ -2,9 +2,8 @@
 //! `pkcs11:token=…;object=…;id=%01?module-path=…&pin-source=file:…`.
 //! The session is opened once per process and closed when the key is dropped.
 
-use super::{Certificate, KeyError, PublicJwk};
-use crate::alg::Alg;
-use crate::secret::Secret;
+use super::{Certificate, KeyError, KeySourceOptions, PublicJwk, Sign, SigningKey};
+use crate::alg::{Alg, KeyType};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
@@ -106,16 +105,21 @@ impl Pkcs11Uri {
 }
 
 /// A signing key on a PKCS#11 token.
-pub struct Pkcs11Key {
+struct Pkcs11Key {
     // A PKCS#11 session may be used by one thread at a time.
     session: std::sync::Mutex<Session>,
     key: ObjectHandle,
+    // Read once at open: the token is not asked again for each JWK or certificate match.
+    jwk: PublicJwk,
+    key_type: KeyType,
+    // The URI as given, for messages.
+    spec: String,
     _ctx: Pkcs11,
 }
 
 fn fail(uri: &str, reason: impl Into<String>) -> KeyError {
-    KeyError::Remote {
-        source_name: uri.into(),
+    KeyError::Backend {
+        spec: uri.into(),
         reason: reason.into(),
     }
 }
@@ -136,11 +140,9 @@ fn describe(e: cryptoki::error::Error) -> String {
 }
 
 /// Opens the token, logs in and finds the key, its public key and (same id or label) its certificate.
-pub fn open(
-    spec: &str,
-    module_env: Option<&str>,
-    pin_env: Option<&Secret<String>>,
-) -> Result<(Pkcs11Key, PublicJwk, Vec<Certificate>), KeyError> {
+pub(super) fn open(spec: &str, opts: &KeySourceOptions) -> Result<(SigningKey, Vec<Certificate>), KeyError> {
+    let module_env = opts.pkcs11_module.as_deref();
+    let pin_env = opts.pkcs11_pin.as_ref();
     let uri = Pkcs11Uri::parse(spec).map_err(|e| fail(spec, e))?;
     let module = uri
         .module_path
@@ -285,20 +287,34 @@ pub fn open(
             }
         }
     }
-    Ok((
-        Pkcs11Key {
-            session: std::sync::Mutex::new(session),
-            key,
-            _ctx: ctx,
-        },
+    let key_type = super::held_key_type(&jwk, spec)?;
+    let key = Pkcs11Key {
+        session: std::sync::Mutex::new(session),
+        key,
         jwk,
-        certs,
-    ))
+        key_type,
+        spec: spec.into(),
+        _ctx: ctx,
+    };
+    Ok((SigningKey::from_backend(Box::new(key)), certs))
 }
 
-impl Pkcs11Key {
+impl Sign for Pkcs11Key {
+    fn key_type(&self) -> KeyType {
+        self.key_type
+    }
+
+    fn backend(&self) -> &'static str {
+        "pkcs11"
+    }
+
+    fn public_jwk(&self) -> PublicJwk {
+        self.jwk.clone()
+    }
+
     /// Signs a JWS signing input on the token.
-    pub fn sign(&self, alg: Alg, msg: &[u8], spec: &str) -> Result<Vec<u8>, KeyError> {
+    fn sign(&self, alg: Alg, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let spec = self.spec.as_str();
         use aws_lc_rs::digest::{digest, SHA256, SHA384};
         let pss = |hash: MechanismType, mgf: PkcsMgfType, len: u64| PkcsPssParams {
             hash_alg: hash,

@@ -120,12 +120,10 @@ pub fn issuer(ctx: &Ctx, a: crate::cli::args::IssuerArgs) -> CmdResult {
         .env
         .get(signet::env::EnvVars::KEY_PASSPHRASE)
         .map(|p| signet::Secret::new(p.to_string()));
-    let bytes = std::fs::read(&a.trust).map_err(|e| signet::key::KeyError::CertRead {
-        path: a.trust.clone(),
-        reason: signet::text::io_reason(&e),
-    })?;
-    let client = match signet::key::parse_certificates(&bytes) {
+    let client = match signet::key::load_certificates(&a.trust) {
         Ok(certs) if !certs.is_empty() => Client::from_certificate(&a.client_id, &certs[0]),
+        Err(e @ signet::key::KeyError::CertRead { .. }) => return Err(e.into()),
+        // Not a certificate file: a key (with or without its certificate) is trusted by its key.
         _ => signet::key::load_key(&a.trust, pass.as_ref())
             .ok()
             .map(|b| Client::from_bundle(&a.client_id, &b, None)),

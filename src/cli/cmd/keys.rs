@@ -84,26 +84,13 @@ pub fn jwk(ctx: &Ctx, a: JwkArgs, set: bool) -> CmdResult {
             }
             None => {
                 let path = &a.cert[i];
-                let bytes = std::fs::read(path).map_err(|e| KeyError::CertRead {
-                    path: path.clone(),
-                    reason: signet::text::io_reason(&e),
-                })?;
-                let certs =
-                    key::parse_certificates(&bytes).map_err(|_| KeyError::BadCertificate { path: path.clone() })?;
+                let certs = key::load_certificates(path)?;
                 let leaf = &certs[0];
                 let jwk = leaf.public_jwk().ok_or_else(|| KeyError::UnsupportedKeyType {
                     path: path.clone(),
                     what: "this key type".into(),
                 })?;
-                let kid = match (a.kid.clone(), kid_from.unwrap_or(KidFrom::HexSha1)) {
-                    (Some(k), _) => Some(k),
-                    (None, KidFrom::HexSha1) => Some(leaf.hex_sha1()),
-                    (None, KidFrom::X5t) => Some(leaf.x5t()),
-                    (None, KidFrom::X5tS256) => Some(leaf.x5t_s256()),
-                    (None, KidFrom::Jwk) => Some(jwk.thumbprint()),
-                    (None, KidFrom::SpkiS256) => Some(leaf.spki_s256()),
-                    (None, KidFrom::None) => None,
-                };
+                let kid = a.kid.clone().or_else(|| leaf.id(kid_from.unwrap_or(KidFrom::HexSha1)));
                 jwk_json(&jwk, kid.as_deref(), alg, Some(leaf), &certs)
             }
         };

@@ -3,22 +3,41 @@
 use crate::cli::args::ThumbprintArgs;
 use crate::cli::{output, CmdResult, Ctx};
 use signet::config::ConfigError;
-use signet::key::{self, Certificate, KeyError};
+use signet::key::{self, Certificate, KeyError, KidFrom};
 
-/// (id name, providers that use it)
-const USES: &[(&str, &str)] = &[
+/// (id, providers that use it); the id is printed by its `--kid-from` name.
+const USES: &[(KidFrom, &str)] = &[
     (
-        "hex-sha1",
+        KidFrom::HexSha1,
         "Windows certificate store, 1E (Get-1ECertificateThumbprint), Entra portal 'Thumbprint'; signet's default kid",
     ),
-    ("x5t", "Entra ID with RS256 (ADFS, Azure Stack), JD Edwards x5t header"),
-    ("x5t-s256", "Entra ID with PS256 (what MSAL sends), x5t#S256 header"),
-    ("spki-s256", "Keycloak (kid of an imported certificate)"),
     (
-        "jwk",
+        KidFrom::X5t,
+        "Entra ID with RS256 (ADFS, Azure Stack), JD Edwards x5t header",
+    ),
+    (
+        KidFrom::X5tS256,
+        "Entra ID with PS256 (what MSAL sends), x5t#S256 header",
+    ),
+    (KidFrom::SpkiS256, "Keycloak (kid of an imported certificate)"),
+    (
+        KidFrom::Jwk,
         "Okta, Auth0, any JWKS (RFC 7638 JWK thumbprint); signet's kid without a certificate",
     ),
 ];
+
+/// The id a `--format` value asks for: a kid rule's name, or `hex` / `x5t#s256` as people
+/// write them; `none` is not an id.
+fn format_rule(name: &str) -> Option<KidFrom> {
+    match name {
+        "hex" => Some(KidFrom::HexSha1),
+        "x5t#s256" => Some(KidFrom::X5tS256),
+        _ => KidFrom::ALL
+            .iter()
+            .find(|(rule, n)| *n == name && *rule != KidFrom::None)
+            .map(|(rule, _)| *rule),
+    }
+}
 
 fn load_cert(ctx: &Ctx, a: &ThumbprintArgs) -> Result<Certificate, signet::Error> {
     let path = &a.cert;
@@ -56,17 +75,10 @@ fn load_cert(ctx: &Ctx, a: &ThumbprintArgs) -> Result<Certificate, signet::Error
 
 /// Every id of a certificate, labelled with the providers that use it.
 pub fn all_ids(cert: &Certificate) -> String {
-    let jwk = cert.public_jwk().map(|j| j.thumbprint());
     let mut out = format!("certificate: {}\n", cert.subject());
-    for (name, uses) in USES {
-        let v = match *name {
-            "hex-sha1" => Some(cert.hex_sha1()),
-            "x5t" => Some(cert.x5t()),
-            "x5t-s256" => Some(cert.x5t_s256()),
-            "spki-s256" => Some(cert.spki_s256()),
-            _ => jwk.clone(),
-        }
-        .unwrap_or_else(|| "(unsupported key type)".into());
+    for (rule, uses) in USES {
+        let name = rule.as_str();
+        let v = cert.id(*rule).unwrap_or_else(|| "(unsupported key type)".into());
         out.push_str(&format!("{name:<10} {v}\n           used by: {uses}\n"));
     }
     out
@@ -74,34 +86,23 @@ pub fn all_ids(cert: &Certificate) -> String {
 
 pub fn run(ctx: &Ctx, a: ThumbprintArgs) -> CmdResult {
     let cert = load_cert(ctx, &a)?;
-    let jwk = cert.public_jwk().map(|j| j.thumbprint());
-    let value = |name: &str| -> Option<String> {
-        match name {
-            "hex" | "hex-sha1" => Some(cert.hex_sha1()),
-            "x5t" => Some(cert.x5t()),
-            "x5t-s256" | "x5t#s256" => Some(cert.x5t_s256()),
-            "spki-s256" => Some(cert.spki_s256()),
-            "jwk" => jwk.clone(),
-            _ => None,
-        }
-    };
     let fmt = a.format.to_ascii_lowercase();
     if fmt == "all" {
         output::stdout(&all_ids(&cert));
         return Ok(0);
     }
-    match value(&fmt) {
+    let rule = format_rule(&fmt);
+    match rule.and_then(|r| cert.id(r)) {
         Some(v) => {
             output::stdout(&format!("{v}\n"));
             Ok(0)
         }
-        None if ["hex", "hex-sha1", "x5t", "x5t-s256", "spki-s256", "jwk"].contains(&fmt.as_str()) => {
-            Err(KeyError::UnsupportedKeyType {
-                path: a.cert.clone(),
-                what: "a certificate whose key type has no JWK form here".into(),
-            }
-            .into())
+        // A known id the certificate's key type has no value for (only the JWK thumbprint can be).
+        None if rule.is_some() => Err(KeyError::UnsupportedKeyType {
+            path: a.cert.clone(),
+            what: "a certificate whose key type has no JWK form here".into(),
         }
+        .into()),
         None => Err(ConfigError::Usage(format!(
             "unknown --format '{}': use hex, x5t, x5t-s256, spki-s256, jwk or all",
             a.format
