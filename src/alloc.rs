@@ -8,7 +8,7 @@
 //!
 //! ```
 //! #[global_allocator]
-//! static ALLOC: signet::alloc::ZeroizeOnFree = signet::alloc::ZeroizeOnFree::new(std::alloc::System);
+//! static ALLOC: signet::ZeroizeOnFree = signet::ZeroizeOnFree::new(std::alloc::System);
 //! ```
 //!
 //! Memory still in use when the process exits is not wiped (the kernel hands out pages zeroed).

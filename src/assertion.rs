@@ -201,11 +201,6 @@ impl Signer {
         &self.warnings
     }
 
-    /// The encoded header.
-    pub fn header_b64(&self) -> &str {
-        &self.header_b64
-    }
-
     /// Signs `claims` at time `now` with a fresh UUID v4 `jti`.
     pub fn sign(&self, claims: &Claims, now: i64) -> Result<Secret<String>, KeyError> {
         let jti = uuid::Uuid::new_v4().to_string();

@@ -60,7 +60,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod alg;
-pub mod alloc;
+mod alloc;
 pub mod assertion;
 pub mod b64;
 pub mod cache;
@@ -68,31 +68,35 @@ mod category;
 pub mod clock;
 pub mod config;
 pub mod env;
-pub mod error;
+mod error;
 pub mod exchange;
-pub mod flow;
+mod flow;
 pub mod grant;
 pub mod inspect;
 // The test issuer brings tiny_http and jsonwebtoken, which nothing else in the library needs.
 #[cfg(feature = "issuer")]
 pub mod issuer;
 pub mod key;
-pub mod plan;
+mod plan;
 pub mod secret;
 pub mod template;
 pub mod text;
 pub mod token;
-pub mod warning;
+mod warning;
 
+// The library's face: the token flow's types at the root (their modules are private); the
+// layers below stay modules of their own, for programs that use one piece (keys, assertions,
+// the cache, the settings).
 pub use alg::{Alg, KeyType};
+pub use alloc::ZeroizeOnFree;
 pub use assertion::{Claims, HeaderOptions, KidFrom, Signer};
 pub use category::Category;
 pub use error::Error;
 pub use flow::{Client, Served};
 pub use key::{KeyBundle, SigningKey};
-pub use plan::TokenPlan;
+pub use plan::{CachePlan, External, Passphrase, TokenPlan};
 pub use secret::Secret;
-pub use warning::{Warning, WarningKind};
+pub use warning::{Warning, WarningKind, WarningSink};
 
 /// signet's version, as `--version` and the `User-Agent` show it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

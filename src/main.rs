@@ -5,7 +5,7 @@ mod cli;
 
 // Every freed block is wiped: key limbs, tokens and passphrases in buffers signet does not own.
 #[global_allocator]
-static ALLOC: signet::alloc::ZeroizeOnFree = signet::alloc::ZeroizeOnFree::new(std::alloc::System);
+static ALLOC: signet::ZeroizeOnFree = signet::ZeroizeOnFree::new(std::alloc::System);
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -11,29 +11,8 @@ use crate::config::{ConfigError, Key, Layer, Origin, Raw};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// The templates compiled into the binary: (name, TOML text).
-pub const BUILTIN: &[(&str, &str)] = &[
-    ("entra-id", include_str!("../templates/entra-id.toml")),
-    (
-        "entra-id-federated",
-        include_str!("../templates/entra-id-federated.toml"),
-    ),
-    ("okta", include_str!("../templates/okta.toml")),
-    ("auth0", include_str!("../templates/auth0.toml")),
-    ("keycloak", include_str!("../templates/keycloak.toml")),
-    (
-        "google-service-account",
-        include_str!("../templates/google-service-account.toml"),
-    ),
-    (
-        "google-self-signed",
-        include_str!("../templates/google-self-signed.toml"),
-    ),
-    ("salesforce", include_str!("../templates/salesforce.toml")),
-    ("jde-ais", include_str!("../templates/jde-ais.toml")),
-    ("1e", include_str!("../templates/1e.toml")),
-    ("generic", include_str!("../templates/generic.toml")),
-];
+// `BUILTIN`, one entry per file in templates/ (build.rs).
+include!(concat!(env!("OUT_DIR"), "/builtin_templates.rs"));
 
 /// How a variable may be used.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]

@@ -4,7 +4,7 @@ use crate::cli::args::ConfigCommand;
 use crate::cli::{flag_layer, output, resolve, CmdResult, Ctx};
 use signet::config::Key;
 use signet::config::{ConfigError, Origin, Raw, SETTINGS};
-use signet::plan::Passphrase;
+use signet::Passphrase;
 use signet::TokenPlan;
 
 pub fn run(ctx: &Ctx, c: ConfigCommand) -> CmdResult {
