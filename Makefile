@@ -3,7 +3,7 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 SHELL := /bin/bash
 
-.PHONY: all build release demo test test-release test-deps lint fmt bench bench-peers fuzz fuzz-build man completions package clean
+.PHONY: all build release demo test core test-release test-deps lint fmt bench bench-peers fuzz fuzz-build man completions package clean
 
 all: build
 
@@ -32,9 +32,19 @@ demo: release
 ## Everything the tests need (npm packages for the oidc-provider interop), then every test.
 ## The tests that need root (another user, a tmpfs mount) are #[ignore]d, the only use of #[ignore]
 ## in tests/cli; as root (CI) they run after the others, otherwise make test names them as not run.
-test: test-deps
+test: test-deps core
 	$(CARGO) test -- --test-threads=4
 	$(call ROOT_TESTS,)
+
+## The library's core without default features (keys, assertions, exchange, file cache, the
+## flow) builds, and pulls in none of the binary's or the optional backends' crates.
+CORE_FORBIDDEN = clap|clap_complete|clap_mangen|redis|cryptoki|tiny_http|rcgen|jsonwebtoken
+core:
+	$(CARGO) build --lib --no-default-features
+	@deps="$$($(CARGO) tree --no-default-features -e normal --prefix none)" || exit 1; \
+	bad="$$(echo "$$deps" | grep -E '^($(CORE_FORBIDDEN)) ' | sort -u)"; \
+	if [ -n "$$bad" ]; then echo "make core: the core depends on $$bad" >&2; exit 1; fi; \
+	echo "make core: $$(echo "$$deps" | sort -u | wc -l) crates, none of $(CORE_FORBIDDEN)"
 
 ## The integration tests again, against the binary `make release` builds (not part of `make test`:
 ## a second, release build of everything would double CI's time).
@@ -72,7 +82,7 @@ test-deps:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
-	$(CARGO) build --lib --no-default-features
+	$(CARGO) clippy --lib --no-default-features -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
