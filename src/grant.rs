@@ -27,13 +27,22 @@ pub enum Grant {
 
 impl Grant {
     /// Contract names.
-    pub const ALL: [(Grant, &'static str); 5] = [
+    pub const ALL: &'static [(Grant, &'static str)] = &[
         (Grant::ClientCredentials, "client-credentials"),
         (Grant::JwtBearer, "jwt-bearer"),
         (Grant::BearerHeader, "bearer-header"),
         (Grant::JsonBody, "json-body"),
         (Grant::SelfSigned, "self-signed"),
     ];
+
+    /// Every name, as messages and help list them: "a, b or c".
+    pub fn names() -> String {
+        let names: Vec<&str> = Grant::ALL.iter().map(|(_, n)| *n).collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => names.join(""),
+        }
+    }
 
     /// The contract name.
     pub fn as_str(self) -> &'static str {
@@ -58,9 +67,7 @@ impl FromStr for Grant {
             .iter()
             .find(|(_, n)| n.eq_ignore_ascii_case(s.trim()))
             .map(|(g, _)| *g)
-            .ok_or_else(|| {
-                format!("unknown grant '{s}': use client-credentials, jwt-bearer, bearer-header or json-body")
-            })
+            .ok_or_else(|| format!("unknown grant '{s}': use {}", Grant::names()))
     }
 }
 

@@ -183,7 +183,7 @@ pub struct SigningArgs {
 pub struct ExchangeArgs {
     #[arg(long, value_name = Key::TokenUrl.value_name(), help = Key::TokenUrl.help())]
     pub token_url: Option<String>,
-    #[arg(long, value_name = Key::Grant.value_name(), help = Key::Grant.help())]
+    #[arg(long, value_name = Key::Grant.value_name(), help = Key::Grant.help_as(&signet::grant::Grant::names()))]
     pub grant: Option<String>,
     #[arg(long, value_name = Key::Scope.value_name(), help = Key::Scope.help())]
     pub scope: Vec<String>,

@@ -247,7 +247,7 @@ settings_table! {
     TokenUrl = "token_url", Str, Some(EnvVars::TOKEN_URL), None, None, "URL",
         "Token endpoint (https, or http on loopback)";
     Grant = "grant", Str, Some(EnvVars::GRANT), None, Some("client-credentials"), "GRANT",
-        "client-credentials, jwt-bearer, bearer-header or json-body";
+        "The grant: how the assertion travels";
     Scope = "scope", List, Some(EnvVars::SCOPE), None, None, "SCOPE",
         "Scope, repeatable (space-joined)";
     Param = "param", Map, None, None, None, "KEY=VALUE",
