@@ -428,7 +428,7 @@ mod tests {
 
     #[test]
     fn every_sent_grant_parses_back_to_itself_with_its_params() {
-        for (g, _) in Grant::ALL {
+        for &(g, _) in Grant::ALL {
             let p = params();
             let back = round_trip(g, &p);
             assert_eq!(back.assertion.expose(), "A.B.C", "{g}");
