@@ -13,7 +13,7 @@
 //! The crate documentation shows a cached token in a few lines.
 
 use crate::assertion::Signer;
-use crate::cache::{CacheError, CacheKey, Entry, FileStore, TieredStore, TokenStore};
+use crate::cache::{CacheError, CacheKey, Entry, FileStore, TierOptions, TieredStore, TokenStore};
 use crate::clock::{Clock, SystemClock};
 use crate::config::ConfigError;
 use crate::exchange::{self, Event, ExchangeError, Outcome};
@@ -98,11 +98,11 @@ impl Client {
         check_exchange(plan)?;
         let Some(store) = self.open_store(plan) else {
             return Ok(Served {
-                token: self.fetch(plan)?,
+                token: self.fetch_checked(plan)?,
                 from_cache: false,
             });
         };
-        let key = CacheKey::for_plan(plan)?;
+        let key = plan.cache_key()?;
         if !plan.cache.force_refresh {
             if let Some(token) = self.cached(plan, &*store, &key)? {
                 tracing::debug!("cache hit");
@@ -139,7 +139,7 @@ impl Client {
         };
         let _guard = match store.lock(key, plan.timeout, &mut on_wait) {
             Ok(g) => Some(g),
-            Err(e @ CacheError::LockTimeout { .. }) => return Err(e.into()),
+            Err(e @ (CacheError::LockTimeout { .. } | CacheError::Config(_))) => return Err(e.into()),
             Err(e) => {
                 self.warn(WarningKind::Cache, format!("{e}; going on without the lock"));
                 None
@@ -158,7 +158,7 @@ impl Client {
                 });
             }
         }
-        let token = match self.fetch(plan) {
+        let token = match self.fetch_checked(plan) {
             Ok(t) => t,
             Err(err) => {
                 // A refresh that fails never throws away a token that still works.
@@ -224,8 +224,11 @@ impl Client {
             Ok(local) => Some(Arc::new(TieredStore::new(
                 local,
                 plan.cache.shared.clone(),
-                plan.cache.min_ttl,
-                plan.timeout,
+                TierOptions {
+                    min_ttl: plan.cache.min_ttl,
+                    timeout: plan.timeout,
+                    force_refresh: plan.cache.force_refresh,
+                },
                 self.clock.clone(),
                 self.warn.clone(),
             ))),
@@ -240,6 +243,12 @@ impl Client {
     /// and exchanges, or sends the external assertion. For the self-signed grant the assertion
     /// is the token.
     pub fn fetch(&self, plan: &TokenPlan) -> Result<Token, crate::Error> {
+        check_exchange(plan)?;
+        self.fetch_checked(plan)
+    }
+
+    /// [`Client::fetch`] once the plan's URL and requirements are checked.
+    fn fetch_checked(&self, plan: &TokenPlan) -> Result<Token, crate::Error> {
         if let Some(ext) = &plan.external {
             return self.fetch_external(plan, ext);
         }

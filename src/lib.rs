@@ -78,6 +78,7 @@ pub mod inspect;
 pub mod issuer;
 pub mod key;
 mod plan;
+pub mod resolve;
 pub mod secret;
 pub mod template;
 pub mod text;

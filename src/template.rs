@@ -451,13 +451,7 @@ fn check_var_value(template: &str, name: &str, var: &Var, value: &str) -> Result
     Ok(())
 }
 
-/// Whether `--template` (or a profile's `template`) names a file rather than a built-in
-/// template: it contains `/` or ends in `.toml`, as the contract says. The one rule for [`load`]
-/// and for the config file, which resolves a relative template path against its own folder.
-/// (An absolute path contains `/`; a Windows path without one must end in `.toml`.)
-pub fn is_path(s: &str) -> bool {
-    s.contains('/') || s.ends_with(".toml")
-}
+pub use crate::config::is_template_path as is_path;
 
 /// A loaded template, its checked variables, and its values as a settings layer.
 pub type TemplateLayer = (Template, BTreeMap<String, String>, Layer);

@@ -1,5 +1,5 @@
 //! The token cache: one entry per identity, found by a hash of everything that changes which
-//! token comes back ([`CacheKey::for_plan`]), never by a secret.
+//! token comes back ([`crate::TokenPlan::cache_key`]), never by a secret.
 //!
 //! Every store is a [`TokenStore`]: the local files ([`FileStore`]), Redis ([`RedisStore`], feature
 //! `redis`), both as one ([`TieredStore`]), and [`MemoryStore`] for tests. The token flow
@@ -7,7 +7,6 @@
 //! [`TieredStore`] is opened.
 
 mod file;
-mod identity;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
@@ -17,7 +16,7 @@ pub use file::{default_dir, FileStore};
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use redis::{CacheKeyMaterial, RedisStore, RedisUrl, UNDECRYPTABLE};
-pub use tiered::{CacheKeySource, SharedCache, TieredStore};
+pub use tiered::{CacheKeySource, SharedCache, TierOptions, TieredStore};
 
 use crate::token::Token;
 use serde::{Deserialize, Serialize};
@@ -208,7 +207,7 @@ impl Entry {
 }
 
 /// A held lock; released when dropped (and by the kernel if the process dies).
-pub trait LockGuard {}
+pub trait LockGuard: Send {}
 
 /// A place to keep tokens. Send + Sync, so that one store can serve a long-running process's threads.
 pub trait TokenStore: Send + Sync {

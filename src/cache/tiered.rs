@@ -13,7 +13,7 @@ use crate::secret::Secret;
 use crate::warning::{Warning, WarningKind, WarningSink};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// Where the shared cache's encryption key comes from; a file is read only when Redis is used.
@@ -92,6 +92,21 @@ impl SharedCache {
         }))
     }
 
+    /// A shared-cache URL as messages show it (without its password), checked as
+    /// [`SharedCache::from_settings`] would, needing no key.
+    pub fn shown_url(url: &str) -> Result<String, ConfigError> {
+        #[cfg(feature = "redis")]
+        return Ok(super::RedisUrl::parse(url, None)
+            .map_err(ConfigError::Usage)?
+            .shown()
+            .to_string());
+        #[cfg(not(feature = "redis"))]
+        Err(ConfigError::Usage(format!(
+            "--cache-url {}: this signet was built without its shared-cache (redis) feature",
+            crate::text::sanitize(url.split('@').next_back().unwrap_or(url), 80)
+        )))
+    }
+
     /// The URL as shown in messages (never with its password).
     pub fn shown(&self) -> String {
         match &self.backend {
@@ -134,26 +149,47 @@ impl SharedCache {
 }
 
 /// The local cache, and the shared one behind it when configured.
+///
+/// The order is the fleet's single flight: before the local lock only the local entry is read;
+/// the process holding the local lock reads the shared entry, then takes the fleet-wide lease and
+/// reads it again; the lease is released before the local lock. So each host makes one Redis
+/// round trip per refresh and one request goes to the endpoint for the fleet.
 pub struct TieredStore {
     local: FileStore,
     /// False once the local entry could not be trusted: no token is written there then.
     local_trusted: AtomicBool,
     shared: Option<SharedCache>,
     shared_store: OnceLock<Option<Box<dyn TokenStore>>>,
+    /// Set while this process holds the local lock: only then is the shared tier read.
+    locked: Arc<AtomicBool>,
+    /// The fleet-wide lease, held from the shared miss until the token is stored or the local
+    /// lock is released.
+    lease: Arc<Mutex<Option<Box<dyn LockGuard>>>>,
+    /// `--force-refresh`: the shared entry is not read (the lease is still taken).
+    force_refresh: bool,
     min_ttl: u64,
     timeout: Duration,
     clock: Arc<dyn Clock>,
     warn: WarningSink,
 }
 
+/// How a [`TieredStore`] judges and waits: the plan's freshness, time limit and refresh mode.
+#[derive(Clone, Copy, Debug)]
+pub struct TierOptions {
+    /// A token with fewer seconds left is not served.
+    pub min_ttl: u64,
+    /// Bounds the shared cache's connection (at most 2 s) and the lease.
+    pub timeout: Duration,
+    /// Skip reading the shared entry (a forced refresh).
+    pub force_refresh: bool,
+}
+
 impl TieredStore {
-    /// The local store with `shared` behind it; `min_ttl` decides when a local entry is too old
-    /// to serve, `timeout` bounds the connection and the lease, `warn` hears each degradation.
+    /// The local store with `shared` behind it; `warn` hears each degradation.
     pub fn new(
         local: FileStore,
         shared: Option<SharedCache>,
-        min_ttl: u64,
-        timeout: Duration,
+        opts: TierOptions,
         clock: Arc<dyn Clock>,
         warn: WarningSink,
     ) -> TieredStore {
@@ -162,8 +198,11 @@ impl TieredStore {
             local_trusted: AtomicBool::new(true),
             shared,
             shared_store: OnceLock::new(),
-            min_ttl,
-            timeout,
+            locked: Arc::new(AtomicBool::new(false)),
+            lease: Arc::new(Mutex::new(None)),
+            force_refresh: opts.force_refresh,
+            min_ttl: opts.min_ttl,
+            timeout: opts.timeout,
             clock,
             warn,
         }
@@ -173,7 +212,7 @@ impl TieredStore {
         (self.warn)(&Warning::new(WarningKind::Cache, message));
     }
 
-    /// The Redis store, connected on first use; `Ok(None)` when there is none or it failed (warned).
+    /// The shared store, connected on first use; `Ok(None)` when there is none or it failed (warned).
     fn shared_store(&self) -> Result<Option<&dyn TokenStore>, CacheError> {
         let Some(shared) = &self.shared else { return Ok(None) };
         if let Some(r) = self.shared_store.get() {
@@ -201,10 +240,70 @@ impl TieredStore {
             }
         }
     }
+
+    /// A fresh shared entry (copied into the local cache), or `None`; read errors are warnings.
+    fn shared_hit(&self, shared: &dyn TokenStore, key: &CacheKey) -> Option<Entry> {
+        if self.force_refresh {
+            return None;
+        }
+        match shared.get(key) {
+            Ok(Some(e)) if self.fresh(&e) => {
+                tracing::debug!("shared cache hit");
+                self.put_local(key, &e, "the token is not cached locally");
+                Some(e)
+            }
+            Ok(_) => None,
+            Err(e) => {
+                self.warn(format!("{e}; ignoring it"));
+                None
+            }
+        }
+    }
+
+    /// Takes the fleet-wide lease (waiting while another host fetches), once per local lock.
+    fn take_lease(&self, shared: &dyn TokenStore, key: &CacheKey) {
+        let Ok(mut slot) = self.lease.lock() else { return };
+        if slot.is_some() {
+            return;
+        }
+        let warn = self.warn.clone();
+        let mut waiting = || {
+            warn(&Warning::new(
+                WarningKind::Waiting,
+                "another host is fetching this token; waiting for it",
+            ))
+        };
+        match shared.lock(key, self.timeout, &mut waiting) {
+            Ok(g) => *slot = Some(g),
+            Err(e) => self.warn(format!("{e}; fetching anyway")),
+        }
+    }
+
+    fn release_lease(&self) {
+        if let Ok(mut slot) = self.lease.lock() {
+            slot.take();
+        }
+    }
 }
 
-struct Guards(#[allow(dead_code)] Vec<Box<dyn LockGuard>>);
-impl LockGuard for Guards {}
+/// The local lock; dropping it releases the lease first, then the local lock.
+struct TierGuard {
+    local: Option<Box<dyn LockGuard>>,
+    locked: Arc<AtomicBool>,
+    lease: Arc<Mutex<Option<Box<dyn LockGuard>>>>,
+}
+
+impl LockGuard for TierGuard {}
+
+impl Drop for TierGuard {
+    fn drop(&mut self) {
+        if let Ok(mut slot) = self.lease.lock() {
+            slot.take();
+        }
+        self.locked.store(false, Ordering::SeqCst);
+        self.local.take();
+    }
+}
 
 impl TokenStore for TieredStore {
     fn get(&self, key: &CacheKey) -> Result<Option<Entry>, CacheError> {
@@ -217,24 +316,19 @@ impl TokenStore for TieredStore {
                 None
             }
         };
-        if local.as_ref().is_some_and(|e| self.fresh(e)) {
+        // Before the local lock, or with a fresh local entry, the local tier answers alone.
+        if !self.locked.load(Ordering::SeqCst) || local.as_ref().is_some_and(|e| self.fresh(e)) {
             return Ok(local);
         }
-        let Some(r) = self.shared_store()? else {
+        let Some(shared) = self.shared_store()? else {
             return Ok(local);
         };
-        match r.get(key) {
-            Ok(Some(e)) if self.fresh(&e) => {
-                tracing::debug!("shared cache hit");
-                self.put_local(key, &e, "the token is not cached locally");
-                Ok(Some(e))
-            }
-            Ok(_) => Ok(local),
-            Err(e) => {
-                self.warn(format!("{e}; ignoring it"));
-                Ok(local)
-            }
+        if let Some(e) = self.shared_hit(shared, key) {
+            return Ok(Some(e));
         }
+        self.take_lease(shared, key);
+        // While this host waited for the lease, another may have stored the token.
+        Ok(self.shared_hit(shared, key).or(local))
     }
 
     fn put(&self, key: &CacheKey, entry: &Entry) -> Result<(), CacheError> {
@@ -244,6 +338,7 @@ impl TokenStore for TieredStore {
                 self.warn(format!("{e}; the token is not in the shared cache"));
             }
         }
+        self.release_lease();
         Ok(())
     }
 
@@ -253,29 +348,24 @@ impl TokenStore for TieredStore {
         timeout: Duration,
         on_wait: &mut dyn FnMut(),
     ) -> Result<Box<dyn LockGuard>, CacheError> {
-        let mut guards = vec![];
-        match self.local.lock(key, timeout, on_wait) {
-            Ok(g) => guards.push(g),
+        let local = match self.local.lock(key, timeout, on_wait) {
+            Ok(g) => Some(g),
             Err(e @ CacheError::LockTimeout { .. }) => return Err(e),
-            Err(e) => self.warn(format!("{e}; going on without the lock")),
-        }
-        // The fleet-wide lease, taken only by a process that holds the local lock.
-        if let Some(r) = self.shared_store()? {
-            let warn = self.warn.clone();
-            let mut waiting = || {
-                warn(&Warning::new(
-                    WarningKind::Waiting,
-                    "another host is fetching this token; waiting for it",
-                ))
-            };
-            match r.lock(key, timeout, &mut waiting) {
-                Ok(g) => guards.push(g),
-                Err(e) => self.warn(format!("{e}; fetching anyway")),
+            Err(e) => {
+                self.warn(format!("{e}; going on without the lock"));
+                None
             }
-        }
-        Ok(Box::new(Guards(guards)))
+        };
+        self.locked.store(true, Ordering::SeqCst);
+        Ok(Box::new(TierGuard {
+            local,
+            locked: self.locked.clone(),
+            lease: self.lease.clone(),
+        }))
     }
 
+    /// The shared cache's entries when one is configured (what `cache list` shows for a
+    /// fleet), else the local ones.
     fn entries(&self) -> Result<Vec<(CacheKey, Entry)>, CacheError> {
         match self.shared_store()? {
             Some(r) => r.entries(),

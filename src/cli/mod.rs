@@ -8,9 +8,9 @@ mod output;
 
 use args::{Cli, Command, ExchangeArgs, SigningArgs};
 use exit::Exit;
-pub use signet::config::Resolved;
 use signet::config::{self, ConfigError, Key, Layer, Origin, Raw};
 use signet::env::{Env, EnvVars};
+pub use signet::resolve::Resolved;
 
 /// What every command gets: the environment and the global flags.
 pub struct Ctx {
@@ -279,7 +279,7 @@ pub fn token_flag_layer(a: &args::TokenArgs) -> Result<Layer, ConfigError> {
 
 /// flag > environment > profile > template > default, with the global `--config`/`--profile`.
 pub fn resolve(ctx: &Ctx, flags: Layer) -> Result<Resolved, signet::Error> {
-    Ok(config::resolve_layers(
+    Ok(signet::resolve::resolve_layers(
         &flags,
         &ctx.env,
         ctx.config.as_deref(),

@@ -4,11 +4,8 @@
 //! The binary and a library user resolve the same way: [`resolve_layers`] takes the flags as a
 //! layer and the environment, and does everything else.
 
-use super::{load_profile, ConfigError, Kind, Layer, Origin, Raw, Settings, SETTINGS};
-use crate::env::{Env, EnvVars};
-use crate::template::Template;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use super::{Kind, Layer, Origin, Raw, Settings, SETTINGS};
+use crate::env::Env;
 
 /// The environment as a layer.
 pub fn env_layer(env: &Env) -> Layer {
@@ -60,88 +57,8 @@ pub fn resolve(layers: &[&Layer]) -> Settings {
     Settings { values: out }
 }
 
-/// Resolved settings, the template they name, and what was read to get them.
-#[derive(Debug)]
-pub struct Resolved {
-    /// Every setting with its origin.
-    pub settings: Settings,
-    /// The template the settings name, with its checked variables.
-    pub template: Option<(Template, BTreeMap<String, String>)>,
-    /// Warnings to show the user (a config file readable by others that names a key).
-    pub warnings: Vec<String>,
-    /// The config file looked at, and why that one (`--config`, `SIGNET_CONFIG` or the default).
-    pub config_file: Option<(PathBuf, Origin)>,
-    /// The profile that was read, if one was.
-    pub profile: Option<String>,
-}
-
-/// Resolves every setting: `flags` (the command line as a layer) > the environment > the profile
-/// > the template the settings name > the built-in defaults.
-///
-/// The config file is `config_flag`, else `SIGNET_CONFIG`, else the user's default one; the
-/// profile is `profile_flag`, else `SIGNET_PROFILE`, else `default`. A profile or config file
-/// asked for must exist; the implicit `default` profile and the default file may be missing.
-/// The template is named by the merged flags, environment and profile, and then resolved below
-/// them, so a flag, variable or profile value beats the template's.
-pub fn resolve_layers(
-    flags: &Layer,
-    env: &Env,
-    config_flag: Option<&Path>,
-    profile_flag: Option<&str>,
-) -> Result<Resolved, ConfigError> {
-    let env_layer = env_layer(env);
-    let config_file = super::config_path(config_flag, env);
-    let (profile_name, explicit) = match (profile_flag, env.get(EnvVars::PROFILE)) {
-        (Some(p), _) => (p.to_string(), true),
-        (None, Some(p)) => (p.to_string(), true),
-        (None, None) => ("default".to_string(), false),
-    };
-    // A --config given explicitly must exist even when no profile is named.
-    let explicit_file = matches!(config_file, Some((_, Origin::Flag)) | Some((_, Origin::Env(_))));
-    let mut warnings = vec![];
-    let mut profile_used = None;
-    let profile_layer = match &config_file {
-        Some((path, _)) => {
-            if explicit_file && !path.exists() {
-                return Err(ConfigError::Read {
-                    path: path.clone(),
-                    reason: "no such file".into(),
-                });
-            }
-            match load_profile(path, &profile_name, explicit)? {
-                Some(p) => {
-                    warnings.extend(p.warnings);
-                    profile_used = Some(profile_name.clone());
-                    p.layer
-                }
-                None => Layer::new(),
-            }
-        }
-        None if explicit => {
-            return Err(ConfigError::Missing {
-                what: format!("profile '{profile_name}'"),
-                how: "no config file: give --config PATH".into(),
-            })
-        }
-        None => Layer::new(),
-    };
-    let first = resolve(&[flags, &env_layer, &profile_layer]);
-    let (settings, template) = match crate::template::template_layer(&first)? {
-        Some((t, vars, tl)) => (resolve(&[flags, &env_layer, &profile_layer, &tl]), Some((t, vars))),
-        None => (first, None),
-    };
-    log_settings(&settings);
-    Ok(Resolved {
-        settings,
-        template,
-        warnings,
-        config_file,
-        profile: profile_used,
-    })
-}
-
 /// `-v`: every setting with the value that is used and where it came from.
-fn log_settings(settings: &Settings) {
+pub fn log_settings(settings: &Settings) {
     if !tracing::enabled!(tracing::Level::DEBUG) {
         return;
     }

@@ -8,7 +8,7 @@
 mod layers;
 mod profile;
 
-pub use layers::{env_layer, resolve, resolve_layers, Resolved};
+pub use layers::{env_layer, log_settings, resolve};
 pub use profile::{config_path, load_profile, parse_profile, Profile};
 
 use crate::env::EnvVars;
@@ -492,22 +492,15 @@ impl Settings {
         self.parse::<u64>(key)
     }
 
-    /// A string setting that has a built-in default: the value, else the table's default (which
-    /// [`resolve`] puts in place, so the fallback serves only settings made another way).
-    ///
-    /// # Panics
-    ///
-    /// When `key` has no default in [`SETTINGS`].
+    /// A string setting: the value, else the table's default (which [`resolve`] puts in place,
+    /// so the fallback serves only settings made another way), else "".
     pub fn str_or_default(&self, key: Key) -> &str {
-        self.str(key).unwrap_or(default_str(key))
+        self.str(key).or(key.setting().default).unwrap_or_default()
     }
 
     /// [`Settings::parse`] for a setting that has a built-in default, which stands in when the
-    /// setting is unset: the caller writes no default of its own.
-    ///
-    /// # Panics
-    ///
-    /// When `key` has no default in [`SETTINGS`].
+    /// setting is unset: the caller writes no default of its own. A setting with neither a value
+    /// nor a default is a missing setting.
     pub fn parse_or_default<T: std::str::FromStr>(&self, key: Key) -> Result<T, ConfigError>
     where
         T::Err: fmt::Display,
@@ -515,7 +508,12 @@ impl Settings {
         if let Some(v) = self.parse::<T>(key)? {
             return Ok(v);
         }
-        let d = default_str(key);
+        let Some(d) = key.setting().default else {
+            return Err(ConfigError::Missing {
+                what: format!("a value for {}", key.flag()),
+                how: format!("give {}", key.flag()),
+            });
+        };
         d.parse::<T>().map_err(|e| ConfigError::Invalid {
             key: key.name().into(),
             value: d.into(),
@@ -525,13 +523,17 @@ impl Settings {
     }
 
     /// [`Settings::secs`] for a setting that has a built-in default.
-    ///
-    /// # Panics
-    ///
-    /// When `key` has no default in [`SETTINGS`].
     pub fn secs_or_default(&self, key: Key) -> Result<u64, ConfigError> {
         self.parse_or_default::<u64>(key)
     }
+}
+
+/// Whether a `--template` value names a file rather than a built-in: it contains `/` or ends in
+/// `.toml`, as the contract says (an absolute path contains `/`; a Windows path without one must
+/// end in `.toml`). The one rule for loading a template and for the config file, which resolves
+/// a relative template path against its own folder.
+pub fn is_template_path(s: &str) -> bool {
+    s.contains('/') || s.ends_with(".toml")
 }
 
 /// Splits `KEY=VALUE`.

@@ -192,7 +192,7 @@ pub fn parse_profile(text: &str, path: &Path, name: &str, explicit: bool) -> Res
         let raw = if st.key == Key::Template {
             // A template named by path resolves against the config file too.
             match raw {
-                Raw::Str(t) if crate::template::is_path(&t) && Path::new(&t).is_relative() => {
+                Raw::Str(t) if super::is_template_path(&t) && Path::new(&t).is_relative() => {
                     Raw::Str(base.join(t).to_string_lossy().into_owned())
                 }
                 r => r,

@@ -745,3 +745,20 @@ fn empty_identity_values_are_usage_errors() {
         assert!(o.stdout.is_empty());
     }
 }
+
+/// `assert` signs and caches nothing: a shared-cache setting it never uses (here without the key
+/// the cache would need) does not stop it.
+#[test]
+fn assert_ignores_cache_settings() {
+    let sb = Sandbox::new();
+    let o = sb
+        .signet()
+        .args(["assert", "--key"])
+        .arg(fixture("p256.pkcs8.pem"))
+        .args(["--client-id", "c", "--audience", "https://idp.example/token"])
+        .env("SIGNET_CACHE_URL", "redis://127.0.0.1:1/0")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("eyJ"));
+}

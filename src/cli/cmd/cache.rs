@@ -65,8 +65,7 @@ pub fn run(ctx: &Ctx, c: CacheCommand) -> CmdResult {
                 .clone()
                 .or_else(|| ctx.env.get(signet::env::EnvVars::CACHE_URL).map(String::from));
             if let Some(u) = url.filter(|u| !u.starts_with("file:")) {
-                let parsed = signet::cache::RedisUrl::parse(&u, None).map_err(ConfigError::Usage)?;
-                out.push_str(&format!("{}\n", parsed.shown()));
+                out.push_str(&format!("{}\n", signet::cache::SharedCache::shown_url(&u)?));
             }
             output::stdout(&out);
             Ok(0)

@@ -43,7 +43,11 @@ pub fn run(ctx: &Ctx, c: ConfigCommand) -> CmdResult {
                 };
                 rows.push((st.name.to_string(), value, origin.to_string()));
             }
-            let src = TokenPlan::from_settings(&r.settings, &ctx.env, r.template);
+            // As `assert` would see them; the passphrase is read (not shown) so that one that cannot be
+            // had is reported here rather than at the first cache miss.
+            let src = TokenPlan::for_signing(&r.settings, &ctx.env, r.template)
+                .map_err(signet::Error::from)
+                .and_then(|p| p.passphrase().read().map(|_| p));
             let pass = match src.as_ref().map(|s| s.passphrase()) {
                 Ok(Passphrase::None) | Ok(Passphrase::NamedEnv { value: None, .. }) | Err(_) => {
                     ("unset".to_string(), "-".to_string())

@@ -106,7 +106,7 @@ pub fn check(ctx: &Ctx, a: CheckArgs) -> CmdResult {
     for w in &r.warnings {
         ctx.warn(w);
     }
-    let plan = TokenPlan::from_settings(&r.settings, &ctx.env, r.template)?;
+    let plan = TokenPlan::for_signing(&r.settings, &ctx.env, r.template)?;
     let client = ctx.client();
     let signer = client.signer(&plan)?;
     let b = signer.bundle();

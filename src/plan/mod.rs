@@ -4,6 +4,8 @@
 //! only when a step needs them (see [`crate::flow`]), so that a cache hit reads the one entry it
 //! serves and nothing secret.
 
+mod identity;
+
 use crate::alg::Alg;
 use crate::assertion::{Claims, HeaderOptions, KidFrom, Signer};
 use crate::cache::SharedCache;
@@ -74,6 +76,31 @@ pub struct CachePlan {
     pub shared: Option<SharedCache>,
 }
 
+impl CachePlan {
+    /// The cache the settings name: `--no-cache`, `--force-refresh`, `--min-ttl`, the folder
+    /// (else the user's cache folder) and the shared cache behind it.
+    pub fn from_settings(s: &Settings, env: &Env) -> Result<CachePlan, ConfigError> {
+        Ok(CachePlan {
+            no_cache: s.flag(Key::NoCache),
+            force_refresh: s.flag(Key::ForceRefresh),
+            min_ttl: s.secs_or_default(Key::MinTtl)?,
+            dir: s.path(Key::CacheDir).or_else(|| crate::cache::default_dir(env)),
+            shared: SharedCache::from_settings(s, env)?,
+        })
+    }
+
+    /// No cache: every call fetches.
+    pub fn disabled() -> CachePlan {
+        CachePlan {
+            no_cache: true,
+            force_refresh: false,
+            min_ttl: crate::cache::DEFAULT_MIN_TTL,
+            dir: None,
+            shared: None,
+        }
+    }
+}
+
 /// An assertion signet does not sign itself: workload identity federation, where the CI platform
 /// or Kubernetes issues a short-lived JWT that the identity provider accepts as the client assertion.
 #[derive(Clone, Debug)]
@@ -111,7 +138,6 @@ impl External {
 
 /// Everything needed to get a token, resolved and typed: what to sign, where to send it, how
 /// to cache the answer.
-#[derive(Debug)]
 pub struct TokenPlan {
     /// The private key: a file, a PKCS#11 URI or an ssh-agent key, parsed once from `--key`.
     pub(crate) key: Option<KeySpec>,
@@ -205,10 +231,47 @@ fn kid_rule(s: &Settings) -> Result<(Option<String>, Option<KidFrom>), ConfigErr
     }
 }
 
+/// Names what the plan is for, and of the claims, parameters, headers and template variables
+/// only their names: their values may be something a user considers secret (as in `-v`).
+impl std::fmt::Debug for TokenPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |pairs: Vec<&String>| pairs.into_iter().cloned().collect::<Vec<_>>();
+        f.debug_struct("TokenPlan")
+            .field("key", &self.key.as_ref().map(|k| k.to_string()))
+            .field("cert", &self.cert)
+            .field("client_id", &self.client_id)
+            .field("token_url", &self.token_url)
+            .field("grant", &self.grant)
+            .field("scopes", &self.scopes)
+            .field("template", &self.template.as_ref().map(|t| &t.name))
+            .field("claims", &names(self.claims.keys().collect()))
+            .field("params", &names(self.params.iter().map(|(k, _)| k).collect()))
+            .field(
+                "request_headers",
+                &names(self.request_headers.iter().map(|(k, _)| k).collect()),
+            )
+            .field("vars", &names(self.vars.keys().collect()))
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
 impl TokenPlan {
-    /// Types and checks the resolved settings; `template` is the one [`crate::template::template_layer`] loaded.
-    /// Reads no file.
+    /// Types and checks the resolved settings for getting a token, caching included;
+    /// `template` is the one [`crate::template::template_layer`] loaded. Reads no file.
     pub fn from_settings(
+        s: &Settings,
+        env: &Env,
+        template: Option<(Template, BTreeMap<String, String>)>,
+    ) -> Result<TokenPlan, ConfigError> {
+        let mut plan = TokenPlan::for_signing(s, env, template)?;
+        plan.cache = CachePlan::from_settings(s, env)?;
+        Ok(plan)
+    }
+
+    /// The plan for signing only (`assert`, `check`): the cache settings are neither checked nor
+    /// used, so a cache setting these commands never touch cannot stop them.
+    pub fn for_signing(
         s: &Settings,
         env: &Env,
         template: Option<(Template, BTreeMap<String, String>)>,
@@ -270,13 +333,6 @@ impl TokenPlan {
         let scope_in_claim = template
             .as_ref()
             .is_some_and(|t| t.scope_in.as_deref() == Some("claim"));
-        let cache = CachePlan {
-            no_cache: s.flag(Key::NoCache),
-            force_refresh: s.flag(Key::ForceRefresh),
-            min_ttl: s.secs_or_default(Key::MinTtl)?,
-            dir: s.path(Key::CacheDir).or_else(|| crate::cache::default_dir(env)),
-            shared: SharedCache::from_settings(s, env)?,
-        };
         let mut plan = TokenPlan {
             key: s.path(Key::Key).map(|p| KeySpec::from_path(&p)),
             passphrase,
@@ -316,7 +372,7 @@ impl TokenPlan {
             external: external(s, env)?,
             template,
             vars,
-            cache,
+            cache: CachePlan::disabled(),
         };
         plan.apply_template_patterns(s)?;
         plan.apply_alg_send(s);

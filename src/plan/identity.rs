@@ -1,18 +1,17 @@
-//! The cache key: a hash of everything in a plan that changes which token comes back.
-//!
-//! Key and certificate files are identified by a hash of their bytes (a rotated key in the same
-//! path is another identity), never parsed; the passphrase and the cache settings are not part of
-//! it, since they do not change the token.
+//! The cache identity of a plan (kept beside the plan, which names every field it covers).
 
-use super::CacheKey;
+use super::TokenPlan;
+use crate::cache::CacheKey;
 use crate::key::{self, KeyError, KeySpec};
-use crate::plan::TokenPlan;
 use std::path::Path;
 
-impl CacheKey {
-    /// The key of the token `plan` gets. Reads the key and certificate files' bytes to hash them.
-    pub fn for_plan(plan: &TokenPlan) -> Result<CacheKey, KeyError> {
-        Ok(CacheKey::for_identity(&identity(plan)?))
+impl TokenPlan {
+    /// The cache key of the token this plan gets: a hash of everything in it that changes which
+    /// token comes back. Reads the key and certificate files' bytes to hash them (a rotated key
+    /// in the same path is another identity), never parses them; the passphrase and the cache
+    /// settings are not part of it, since they do not change the token.
+    pub fn cache_key(&self) -> Result<CacheKey, KeyError> {
+        Ok(CacheKey::for_identity(&identity(self)?))
     }
 }
 

@@ -1,0 +1,93 @@
+//! Every layer resolved into one set of settings: the command line, the environment, the
+//! config file's profile, the template those name, and the built-in defaults. It sits above both
+//! `config` (the layers and their merge) and `template` (which supplies a layer), so that neither
+//! of those needs the other's place in the order.
+
+use crate::config::{self, ConfigError, Layer, Origin, Settings};
+use crate::env::{Env, EnvVars};
+use crate::template::Template;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Resolved settings, the template they name, and what was read to get them.
+#[derive(Debug)]
+pub struct Resolved {
+    /// Every setting with its origin.
+    pub settings: Settings,
+    /// The template the settings name, with its checked variables.
+    pub template: Option<(Template, BTreeMap<String, String>)>,
+    /// Warnings to show the user (a config file readable by others that names a key).
+    pub warnings: Vec<String>,
+    /// The config file looked at, and why that one (`--config`, `SIGNET_CONFIG` or the default).
+    pub config_file: Option<(PathBuf, Origin)>,
+    /// The profile that was read, if one was.
+    pub profile: Option<String>,
+}
+
+/// Resolves every setting: `flags` (the command line as a layer) > the environment > the profile
+/// > the template the settings name > the built-in defaults.
+///
+/// The config file is `config_flag`, else `SIGNET_CONFIG`, else the user's default one; the
+/// profile is `profile_flag`, else `SIGNET_PROFILE`, else `default`. A profile or config file
+/// asked for must exist; the implicit `default` profile and the default file may be missing.
+/// The template is named by the merged flags, environment and profile, and then resolved below
+/// them, so a flag, variable or profile value beats the template's.
+pub fn resolve_layers(
+    flags: &Layer,
+    env: &Env,
+    config_flag: Option<&Path>,
+    profile_flag: Option<&str>,
+) -> Result<Resolved, ConfigError> {
+    let env_layer = config::env_layer(env);
+    let config_file = config::config_path(config_flag, env);
+    let (profile_name, explicit) = match (profile_flag, env.get(EnvVars::PROFILE)) {
+        (Some(p), _) => (p.to_string(), true),
+        (None, Some(p)) => (p.to_string(), true),
+        (None, None) => ("default".to_string(), false),
+    };
+    // A --config given explicitly must exist even when no profile is named.
+    let explicit_file = matches!(config_file, Some((_, Origin::Flag)) | Some((_, Origin::Env(_))));
+    let mut warnings = vec![];
+    let mut profile_used = None;
+    let profile_layer = match &config_file {
+        Some((path, _)) => {
+            if explicit_file && !path.exists() {
+                return Err(ConfigError::Read {
+                    path: path.clone(),
+                    reason: "no such file".into(),
+                });
+            }
+            match config::load_profile(path, &profile_name, explicit)? {
+                Some(p) => {
+                    warnings.extend(p.warnings);
+                    profile_used = Some(profile_name.clone());
+                    p.layer
+                }
+                None => Layer::new(),
+            }
+        }
+        None if explicit => {
+            return Err(ConfigError::Missing {
+                what: format!("profile '{profile_name}'"),
+                how: "no config file: give --config PATH".into(),
+            })
+        }
+        None => Layer::new(),
+    };
+    let first = config::resolve(&[flags, &env_layer, &profile_layer]);
+    let (settings, template) = match crate::template::template_layer(&first)? {
+        Some((t, vars, tl)) => (
+            config::resolve(&[flags, &env_layer, &profile_layer, &tl]),
+            Some((t, vars)),
+        ),
+        None => (first, None),
+    };
+    config::log_settings(&settings);
+    Ok(Resolved {
+        settings,
+        template,
+        warnings,
+        config_file,
+        profile: profile_used,
+    })
+}
