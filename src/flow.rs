@@ -183,7 +183,9 @@ impl Client {
             }
         };
         let (token_url, client_id, scope) = plan.entry_labels();
-        if let Err(e) = store.put(key, &Entry::new(&token, token_url, client_id, scope)) {
+        let mut entry = Entry::new(&token, token_url, client_id, scope);
+        plan.label_entry(&mut entry);
+        if let Err(e) = store.put(key, &entry) {
             self.warn(WarningKind::Cache, format!("{e}; the token is not cached"));
         }
         Ok(Served {
