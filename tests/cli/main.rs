@@ -22,6 +22,8 @@ mod federation;
 mod fleet;
 /// `signet inspect`.
 mod inspect;
+/// `signet issuer` as a process in a provider's mode.
+mod issuer;
 /// Nothing secret in any output.
 mod leaks;
 /// Interop with oidc-provider, a real OpenID provider.
