@@ -16,6 +16,7 @@ use crate::assertion::Signer;
 use crate::cache::{CacheError, CacheKey, Entry, FileStore, TierOptions, TieredStore, TokenStore};
 use crate::clock::{Clock, SystemClock};
 use crate::config::ConfigError;
+use crate::dry_run::{DryRun, RequestView, ShownAssertion};
 use crate::exchange::{self, Event, ExchangeError, Outcome};
 use crate::grant::{Grant, TokenRequest};
 use crate::key::{self, KeyError, KeySpec};
@@ -183,7 +184,9 @@ impl Client {
             }
         };
         let (token_url, client_id, scope) = plan.entry_labels();
-        if let Err(e) = store.put(key, &Entry::new(&token, token_url, client_id, scope)) {
+        let mut entry = Entry::new(&token, token_url, client_id, scope);
+        plan.label_entry(&mut entry);
+        if let Err(e) = store.put(key, &entry) {
             self.warn(WarningKind::Cache, format!("{e}; the token is not cached"));
         }
         Ok(Served {
@@ -335,7 +338,7 @@ impl Client {
             });
         }
         let opts = plan.exchange_options()?;
-        let mut make = |skew: i64| plan.request(signer, self.clock.now() + skew);
+        let mut make = |skew: i64| plan.request(signer, self.clock.now() + skew).inspect(log_request);
         let outcome =
             exchange::exchange_blocking(&opts, &mut make, on_event).map_err(|e| with_hint(plan, flatten(e), signer))?;
         for w in &outcome.warnings {
@@ -385,7 +388,7 @@ impl Client {
             if assertion.expose().split('.').count() != 3 {
                 return Err(ConfigError::Usage(format!("the assertion from {} is not a JWT", ext.identity())).into());
             }
-            plan.request_for(assertion.expose(), None)
+            plan.request_for(assertion.expose(), None).inspect(log_request)
         };
         let mut on_event = |e: &Event| tracing::debug!("{e:?}");
         let outcome = exchange::exchange_blocking(&opts, &mut make, &mut on_event).map_err(flatten)?;
@@ -393,6 +396,102 @@ impl Client {
             self.warn(WarningKind::Answer, w.clone());
         }
         Ok(outcome.token)
+    }
+
+    /// What [`Client::get_token`] would send for `plan`, sending nothing: the settings checked as
+    /// for an exchange, the key loaded and an assertion signed (so a wrong passphrase or an
+    /// algorithm the template refuses fails here as it would there), and the request built, with
+    /// every assertion decoded and every secret replaced ([`DryRun`]). No cache entry is read or
+    /// written and no cache folder is opened. An external assertion is read from its file or
+    /// variable when it is there; GitHub's OIDC endpoint is not asked (the dry run says where the
+    /// assertion would come from).
+    pub fn dry_run(&self, plan: &TokenPlan) -> Result<DryRun, crate::Error> {
+        check_exchange(plan)?;
+        if let Some(ext) = &plan.external {
+            return self.dry_run_external(plan, ext);
+        }
+        // The signer that would sign first: with two keys, the one whose certificate is newest.
+        let signer = self.signers(plan)?.remove(0);
+        self.check_certificate(&signer)?;
+        let now = self.clock.now();
+        if plan.grant == Grant::SelfSigned {
+            let token = plan.sign(&signer, now)?;
+            let decoded = crate::inspect::dangerous::decode_unverified(token.expose())?;
+            return Ok(DryRun {
+                request: None,
+                self_signed: Some(ShownAssertion {
+                    place: "the token".into(),
+                    scheme: None,
+                    decoded,
+                }),
+                notes: vec![],
+            });
+        }
+        let mut notes = vec![];
+        if plan.next_key.is_some() {
+            notes.push(format!(
+                "signed with {}; if the endpoint does not know that key, the other one is tried once",
+                signer.bundle().source.display()
+            ));
+        }
+        Ok(DryRun {
+            request: Some(RequestView::of(&plan.request(&signer, now)?)),
+            self_signed: None,
+            notes,
+        })
+    }
+
+    /// [`Client::dry_run`] for an assertion signet does not sign.
+    fn dry_run_external(&self, plan: &TokenPlan, ext: &External) -> Result<DryRun, crate::Error> {
+        let (note, assertion) = match ext {
+            External::File(p) => match key::read_secret_file(p) {
+                Ok(bytes) => (
+                    format!("the assertion is read from {} at every attempt", p.display()),
+                    Some(String::from_utf8_lossy(&bytes).trim().to_string()),
+                ),
+                Err(e) => (
+                    format!(
+                        "the assertion would be read from {} at every attempt (now: {})",
+                        p.display(),
+                        crate::text::io_reason(&e)
+                    ),
+                    None,
+                ),
+            },
+            External::Env { name, value } => match value {
+                Some(v) => (format!("the assertion is read from ${name}"), Some(v.expose().clone())),
+                None => (format!("the assertion would be read from ${name}, which is not set"), None),
+            },
+            External::GitHub { audience, url, .. } => (
+                format!(
+                    "the assertion would be asked for at GitHub's OIDC endpoint ({}) with audience {audience}; not asked in a dry run",
+                    match url {
+                        Some(_) => "$ACTIONS_ID_TOKEN_REQUEST_URL, with $ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                        None => "ACTIONS_ID_TOKEN_REQUEST_URL is not set: give the job `permissions: id-token: write`",
+                    }
+                ),
+                None,
+            ),
+        };
+        // Without the assertion itself, a stand-in shows where it goes (and is not a JWT, so it
+        // cannot be mistaken for one).
+        let mut notes = vec![note];
+        let assertion = match assertion {
+            Some(a) if a.split('.').count() == 3 => a,
+            Some(_) => {
+                notes.push(format!(
+                    "the assertion from {} is not a JWT: the exchange would stop there",
+                    ext.identity()
+                ));
+                "[the external assertion]".into()
+            }
+            None => "[the external assertion]".into(),
+        };
+        Ok(DryRun {
+            request: Some(RequestView::of(&plan.request_for(&assertion, None)?)),
+            self_signed: None,
+            notes,
+        })
     }
 
     /// Loads the plan's key (reading its passphrase) and prepares a signer, checking the
@@ -482,6 +581,19 @@ impl Client {
             self.warn(WarningKind::Key, w.clone());
         }
         Ok(())
+    }
+}
+
+/// `-v` shows the shape of each request as it is sent (the request line, header and form field
+/// names, each assertion as `[assertion: kid=…, alg=…]`); `-vv` adds the values that are not
+/// secret (scope, client_id, grant_type, …). Secrets are never logged: see [`RequestView`].
+fn log_request(req: &TokenRequest) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let values = tracing::enabled!(tracing::Level::TRACE);
+    for line in RequestView::of(req).summary(values) {
+        tracing::debug!("{line}");
     }
 }
 
@@ -774,6 +886,22 @@ mod tests {
         assert_eq!(e.category(), crate::Category::Network);
         assert_eq!(kinds(&s), vec![WarningKind::Waiting]);
         assert_eq!(iss.request_count(), 0);
+    }
+
+    #[test]
+    fn a_dry_run_signs_and_sends_nothing_and_leaves_the_store_alone() {
+        let iss = issuer_trusting(&[("rsa2048.pkcs8.pem", "rsa2048.crt.pem")]);
+        // A store whose lock would time out: a dry run that looked at the cache would fail.
+        let s = setup(MemoryStore::with_lock_timeout());
+        let d = s.client.dry_run(&plan(&iss, &[(Key::Scope, "api")])).unwrap();
+        let r = d.request.as_ref().expect("a request");
+        assert_eq!(r.url, iss.token_url());
+        assert_eq!(r.assertions.len(), 1);
+        assert_eq!(r.assertions[0].decoded.claims["iss"], "app");
+        assert_eq!(r.assertions[0].decoded.claims["aud"], iss.token_url());
+        assert!(!d.render().contains("eyJ"));
+        assert_eq!(iss.request_count(), 0);
+        assert_eq!(s.store.puts.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 
     #[test]

@@ -124,6 +124,15 @@ pub struct Entry {
     /// For `cache list`: the scopes asked for.
     #[serde(default)]
     pub requested_scope: Option<String>,
+    /// For `cache list`: the grant (entries written before it was kept have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<String>,
+    /// For `cache list`: the assertion's audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// For `cache list`: the template's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 impl std::fmt::Debug for Entry {
@@ -162,6 +171,42 @@ impl Entry {
             token_url,
             client_id,
             requested_scope,
+            grant: None,
+            audience: None,
+            template: None,
+        }
+    }
+
+    /// What tells entries with the same token URL, client and scope apart in `cache list`: the
+    /// grant, the template, and the audience where it is not the token URL. `-` for an entry
+    /// written before these were kept.
+    ///
+    /// ```
+    /// let t = signet::token::Token {
+    ///     access_token: signet::Secret::new("t".into()), token_type: None, scope: None,
+    ///     obtained_at: 0, expires_at: 1, extra: Default::default(),
+    /// };
+    /// let mut e = signet::cache::Entry::new(&t, Some("https://idp/token".into()), None, None);
+    /// assert_eq!(e.details(), "-");
+    /// e.grant = Some("jwt-bearer".into());
+    /// e.audience = Some("https://idp/".into());
+    /// e.template = Some("auth0".into());
+    /// assert_eq!(e.details(), "jwt-bearer, template auth0, aud https://idp/");
+    /// ```
+    pub fn details(&self) -> String {
+        let mut parts = vec![];
+        parts.extend(self.grant.clone());
+        parts.extend(self.template.as_ref().map(|t| format!("template {t}")));
+        parts.extend(
+            self.audience
+                .as_ref()
+                .filter(|a| Some(*a) != self.token_url.as_ref())
+                .map(|a| format!("aud {a}")),
+        );
+        if parts.is_empty() {
+            "-".into()
+        } else {
+            parts.join(", ")
         }
     }
 

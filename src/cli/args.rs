@@ -231,6 +231,9 @@ pub struct TokenArgs {
     pub format: Option<Format>,
     #[arg(long, value_name = Key::HeaderName.value_name(), help = Key::HeaderName.help())]
     pub header_name: Option<String>,
+    /// Sign, and print the request that would be sent (assertions decoded, secrets hidden); send nothing, touch no cache
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args, Debug)]
@@ -242,6 +245,9 @@ pub struct ExecArgs {
     /// Environment variable that receives the token
     #[arg(long, value_name = "NAME", default_value = "SIGNET_TOKEN")]
     pub env: String,
+    /// Sign, and print the token request that would be sent (assertions decoded, secrets hidden); send nothing, touch no cache, run nothing
+    #[arg(long)]
+    pub dry_run: bool,
     /// The command and its arguments (after --)
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
@@ -446,6 +452,7 @@ mod tests {
         for line in [
             "signet token --key k.pem --client-id c --token-url http://127.0.0.1:1/t --scope a --scope b -q",
             "signet -v --profile p token --format json --no-cache",
+            "signet token --dry-run --key k --token-url http://127.0.0.1:1/t",
             "signet --config c.toml -vv assert --key k --claim a=1 --claim b=2 --x5t",
             "signet --config=c.toml assert --alg ES256 --lifetime 60",
             "signet token --format nope",

@@ -19,6 +19,10 @@ pub struct Ctx {
     pub verbose: u8,
     pub config: Option<std::path::PathBuf>,
     pub profile: Option<String>,
+    /// "Waiting for another process" notices: a wait that ends well is no warning (20 processes
+    /// sharing a cold cache would print 19), so they are logged at -v and kept here, to be shown
+    /// as warnings only when the call then fails on the lock's time limit.
+    pub waited: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Ctx {
@@ -30,11 +34,29 @@ impl Ctx {
     /// already logged as it happens, so its warning would say it twice.
     pub fn client(&self) -> signet::Client {
         let (quiet, verbose) = (self.quiet, self.verbose);
-        signet::Client::new().on_warning(move |w| {
-            if !(verbose > 0 && w.kind == signet::WarningKind::Retry) {
-                output::warn(quiet, &w.message);
+        let waited = self.waited.clone();
+        signet::Client::new().on_warning(move |w| match w.kind {
+            signet::WarningKind::Waiting => {
+                tracing::debug!("{}", w.message);
+                if let Ok(mut v) = waited.lock() {
+                    v.push(w.message.clone());
+                }
             }
+            signet::WarningKind::Retry if verbose > 0 => {}
+            _ => output::warn(quiet, &w.message),
         })
+    }
+
+    /// The waits that ended in `e`, a lock's time limit, as the warnings they then are.
+    fn show_waits_before(&self, e: &signet::Error) {
+        if !matches!(e, signet::Error::Cache(signet::cache::CacheError::LockTimeout { .. })) {
+            return;
+        }
+        if let Ok(v) = self.waited.lock() {
+            for m in v.iter() {
+                output::warn(self.quiet, m);
+            }
+        }
     }
 
     /// The key passphrase for commands outside the settings layers: the file, else SIGNET_KEY_PASSPHRASE.
@@ -107,6 +129,7 @@ pub fn main() -> std::process::ExitCode {
         verbose: cli.global.verbose,
         config: cli.global.config,
         profile: cli.global.profile,
+        waited: Default::default(),
     };
     let result = match cli.command {
         Command::Assert(a) => cmd::assert::run(&ctx, a),
@@ -148,6 +171,7 @@ pub fn main() -> std::process::ExitCode {
         Ok(code) => std::process::ExitCode::from(code.clamp(0, 255) as u8),
         Err(Failure::Exit(code)) => std::process::ExitCode::from(code.clamp(0, 255) as u8),
         Err(Failure::Lib(e)) => {
+            ctx.show_waits_before(&e);
             output::error(&e.to_string(), e.hint());
             std::process::ExitCode::from(Exit::from(&e) as u8)
         }

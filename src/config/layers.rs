@@ -58,18 +58,35 @@ pub fn resolve(layers: &[&Layer]) -> Settings {
 }
 
 /// `-v`: every setting with the value that is used and where it came from.
+///
+/// Template variables are shown with their values: they are URLs, host names and names
+/// (`api_root=… consumer=…`), and a template places them where anyone who sees the request sees
+/// them. Claims, parameters and request headers may carry something a user considers secret (a
+/// `client_secret` parameter, an `X-Api-Key` header): at `-v` only their names, at `-vv` also the
+/// values whose names do not say they are secret ([`crate::dry_run::is_secret_name`]).
 pub fn log_settings(settings: &Settings) {
     if !tracing::enabled!(tracing::Level::DEBUG) {
         return;
     }
+    let values = tracing::enabled!(tracing::Level::TRACE);
     for st in SETTINGS {
         if let Some((raw, origin)) = settings.get(st.key) {
-            // Maps may carry values a user considers sensitive: log their keys only.
             let shown = match raw {
                 Raw::Str(s) => s.clone(),
                 Raw::Bool(b) => b.to_string(),
                 Raw::List(l) => l.join(" "),
-                Raw::Map(m) => m.iter().map(|(k, _)| format!("{k}=…")).collect::<Vec<_>>().join(" "),
+                Raw::Map(m) => m
+                    .iter()
+                    .map(|(k, v)| {
+                        let show = st.key == super::Key::Var || (values && !crate::dry_run::is_secret_name(k));
+                        if show {
+                            format!("{k}={v}")
+                        } else {
+                            format!("{k}=…")
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
             };
             tracing::debug!("setting {} = {shown} ({origin})", st.name);
         }

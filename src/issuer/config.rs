@@ -22,6 +22,9 @@ pub struct Client {
     pub x5t: Option<String>,
     /// base64url SHA-256 of its certificate.
     pub x5t_s256: Option<String>,
+    /// Its id under each kid rule that gives one, for a provider that knows the key by one
+    /// rule's id only ([`IssuerConfig::kid_rule`]).
+    pub rule_ids: Vec<(KidFrom, String)>,
 }
 
 impl Client {
@@ -37,25 +40,42 @@ impl Client {
             kids.push(sa.private_key_id.clone());
         }
         kids.extend(extra_kid.map(String::from));
+        let mut rule_ids = vec![
+            (KidFrom::Jwk, jwk.thumbprint()),
+            (KidFrom::SpkiS256, bundle.key.spki_s256()),
+        ];
+        if let Some(c) = bundle.leaf() {
+            rule_ids.extend(
+                [KidFrom::HexSha1, KidFrom::X5t, KidFrom::X5tS256]
+                    .into_iter()
+                    .filter_map(|r| c.id(r).map(|id| (r, id))),
+            );
+        }
         Client {
             client_id: client_id.into(),
             jwk,
             kids,
             x5t: bundle.leaf().and_then(|c| c.id(KidFrom::X5t)),
             x5t_s256: bundle.leaf().and_then(|c| c.id(KidFrom::X5tS256)),
+            rule_ids,
         }
     }
 
     /// Trusts the key of a certificate (ids: SHA-1 hex, x5t, x5t#S256, SPKI SHA-256, JWK thumbprint).
     pub fn from_certificate(client_id: &str, cert: &crate::key::Certificate) -> Option<Client> {
         let jwk = cert.public_jwk()?;
+        let rule_ids: Vec<(KidFrom, String)> = KidFrom::ALL
+            .iter()
+            .filter_map(|(r, _)| cert.id(*r).map(|id| (*r, id)))
+            .collect();
         Some(Client {
             client_id: client_id.into(),
             // Every id a kid rule gives for this certificate (the JWK and SPKI ones among them).
-            kids: KidFrom::ALL.iter().filter_map(|(r, _)| cert.id(*r)).collect(),
+            kids: rule_ids.iter().map(|(_, id)| id.clone()).collect(),
             jwk,
             x5t: cert.id(KidFrom::X5t),
             x5t_s256: cert.id(KidFrom::X5tS256),
+            rule_ids,
         })
     }
 }
@@ -103,6 +123,13 @@ pub struct IssuerConfig {
     /// The URL clients use when the issuer sits behind a TLS terminator (stunnel in the
     /// benchmarks): discovery advertises it and `<public_url>/token` is accepted as `aud`.
     pub public_url: Option<String>,
+    /// A provider that knows the key by one id only (1E maps the certificate's thumbprint in the
+    /// form its template sends; Keycloak computes the kid of an imported certificate): a `kid`
+    /// is required and must be the key's id under this rule; another id of the same key is refused.
+    pub kid_rule: Option<KidFrom>,
+    /// Headers every token request must carry with exactly these values (lower-case names):
+    /// 1E refuses a request without the `X-Tachyon-Consumer` it has registered.
+    pub required_headers: Vec<(String, String)>,
 }
 
 impl Default for IssuerConfig {
@@ -126,6 +153,8 @@ impl Default for IssuerConfig {
             opaque_tokens: false,
             federated: None,
             public_url: None,
+            kid_rule: None,
+            required_headers: vec![],
         }
     }
 }
@@ -144,7 +173,18 @@ impl IssuerConfig {
             .as_ref()
             .filter(|a| !a.contains("{token_url}"))
             .and_then(|a| t.render(a, vars).ok().flatten());
-        let kid_none = t.kid_from.as_deref().map(|k| t.render(k, vars).ok().flatten()) == Some(Some("none".into()));
+        let kid_rule = t
+            .kid_from
+            .as_deref()
+            .and_then(|k| t.render(k, vars).ok().flatten())
+            .and_then(|k| k.parse::<KidFrom>().ok());
+        let kid_none = kid_rule == Some(KidFrom::None);
+        // The headers the template sends are the ones the provider checks (1E's consumer name).
+        let required_headers = t
+            .request_headers
+            .iter()
+            .filter_map(|(k, p)| Some((k.to_ascii_lowercase(), t.render(p, vars).ok().flatten()?)))
+            .collect();
         IssuerConfig {
             clients,
             audience,
@@ -159,6 +199,8 @@ impl IssuerConfig {
             answer_format: AnswerFormat::for_grant(grant),
             mode: t.description_name(),
             opaque_tokens: !mode.answer_has_expires_in,
+            kid_rule: kid_rule.filter(|r| mode.kid_by_rule && *r != KidFrom::None),
+            required_headers,
             ..IssuerConfig::default()
         }
     }
@@ -173,12 +215,31 @@ struct ProviderMode {
     /// Its answers carry `expires_in`; those that do not issue opaque tokens, so that a client
     /// cannot learn their lifetime from an `exp` either.
     answer_has_expires_in: bool,
+    /// It knows the key by the one id its template's kid rule gives, not by a kid registered
+    /// with the key: 1E maps the thumbprint Get-1ECertificateThumbprint shows, Keycloak computes
+    /// the kid of an imported certificate. (Okta and Auth0 take the kid of the JWKS the user
+    /// registers, which can be any of them.)
+    kid_by_rule: bool,
 }
 
 /// A provider that accepts a `jti` again (Entra ID does) and announces `expires_in`.
 const USUAL: ProviderMode = ProviderMode {
     single_use_jti: false,
     answer_has_expires_in: true,
+    kid_by_rule: false,
+};
+
+/// 1E: the kid must be the certificate thumbprint mapped with Add-1EJWTPrincipalMapping.
+const ONE_E: ProviderMode = ProviderMode {
+    kid_by_rule: true,
+    ..USUAL
+};
+
+/// Keycloak: single-use `jti`, and the kid it computed for the imported certificate.
+const KEYCLOAK: ProviderMode = ProviderMode {
+    single_use_jti: true,
+    kid_by_rule: true,
+    ..USUAL
 };
 
 /// A provider that accepts each client assertion once (Okta, Auth0 and Keycloak document it).
@@ -197,7 +258,8 @@ const NO_EXPIRES_IN: ProviderMode = ProviderMode {
 const PROVIDER_MODES: &[(&str, ProviderMode)] = &[
     ("okta", SINGLE_USE_JTI),
     ("auth0", SINGLE_USE_JTI),
-    ("keycloak", SINGLE_USE_JTI),
+    ("keycloak", KEYCLOAK),
+    ("1e", ONE_E),
     ("salesforce", NO_EXPIRES_IN),
     ("jde-ais", NO_EXPIRES_IN),
 ];
@@ -231,6 +293,35 @@ mod tests {
                 "{name} is not a built-in template: its mode would never apply"
             );
         }
+    }
+
+    #[test]
+    fn the_1e_mode_knows_the_key_by_its_template_kid_form_and_requires_the_consumer() {
+        let t = crate::template::load("1e").unwrap();
+        let given = |kid: Option<&str>| {
+            let mut v: Vec<(String, String)> = [
+                ("api_root", "https://h/api"),
+                ("audience", "a"),
+                ("consumer", "nightly"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            v.extend(kid.map(|k| ("kid_format".to_string(), k.to_string())));
+            t.check_vars(&v).unwrap()
+        };
+        let c = IssuerConfig::for_template(&t, &given(None), vec![]);
+        assert_eq!(c.kid_rule, Some(KidFrom::HexSha1));
+        assert_eq!(
+            c.required_headers,
+            vec![("x-tachyon-consumer".to_string(), "nightly".to_string())]
+        );
+        let c = IssuerConfig::for_template(&t, &given(Some("x5t")), vec![]);
+        assert_eq!(c.kid_rule, Some(KidFrom::X5t));
+        // Okta takes the kid of the JWKS the user registers: any id of the key.
+        let t = crate::template::load("okta").unwrap();
+        let vars = t.check_vars(&[("domain".into(), "dev-1.okta.com".into())]).unwrap();
+        assert_eq!(IssuerConfig::for_template(&t, &vars, vec![]).kid_rule, None);
     }
 
     #[test]

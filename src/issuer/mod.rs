@@ -242,10 +242,12 @@ fn handle(st: &State, mut req: tiny_http::Request) {
     let config = st.config.lock().map(|c| c.clone()).unwrap_or_default();
     let off = config.clock_offset;
     if let Some(doc) = metadata(st, &config, &incoming.path) {
+        log_request(req.method(), &incoming.path, 200, "");
         return respond(req, 200, doc.to_string(), "application/json", &[], off);
     }
     // Every POST is a token request, whatever its path: providers' paths differ (1E, JD Edwards).
     if req.method() != &tiny_http::Method::Post {
+        log_request(req.method(), &incoming.path, 404, "not found");
         return respond(
             req,
             404,
@@ -256,6 +258,18 @@ fn handle(st: &State, mut req: tiny_http::Request) {
         );
     }
     token_request(st, &config, req, incoming);
+}
+
+/// `signet issuer -v`: one line per request: method, path, status and why. Never a header value
+/// or the body: the reasons are the issuer's own refusal texts (kid, aud, lifetime), which name
+/// no assertion or token.
+fn log_request(method: &tiny_http::Method, path: &str, status: u16, reason: &str) {
+    tracing::debug!(
+        "issuer: {method} {} -> {status}{}{}",
+        crate::text::sanitize(path, 200),
+        if reason.is_empty() { "" } else { " " },
+        reason
+    );
 }
 
 /// The documents served by GET: OpenID discovery, request statistics and the token-signing JWKS.
@@ -298,6 +312,7 @@ fn token_request(st: &State, config: &IssuerConfig, req: tiny_http::Request, inc
     // Even a faulted request's assertion is parsed, so tests can see each attempt's jti.
     let verdict = verify::verify_and_issue(st, config, &incoming.headers, &incoming.body);
     let fault_status = fault.as_ref().and_then(Fault::status);
+    let path = incoming.path.clone();
     if let Ok(mut r) = st.recorded.lock() {
         r.push(Recorded {
             path: incoming.path,
@@ -307,6 +322,20 @@ fn token_request(st: &State, config: &IssuerConfig, req: tiny_http::Request, inc
             status: fault_status.unwrap_or(verdict.answer.status),
         });
     }
+    let reason = match (&fault, fault_status) {
+        (Some(_), Some(status)) => format!("a fault was asked for (HTTP {status})"),
+        _ if verdict.answer.status == 200 => "token issued".to_string(),
+        _ => {
+            let field = |k: &str| verdict.answer.body.get(k).and_then(Value::as_str).unwrap_or("");
+            format!("{}: {}", field("error"), field("error_description"))
+        }
+    };
+    log_request(
+        req.method(),
+        &path,
+        fault_status.unwrap_or(verdict.answer.status),
+        &reason,
+    );
     match fault {
         Some(f) => f.send(req, verdict.answer, config.answer_format, config.clock_offset),
         None => verdict.answer.send(req, config.answer_format, config.clock_offset),

@@ -7,7 +7,7 @@ use super::{Client, IssuerConfig, State};
 use crate::alg::Alg;
 use crate::grant::{Grant, ParseRequestError, ParsedRequest};
 use crate::inspect::Decoded;
-use crate::key::PublicJwk;
+use crate::key::{KidFrom, PublicJwk};
 use serde_json::{Map, Value};
 
 /// The answer to a token request, and the `jti` of its assertion (recorded even when refused).
@@ -35,6 +35,9 @@ pub(super) fn verify_and_issue(st: &State, cfg: &IssuerConfig, headers: &[(Strin
         answer: Answer::error(code, description),
         jti,
     };
+    if let Err(r) = required_headers(cfg, headers) {
+        return refused(r.code, r.description, None);
+    }
     let req = match Grant::parse_request(headers, body) {
         Ok(r) => r,
         Err(e) => return refused(request_error_code(&e), e.to_string(), None),
@@ -50,6 +53,29 @@ pub(super) fn verify_and_issue(st: &State, cfg: &IssuerConfig, headers: &[(Strin
         },
         Err(r) => refused(r.code, r.description, jti),
     }
+}
+
+/// The headers the provider requires, with the values it has registered (1E's
+/// `X-Tachyon-Consumer`). `headers` have lower-case names.
+fn required_headers(cfg: &IssuerConfig, headers: &[(String, String)]) -> Result<(), Refusal> {
+    for (name, want) in &cfg.required_headers {
+        let got = headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        match got {
+            Some(v) if v == want => {}
+            Some(v) => {
+                return refuse(
+                    "invalid_request",
+                    format!(
+                        "{} does not know the {name} '{}': it expects '{want}'",
+                        cfg.mode,
+                        crate::text::sanitize(v, 80)
+                    ),
+                )
+            }
+            None => return refuse("invalid_request", format!("{} requires the {name} header", cfg.mode)),
+        }
+    }
+    Ok(())
 }
 
 /// The OAuth error code for a request no grant could have built (RFC 6749 §5.2): a malformed
@@ -104,6 +130,9 @@ fn named_keys<'c>(cfg: &'c IssuerConfig, d: &Decoded) -> Result<Vec<&'c Client>,
             "the assertion has neither x5t nor x5t#S256 to identify the certificate",
         );
     }
+    if let Some(rule) = cfg.kid_rule {
+        return keys_by_rule(cfg, rule, kid);
+    }
     let named = kid.is_some() || x5t.is_some() || x5t256.is_some();
     let candidates: Vec<&Client> = cfg
         .clients
@@ -130,6 +159,58 @@ fn named_keys<'c>(cfg: &'c IssuerConfig, d: &Decoded) -> Result<Vec<&'c Client>,
         );
     }
     Ok(candidates)
+}
+
+/// A provider that knows each key by its id under one rule: the kid must be that id (another
+/// id of a trusted key is named as such, so the refusal says what to change).
+fn keys_by_rule<'c>(cfg: &'c IssuerConfig, rule: KidFrom, kid: Option<&str>) -> Result<Vec<&'c Client>, Refusal> {
+    let Some(kid) = kid else {
+        return refuse(
+            "invalid_client",
+            format!("{} names the key by kid ({rule}), and the assertion has none", cfg.mode),
+        );
+    };
+    let by_rule: Vec<&Client> = cfg
+        .clients
+        .iter()
+        .filter(|c| c.rule_ids.iter().any(|(r, id)| *r == rule && id == kid))
+        .collect();
+    if !by_rule.is_empty() {
+        return Ok(by_rule);
+    }
+    let other_rule = cfg
+        .clients
+        .iter()
+        .flat_map(|c| c.rule_ids.iter())
+        .find(|(_, id)| id == kid)
+        .map(|(r, _)| *r);
+    let shown = crate::text::sanitize(kid, 80);
+    match other_rule {
+        Some(r) => refuse(
+            "invalid_client",
+            format!(
+                "kid '{shown}' is the key's {r} id; {} knows the key by its {rule} id ({})",
+                cfg.mode,
+                rule_words(rule)
+            ),
+        ),
+        None => refuse(
+            "invalid_client",
+            format!("key not found: kid '{shown}' is not the {rule} id of a registered key"),
+        ),
+    }
+}
+
+/// What a kid rule's id is, in a refusal.
+fn rule_words(rule: KidFrom) -> &'static str {
+    match rule {
+        KidFrom::HexSha1 => "the certificate's SHA-1 thumbprint in upper-case hex, as Windows shows it",
+        KidFrom::X5t => "base64url SHA-1 of the certificate",
+        KidFrom::X5tS256 => "base64url SHA-256 of the certificate",
+        KidFrom::Jwk => "the RFC 7638 JWK thumbprint",
+        KidFrom::SpkiS256 => "base64url SHA-256 of the public key",
+        KidFrom::None => "no kid",
+    }
 }
 
 /// Thumbprints as clients send them: base64url, or (MSAL Python) standard base64 with padding.

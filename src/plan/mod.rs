@@ -611,6 +611,17 @@ impl TokenPlan {
         &mut self.cache
     }
 
+    /// Writes what tells this plan's entry apart from others in `cache list` (grant, audience,
+    /// template) into `entry`. An external assertion's audience is not signet's to know.
+    pub fn label_entry(&self, entry: &mut crate::cache::Entry) {
+        entry.grant = Some(self.grant.as_str().to_string());
+        entry.audience = match self.external {
+            Some(_) => None,
+            None => self.audience.clone().or_else(|| self.token_url.clone()),
+        };
+        entry.template = self.template.as_ref().map(|t| t.name.clone());
+    }
+
     /// What `cache list` shows of an entry: the token URL, who asked, and the scopes.
     pub fn entry_labels(&self) -> (Option<String>, Option<String>, Option<String>) {
         let scope = (!self.scopes.is_empty()).then(|| self.scopes.join(" "));

@@ -30,6 +30,8 @@ fn thirty_two_cold_processes_send_one_request() {
     let outs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
     for o in &outs {
         assert!(o.status.success(), "{}", stderr(o));
+        // A wait that ends well is no warning (issue 20): 31 processes would print one each.
+        assert!(!stderr(o).contains("waiting"), "{}", stderr(o));
     }
     let first = stdout(&outs[0]);
     assert!(outs.iter().all(|o| stdout(o) == first), "all 32 print the same token");
@@ -150,6 +152,34 @@ fn killed_lock_holder_does_not_block_the_next_call() {
     // with a 3 s limit: a stuck lock would make this exit 5
     let o = cmd(&sb, &iss, &["--timeout", "3"]).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn a_wait_is_a_warning_only_when_it_ends_in_the_lock_timeout() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    iss.push_faults([Fault::Delay(Duration::from_secs(3))]);
+    let mut holder = spawn(&cmd(&sb, &iss, &[]), std::process::Stdio::null());
+    assert!(wait_for(Duration::from_secs(5), || iss.request_count() == 1));
+    // gives up after 1 s: the wait is the reason, so it is said
+    let o = cmd(&sb, &iss, &["--timeout", "1"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let err = stderr(&o);
+    let warning = err
+        .find("warning: another signet process is fetching this token")
+        .expect(&err);
+    assert!(warning < err.find("error: waited").expect(&err), "{err}");
+    // waits until the holder is done: a debug line at -v, nothing without it
+    let o = cmd(&sb, &iss, &["-v", "--timeout", "10"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    holder.wait().unwrap();
+    assert!(
+        stderr(&o).contains("another signet process is fetching"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("warning: another"), "{}", stderr(&o));
+    assert_eq!(iss.request_count(), 1);
 }
 
 #[test]
@@ -392,6 +422,61 @@ fn cache_list_names_the_identity_not_the_token() {
         "{out}"
     );
     assert!(!out.contains(&tok));
+}
+
+#[test]
+fn cache_list_tells_entries_apart_by_grant_and_audience() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    json_token(&sb, &iss, &[]);
+    iss.configure(|c| c.also_audiences.push("https://other.example.com/".into()));
+    let o = cmd(
+        &sb,
+        &iss,
+        &["--grant", "jwt-bearer", "--audience", "https://other.example.com/"],
+    )
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = sb.signet().args(["cache", "list"]).output().unwrap();
+    let out = stdout(&o);
+    assert!(
+        out.lines().next().unwrap().contains("GRANT, TEMPLATE, AUDIENCE"),
+        "{out}"
+    );
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("client-credentials") && !r.contains("aud ")),
+        "{out}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("jwt-bearer, aud https://other.example.com/")),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_entry_written_before_the_labels_is_listed_with_a_dash() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    json_token(&sb, &iss, &[]);
+    let f = entry_file(&sb);
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+    assert_eq!(v["grant"], "client-credentials", "{v}");
+    for k in ["grant", "audience", "template"] {
+        v.as_object_mut().unwrap().remove(k);
+    }
+    std::fs::write(&f, v.to_string()).unwrap();
+    assert_eq!(
+        json_token(&sb, &iss, &[])["cached"],
+        true,
+        "still read: the format is the same"
+    );
+    let o = sb.signet().args(["cache", "list"]).output().unwrap();
+    assert!(stdout(&o).lines().nth(1).unwrap().contains(" -  "), "{}", stdout(&o));
 }
 
 #[test]

@@ -12,6 +12,8 @@ mod cache;
 mod config;
 /// Keys on a PKCS#11 token (SoftHSM2) and in an ssh-agent.
 mod custody;
+/// `--dry-run` and the requests `-v` shows.
+mod dry_run;
 /// Bad inputs: each with its exit code and one-line message.
 mod errors;
 /// Fault injection: broken answers, slow servers, TLS, unusable cache folders.
@@ -22,6 +24,8 @@ mod federation;
 mod fleet;
 /// `signet inspect`.
 mod inspect;
+/// `signet issuer` as a process in a provider's mode.
+mod issuer;
 /// Nothing secret in any output.
 mod leaks;
 /// Interop with oidc-provider, a real OpenID provider.

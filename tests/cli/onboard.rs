@@ -269,6 +269,13 @@ fn keygen_for_each_algorithm_is_read_back_by_openssl_and_signs() {
             .output()
             .unwrap();
         assert!(o.status.success(), "{alg}: {}", stderr(&o));
+        // an empty PFX password is said, with the way to set one (issue 20)
+        assert!(
+            stderr(&o).contains("warning: ") && stderr(&o).contains("empty password"),
+            "{alg}: {}",
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains("--key-passphrase-file"), "{}", stderr(&o));
         let summary = stdout(&o);
         let key = out.join("key.pem");
         let cert = out.join("cert.pem");
@@ -342,6 +349,7 @@ fn keygen_encrypts_with_a_passphrase_writes_legacy_pfx_and_never_overwrites() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("empty password"), "{}", stderr(&o));
     let key = std::fs::read_to_string(out.join("key.pem")).unwrap();
     assert!(key.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
     openssl(&[

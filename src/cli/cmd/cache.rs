@@ -81,7 +81,7 @@ pub fn run(ctx: &Ctx, c: CacheCommand) -> CmdResult {
                 return Ok(0);
             }
             let now = signet::clock::now();
-            let rows: Vec<[String; 4]> = entries
+            let rows: Vec<[String; 5]> = entries
                 .iter()
                 .map(|(_, e)| {
                     [
@@ -91,6 +91,7 @@ pub fn run(ctx: &Ctx, c: CacheCommand) -> CmdResult {
                             .clone()
                             .or(e.scope.clone())
                             .unwrap_or_else(|| "-".into()),
+                        e.details(),
                         if e.is_valid(now) {
                             signet::clock::human_duration((e.expires_at - now) as u64)
                         } else {
@@ -102,32 +103,40 @@ pub fn run(ctx: &Ctx, c: CacheCommand) -> CmdResult {
                     ]
                 })
                 .collect();
-            let head = ["TOKEN URL", "CLIENT ID", "SCOPE", "EXPIRES IN"];
-            let mut w = [0usize; 4];
+            let head = [
+                "TOKEN URL",
+                "CLIENT ID",
+                "SCOPE",
+                "GRANT, TEMPLATE, AUDIENCE",
+                "EXPIRES IN",
+            ];
+            let mut w = [0usize; 5];
             for r in rows
                 .iter()
                 .map(|r| r.each_ref().map(|s| s.chars().count()))
                 .chain([head.map(str::len)])
             {
-                for i in 0..4 {
+                for i in 0..5 {
                     w[i] = w[i].max(r[i]);
                 }
             }
-            let line = |r: [&str; 4]| {
+            let line = |r: [&str; 5]| {
                 format!(
-                    "{:<a$}  {:<b$}  {:<c$}  {}\n",
+                    "{:<a$}  {:<b$}  {:<c$}  {:<d$}  {}\n",
                     r[0],
                     r[1],
                     r[2],
                     r[3],
+                    r[4],
                     a = w[0],
                     b = w[1],
-                    c = w[2]
+                    c = w[2],
+                    d = w[3]
                 )
             };
             let mut out = line(head);
             for r in &rows {
-                out.push_str(&line([&r[0], &r[1], &r[2], &r[3]]));
+                out.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
             }
             output::stdout(&out);
             Ok(0)

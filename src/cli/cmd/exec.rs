@@ -12,6 +12,19 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> CmdResult {
     }
     let r = resolve(ctx, flag_layer(&a.signing, &a.exchange)?)?;
     let plan = crate::cli::cmd::token::plan(ctx, r)?;
+    if a.dry_run {
+        let mut out = ctx.client().dry_run(&plan)?.render();
+        // The command line is the user's own (visible to `ps` already); it is shown so that a
+        // `$SIGNET_TOKEN` the calling shell expanded to nothing can be seen.
+        let argv: Vec<String> = a.command.iter().map(|s| shell_word(&s.to_string_lossy())).collect();
+        out.push_str(&format!(
+            "\n# then it would run: {} (with the token in ${})\n",
+            signet::text::sanitize(&argv.join(" "), 400),
+            a.env
+        ));
+        output::stdout(&out);
+        return Ok(0);
+    }
     let token = ctx.client().get_token(&plan).map_err(Failure::Lib)?.token;
     // Signals are watched before the child starts, so none arrives unforwarded.
     let pending = Arc::new(AtomicUsize::new(0));
@@ -49,5 +62,17 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> CmdResult {
             Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
             Err(_) => return Ok(1),
         }
+    }
+}
+
+/// A word as a POSIX shell would need it quoted to read it back as one word.
+fn shell_word(w: &str) -> String {
+    let plain = !w.is_empty()
+        && w.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b));
+    if plain {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', r"'\''"))
     }
 }

@@ -176,6 +176,14 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> CmdResult {
         }
         let bytes = Zeroizing::new(w.write().map_err(|e| usage(format!("PKCS#12: {e}")))?);
         write_new(&files[3], &bytes, 0o600)?;
+        if pass.is_none() {
+            // A PFX is made to be copied (to Windows, to a key vault): without a password anyone
+            // who gets the file has the key, and nothing in the file says so.
+            ctx.warn(&format!(
+                "{} has an empty password: anyone with the file has the key; to set one, run keygen again with --key-passphrase-file PATH or SIGNET_KEY_PASSPHRASE (it encrypts key.pem too)",
+                files[3].display()
+            ));
+        }
     }
     let parsed =
         key::Certificate::from_der(cert.der()).map_err(|_| KeyError::BadCertificate { path: files[1].clone() })?;

@@ -19,6 +19,10 @@ pub fn run(ctx: &Ctx, a: TokenArgs) -> CmdResult {
     let format = r.settings.parse_or_default::<Format>(Key::Format)?;
     let header_name = r.settings.str(Key::HeaderName).map(String::from);
     let plan = plan(ctx, r)?;
+    if a.dry_run {
+        output::stdout(&ctx.client().dry_run(&plan)?.render());
+        return Ok(0);
+    }
     let served = ctx.client().get_token(&plan).map_err(Failure::Lib)?;
     output::github_mask(&ctx.env, served.token.access_token.expose());
     output::stdout(&output::render_token(
