@@ -129,6 +129,6 @@ mod tests {
     fn numbers_name_their_origin_when_bad() {
         let flags = layer(&[(Key::Timeout, "soon")], Origin::Flag);
         let e = resolve(&[&flags]).secs(Key::Timeout).unwrap_err().to_string();
-        assert!(e.contains("timeout") && e.contains("flag"), "{e}");
+        assert!(e.starts_with("invalid --timeout 'soon'"), "{e}");
     }
 }

@@ -22,6 +22,8 @@ mod federation;
 mod fleet;
 /// `signet inspect`.
 mod inspect;
+/// Issue 20: spellings, errors naming who asked, passphrase-flag mistakes, Google's token_uri.
+mod issue20;
 /// Nothing secret in any output.
 mod leaks;
 /// Interop with oidc-provider, a real OpenID provider.
