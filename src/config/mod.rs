@@ -135,6 +135,19 @@ impl Origin {
     }
 }
 
+impl Origin {
+    /// Who set a value, for an error about something the user did not type: `the entra-id
+    /// template`, `profile 'ci' (/home/me/.config/signet/config.toml:4)`. `None` for a flag, an
+    /// environment variable, a default or a derived value, whose messages name the flag itself.
+    pub fn asker(&self) -> Option<String> {
+        match self {
+            Origin::Template(t) => Some(format!("the {t} template")),
+            Origin::Profile { name, file, line } => Some(format!("profile '{name}' ({}:{line})", file.display())),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -488,6 +501,23 @@ impl Settings {
     /// The raw value and origin.
     pub fn get(&self, key: Key) -> Option<&(Raw, Origin)> {
         self.values.get(&key)
+    }
+
+    /// A string setting as a message names it: as the user gave it (`--lifetime 900`,
+    /// `SIGNET_ALG=ES256`), or with where it came from (`lifetime = 900 in profile 'ci' (c.toml:3)`,
+    /// `the okta template's lifetime 900`), so no message names a flag the user never typed.
+    pub fn given(&self, key: Key) -> String {
+        let value = self.str(key).unwrap_or_default();
+        match self.origin(key) {
+            Some(Origin::Flag) | None => format!("{} {value}", key.flag()),
+            Some(Origin::Env(var)) => format!("{var}={value}"),
+            Some(Origin::Template(t)) => format!("the {t} template's {key} {value}"),
+            Some(o @ Origin::Profile { .. }) => {
+                format!("{key} = {value} in {}", o.asker().unwrap_or_default())
+            }
+            Some(o @ Origin::Derived(_)) => format!("{key} {value} ({o})"),
+            Some(Origin::Default) => format!("the default {key} {value}"),
+        }
     }
 
     /// Parses a setting with `FromStr`, naming its origin on failure.

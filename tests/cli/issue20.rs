@@ -178,3 +178,209 @@ fn every_missing_template_variable_is_named_at_once() {
         assert!(err.contains(&format!("--var {v}=")), "{v}: {err}");
     }
 }
+
+// ---- item 7: who asked ----
+
+/// Flags that only the user can have typed; no message about a template's request names them.
+const UNTYPED_FLAGS: [&str; 4] = ["--x5t", "--x5t-s256", "--x5c", "--kid-from"];
+
+fn entra(extra: &[&str]) -> Vec<String> {
+    let k = key("rsa2048.pkcs8.pem");
+    let head = [
+        "assert",
+        "--template",
+        "entra-id",
+        "--var",
+        "tenant=contoso",
+        "--client-id",
+        "c",
+        "--key",
+        &k,
+    ];
+    [&head[..], extra].concat().into_iter().map(String::from).collect()
+}
+
+#[test]
+fn entra_without_a_certificate_names_the_template() {
+    let sb = Sandbox::new();
+    let a = entra(&[]);
+    let err = usage_error(&sb, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        err.contains("the entra-id template sends x5t#S256, which needs the certificate: give --cert or a PFX"),
+        "{err}"
+    );
+    // RS256 makes the template send x5t instead: still its request.
+    let a = entra(&["--alg", "RS256"]);
+    let err = usage_error(&sb, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        err.contains("the entra-id template sends x5t, which needs the certificate"),
+        "{err}"
+    );
+    for f in UNTYPED_FLAGS {
+        assert!(!err.contains(&format!("{f} ")), "{f}: {err}");
+    }
+    // With the certificate, it signs.
+    let a = entra(&["--cert", &key("rsa2048.crt.pem")]);
+    let (code, _, err) = run(&sb, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn one_e_kid_rule_without_a_certificate_names_the_template() {
+    let sb = Sandbox::new();
+    let err = usage_error(
+        &sb,
+        &[
+            "assert",
+            "--template",
+            "1e",
+            "--var",
+            "api_root=https://tachyon.example.com/api",
+            "--var",
+            "consumer=nightly",
+            "--var",
+            "audience=https://idp.example.com/token",
+            "--client-id",
+            "app",
+            "--key",
+            &key("rsa2048.pkcs8.pem"),
+        ],
+    );
+    assert!(
+        err.contains("the 1e template sends the certificate's hex-sha1 thumbprint as the kid, which needs the certificate: give --cert or a PFX"),
+        "{err}"
+    );
+    assert!(!err.contains("--kid-from"), "{err}");
+}
+
+#[test]
+fn a_flag_the_user_typed_is_still_named() {
+    let sb = Sandbox::new();
+    let base = [
+        "assert",
+        "--key",
+        &key("rsa2048.pkcs8.pem"),
+        "--client-id",
+        "c",
+        "--audience",
+        "a",
+    ];
+    let err = usage_error(&sb, &[&base[..], &["--x5t-s256"]].concat());
+    assert!(err.contains("--x5t-s256 needs a certificate"), "{err}");
+    let err = usage_error(&sb, &[&base[..], &["--kid-from", "hex-sha1"]].concat());
+    assert!(err.contains("--kid-from hex-sha1 needs a certificate"), "{err}");
+}
+
+#[test]
+fn a_profile_that_asks_for_a_certificate_is_named() {
+    let sb = Sandbox::new();
+    let cfg = sb.path().join("signet.toml");
+    std::fs::write(
+        &cfg,
+        "[profile.ci]\nclient_id = \"c\"\naudience = \"a\"\nx5c = true\nlifetime = \"15m\"\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let k = key("rsa2048.pkcs8.pem");
+    let err = usage_error(&sb, &["--config", cfg, "--profile", "ci", "assert", "--key", &k]);
+    assert!(
+        err.contains("profile 'ci' (")
+            && err.contains("sends x5c (the certificate chain), which needs the certificate"),
+        "{err}"
+    );
+    // A profile's lifetime past a template's limit is named as the profile's.
+    let err = usage_error(
+        &sb,
+        &[
+            "--config",
+            cfg,
+            "--profile",
+            "ci",
+            "assert",
+            "--key",
+            &k,
+            "--cert",
+            &key("rsa2048.crt.pem"),
+            "--template",
+            "entra-id",
+            "--var",
+            "tenant=contoso",
+        ],
+    );
+    assert!(err.contains("lifetime = 15m in profile 'ci' ("), "{err}");
+    assert!(err.contains("at most 600 s"), "{err}");
+    assert!(!err.contains("--lifetime 900"), "{err}");
+}
+
+#[test]
+fn a_template_limit_names_the_template_and_what_to_do() {
+    let sb = Sandbox::new();
+    let head = [
+        "assert",
+        "--template",
+        "salesforce",
+        "--client-id",
+        "3MVG9",
+        "--subject",
+        "u@example.com",
+    ];
+    // An EC key cannot sign what Salesforce takes: no --alg can fix that.
+    let err = usage_error(&sb, &[&head[..], &["--key", &key("p256.pkcs8.pem")]].concat());
+    assert!(
+        err.contains("Salesforce (the salesforce template) accepts only RS256 assertions, which an EC P-256 key cannot sign: use an RSA key"),
+        "{err}"
+    );
+    let err = usage_error(
+        &sb,
+        &[&head[..], &["--key", &key("rsa2048.pkcs8.pem"), "--alg", "PS256"]].concat(),
+    );
+    assert!(
+        err.contains("(the salesforce template) does not accept PS256") && err.contains("--alg PS256"),
+        "{err}"
+    );
+    let err = usage_error(
+        &sb,
+        &[&head[..], &["--key", &key("rsa2048.pkcs8.pem"), "--lifetime", "5m"]].concat(),
+    );
+    assert!(err.contains("at most 180 s; --lifetime 5m is too long"), "{err}");
+}
+
+/// Every built-in template, signed with a key that has no certificate: whatever it asks for
+/// that needs one is reported as its request, never as a flag the user did not type.
+#[test]
+fn no_built_in_template_blames_an_untyped_flag() {
+    let sb = Sandbox::new();
+    for (name, _) in signet::template::BUILTIN {
+        let t = signet::template::load(name).unwrap();
+        let mut a: Vec<String> = ["assert", "--template", name, "--client-id", "c", "--subject", "s"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        for (v, var) in &t.vars {
+            let sample = match var.kind {
+                signet::template::VarKind::Host => "idp.example.com".to_string(),
+                signet::template::VarKind::Segment => "seg".into(),
+                signet::template::VarKind::Url => "https://idp.example.com/base".into(),
+                signet::template::VarKind::Value => var.choices.as_ref().map_or("value".into(), |c| c[0].clone()),
+            };
+            if v != "subject" {
+                a.extend(["--var".to_string(), format!("{v}={sample}")]);
+            }
+        }
+        let key = if name.starts_with("google") {
+            "service-account.json"
+        } else {
+            "rsa2048.pkcs8.pem"
+        };
+        a.extend(["--key".to_string(), fixture_str(key)]);
+        let (code, _, err) = run(&sb, &a.iter().map(String::as_str).collect::<Vec<_>>());
+        if code != 0 {
+            for f in UNTYPED_FLAGS {
+                assert!(!err.contains(&format!("{f} ")), "{name} names {f}: {err}");
+            }
+            if err.contains("certificate") {
+                assert!(err.contains(&format!("the {name} template")), "{name}: {err}");
+            }
+        }
+    }
+}
