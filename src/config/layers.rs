@@ -66,7 +66,7 @@ pub fn log_settings(settings: &Settings) {
         if let Some((raw, origin)) = settings.get(st.key) {
             // Maps may carry values a user considers sensitive: log their keys only.
             let shown = match raw {
-                Raw::Str(s) => s.clone(),
+                Raw::Str(s) => super::shown_value(st, s),
                 Raw::Bool(b) => b.to_string(),
                 Raw::List(l) => l.join(" "),
                 Raw::Map(m) => m.iter().map(|(k, _)| format!("{k}=…")).collect::<Vec<_>>().join(" "),

@@ -408,6 +408,16 @@ impl fmt::Display for Key {
     }
 }
 
+/// A setting's value as `-v` and `config show` print it. The path of a file that holds a secret
+/// (`--key-passphrase-file`, `--cache-key-file`) is shown only when it names a file: one that
+/// names none may be the passphrase itself, typed where its file's path belongs.
+pub fn shown_value(st: &Setting, value: &str) -> String {
+    if st.content_env.is_some() && !std::path::Path::new(value).is_file() {
+        return "(names no file; not shown, in case it is the secret itself)".into();
+    }
+    value.to_string()
+}
+
 /// Looks a setting up by its config-file name.
 pub fn setting(name: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.name == name)

@@ -384,3 +384,84 @@ fn no_built_in_template_blames_an_untyped_flag() {
         }
     }
 }
+
+// ---- item 2: a mistyped passphrase flag ----
+
+const SECRET: &str = "S3cr3t-Passphrase-9876";
+
+#[test]
+fn a_passphrase_flag_gets_a_hint_that_does_not_leak() {
+    let sb = Sandbox::new();
+    let k = key("rsa2048.enc.pem");
+    for args in [
+        vec!["token", "--key", &k, "--passphrase", SECRET],
+        vec!["token", "--key", &k, &format!("--passphrase={SECRET}")],
+        vec!["assert", "--key", &k, "--key-passphrase", SECRET],
+        vec!["assert", "--password", SECRET, "--key", &k],
+    ] {
+        let (code, out, err) = run(&sb, &args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(!out.contains(SECRET) && !err.contains(SECRET), "{args:?}: {err}");
+        assert!(err.starts_with("error: unexpected argument '--"), "{err}");
+        assert!(
+            err.contains("SIGNET_KEY_PASSPHRASE") && err.contains("--key-passphrase-file"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("--param"),
+            "clap's tip would send it to the endpoint: {err}"
+        );
+    }
+    let (code, _, err) = run(&sb, &["token", "--key", "pkcs11:token=t;object=k", "--pin", SECRET]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("SIGNET_PKCS11_PIN") && !err.contains(SECRET), "{err}");
+    // Any other unknown flag keeps clap's own message and tip.
+    let (code, _, err) = run(&sb, &["token", "--scop", "x"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--scope"), "{err}");
+}
+
+#[test]
+fn an_unreadable_passphrase_file_is_not_echoed() {
+    let sb = Sandbox::new();
+    let enc = key("rsa2048.enc.pem");
+    let pfx = key("rsa2048.modern.pfx");
+    for args in [
+        vec![
+            "assert",
+            "--key",
+            &enc,
+            "--client-id",
+            "c",
+            "--audience",
+            "a",
+            "--key-passphrase-file",
+            SECRET,
+        ],
+        vec![
+            "-v",
+            "assert",
+            "--key",
+            &enc,
+            "--client-id",
+            "c",
+            "--audience",
+            "a",
+            "--key-passphrase-file",
+            SECRET,
+        ],
+        vec!["thumbprint", "--cert", &pfx, "--key-passphrase-file", SECRET],
+        vec!["config", "show", "--key", &enc, "--key-passphrase-file", SECRET],
+    ] {
+        let (code, out, err) = run(&sb, &args);
+        assert!(!out.contains(SECRET) && !err.contains(SECRET), "{args:?}: {out}{err}");
+        if args[0] != "config" {
+            assert_eq!(code, 2, "{args:?}: {err}");
+            assert!(
+                err.contains("cannot read the file given by --key-passphrase-file (no such file)")
+                    && err.contains("SIGNET_KEY_PASSPHRASE"),
+                "{err}"
+            );
+        }
+    }
+}
