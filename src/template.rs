@@ -66,6 +66,10 @@ pub struct Template {
     pub token_url: Option<String>,
     /// Audience pattern; `{token_url}` follows the token URL.
     pub audience: Option<String>,
+    /// The key file's `token_uri` (a Google service-account file) is the default token URL and
+    /// the audience, whatever URL the request goes to (see [`crate::resolve`]).
+    #[serde(default)]
+    pub token_url_from_key: bool,
     /// `iss` pattern.
     pub issuer: Option<String>,
     /// `sub` pattern.

@@ -3,6 +3,8 @@
 //! flag that must not lead to leaking it (item 2), and a Google key file's `token_uri`.
 
 use crate::common::*;
+use serde_json::Value;
+use signet::issuer::{Client, Issuer, IssuerConfig};
 
 /// Runs signet and returns (exit code, stdout, stderr).
 fn run(sb: &Sandbox, args: &[&str]) -> (i32, String, String) {
@@ -464,4 +466,99 @@ fn an_unreadable_passphrase_file_is_not_echoed() {
             );
         }
     }
+}
+
+// ---- google-service-account: the key file's token_uri ----
+
+/// The fixture service-account file with `token_uri` replaced.
+fn sa_with_token_uri(sb: &Sandbox, token_uri: &str) -> (String, String) {
+    let mut sa: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("service-account.json")).unwrap()).unwrap();
+    sa["token_uri"] = token_uri.into();
+    let p = sb.path().join("sa.json");
+    std::fs::write(&p, sa.to_string()).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    (
+        p.to_string_lossy().into_owned(),
+        sa["client_email"].as_str().unwrap().to_string(),
+    )
+}
+
+fn google_issuer(email: &str) -> Issuer {
+    let t = signet::template::load("google-service-account").unwrap();
+    let vars = t.check_vars(&[]).unwrap();
+    let b = load("service-account.json", None, None);
+    Issuer::start(IssuerConfig::for_template(
+        &t,
+        &vars,
+        vec![Client::from_bundle(email, &b, None)],
+    ))
+    .unwrap()
+}
+
+#[test]
+fn google_token_uri_is_the_default_token_url_and_audience() {
+    let sb = Sandbox::new();
+    let email = "signet-test@signet-test.iam.gserviceaccount.com";
+    let iss = google_issuer(email);
+    let (sa, file_email) = sa_with_token_uri(&sb, iss.token_url());
+    assert_eq!(file_email, email);
+    // No --token-url: the request goes to token_uri, with aud = token_uri (the issuer checks it).
+    let (code, out, err) = run(
+        &sb,
+        &[
+            "token",
+            "--no-cache",
+            "--template",
+            "google-service-account",
+            "--key",
+            &sa,
+            "--scope",
+            "s",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.trim().is_empty());
+    assert_eq!(iss.request_count(), 1);
+    // config show says where the token URL came from.
+    let (code, out, err) = run(
+        &sb,
+        &["config", "show", "--template", "google-service-account", "--key", &sa],
+    );
+    assert_eq!(code, 0, "{err}");
+    let line = out.lines().find(|l| l.starts_with("token_url")).unwrap_or_default();
+    assert!(line.contains(iss.token_url()) && line.contains("token_uri"), "{out}");
+}
+
+#[test]
+fn google_aud_stays_token_uri_through_a_proxy_and_audience_wins() {
+    let sb = Sandbox::new();
+    let (sa, _) = sa_with_token_uri(&sb, "https://oauth2.example.test/token");
+    let assert_aud = |extra: &[&str]| {
+        let a = [
+            &["assert", "--template", "google-service-account", "--key", &sa][..],
+            extra,
+        ]
+        .concat();
+        let (code, out, err) = run(&sb, &a);
+        assert_eq!(code, 0, "{err}");
+        decode(&out).claims["aud"].as_str().unwrap().to_string()
+    };
+    assert_eq!(assert_aud(&[]), "https://oauth2.example.test/token");
+    assert_eq!(
+        assert_aud(&["--token-url", "https://proxy.example.com/google/token"]),
+        "https://oauth2.example.test/token"
+    );
+    assert_eq!(
+        assert_aud(&["--audience", "https://other.example/aud"]),
+        "https://other.example/aud"
+    );
+    // Without the template, a service-account file's token_uri changes nothing.
+    let (code, out, err) = run(
+        &sb,
+        &["assert", "--key", &sa, "--token-url", "https://proxy.example.com/t"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(decode(&out).claims["aud"], "https://proxy.example.com/t");
 }
