@@ -259,7 +259,7 @@ impl Template {
                 self.name, var.description
             ))),
             several => Err(ConfigError::Template(format!(
-                "template {} needs {} more variables: {}",
+                "template {} lacks {} variables: {}",
                 self.name,
                 several.len(),
                 several
@@ -594,7 +594,7 @@ mod tests {
         for name in &required {
             assert!(e.contains(&format!("--var {name}=…")), "{name}: {e}");
         }
-        assert!(e.contains(&format!("needs {} more variables", required.len())), "{e}");
+        assert!(e.contains(&format!("lacks {} variables: ", required.len())), "{e}");
         // One missing keeps the one-variable wording.
         let given: Vec<(String, String)> = required[1..]
             .iter()
