@@ -36,6 +36,23 @@ pub struct HeaderOptions {
     pub x5t_s256: bool,
     /// Send `x5c` (the chain, leaf first).
     pub x5c: bool,
+    /// Who asked for the parts that need a certificate, when it was not a flag of the user's.
+    pub asked_by: AskedBy,
+}
+
+/// Who asked for each part of the header that needs a certificate, when it was not the user's
+/// own flag: `the entra-id template`, `profile 'ci' (/etc/signet.toml:4)`. A missing certificate
+/// is then reported as that template's or profile's request, not as a flag the user never typed.
+#[derive(Clone, Debug, Default)]
+pub struct AskedBy {
+    /// Who set the kid rule.
+    pub kid_from: Option<String>,
+    /// Who asked for `x5t`.
+    pub x5t: Option<String>,
+    /// Who asked for `x5t#S256`.
+    pub x5t_s256: Option<String>,
+    /// Who asked for `x5c`.
+    pub x5c: Option<String>,
 }
 
 /// The claims of an assertion other than the ones signet sets each time (`jti`, `iat`, `nbf`, `exp`).
@@ -98,6 +115,14 @@ pub enum AssertionError {
         /// The option that needs it.
         what: String,
     },
+    /// A template or profile asked for something that needs a certificate, and none is known.
+    #[error("{asked_by} {what}, which needs the certificate: give --cert or a PFX")]
+    CertificateAskedFor {
+        /// The template or profile (`the entra-id template`).
+        asked_by: String,
+        /// What it asked for (`sends x5t#S256`).
+        what: String,
+    },
     /// A pasted thumbprint matches none of the certificate's.
     #[error("--kid {kid} looks like a certificate thumbprint but matches none of {subject}'s (SHA-1 {sha1}): check that --kid and --cert name the same certificate")]
     KidMismatch {
@@ -138,12 +163,16 @@ impl Signer {
         bundle.key.check_alg(alg)?;
         let mut warnings = Vec::new();
         let leaf = bundle.leaf();
-        let need = |what: &str| -> Result<&Certificate, AssertionError> {
-            leaf.ok_or_else(|| AssertionError::NeedsCertificate { what: what.into() })
-        };
+        let need = |flag: &str, asked_by: &Option<String>, asks: &str| need_certificate(leaf, flag, asked_by, asks);
         let kid = match (&opts.kid, opts.kid_from) {
             (Some(k), _) => Some(normalize_kid(k, leaf, &mut warnings)?),
-            (None, Some(rule)) => derive_kid(rule, &bundle, need)?,
+            (None, Some(rule)) => derive_kid(rule, &bundle, || {
+                need(
+                    &format!("--kid-from {rule}"),
+                    &opts.asked_by.kid_from,
+                    &format!("sends the certificate's {rule} thumbprint as the kid"),
+                )
+            })?,
             (None, None) => {
                 if let Some(sa) = bundle.service_account.as_ref().filter(|s| !s.private_key_id.is_empty()) {
                     Some(sa.private_key_id.clone())
@@ -160,14 +189,16 @@ impl Signer {
         if let Some(k) = &kid {
             h.insert("kid".into(), k.clone().into());
         }
+        let by = &opts.asked_by;
         if opts.x5t {
-            h.insert("x5t".into(), need("--x5t")?.x5t().into());
+            h.insert("x5t".into(), need("--x5t", &by.x5t, "sends x5t")?.x5t().into());
         }
         if opts.x5t_s256 {
-            h.insert("x5t#S256".into(), need("--x5t-s256")?.x5t_s256().into());
+            let c = need("--x5t-s256", &by.x5t_s256, "sends x5t#S256")?;
+            h.insert("x5t#S256".into(), c.x5t_s256().into());
         }
         if opts.x5c {
-            need("--x5c")?;
+            need("--x5c", &by.x5c, "sends x5c (the certificate chain)")?;
             let chain: Vec<Value> = bundle.chain.iter().map(|c| c.x5c_entry().into()).collect();
             h.insert("x5c".into(), chain.into());
         }
@@ -220,17 +251,34 @@ impl Signer {
     }
 }
 
+/// The leaf certificate, or the error for a missing one: `flag` names the option when the user
+/// gave it; `asks` says what a template or profile that set it asked for.
+fn need_certificate<'c>(
+    leaf: Option<&'c Certificate>,
+    flag: &str,
+    asked_by: &Option<String>,
+    asks: &str,
+) -> Result<&'c Certificate, AssertionError> {
+    leaf.ok_or_else(|| match asked_by {
+        Some(by) => AssertionError::CertificateAskedFor {
+            asked_by: by.clone(),
+            what: asks.into(),
+        },
+        None => AssertionError::NeedsCertificate { what: flag.into() },
+    })
+}
+
 fn derive_kid<'a>(
     rule: KidFrom,
     bundle: &'a KeyBundle,
-    need: impl Fn(&str) -> Result<&'a Certificate, AssertionError>,
+    need: impl Fn() -> Result<&'a Certificate, AssertionError>,
 ) -> Result<Option<String>, AssertionError> {
     Ok(match rule {
         // These two name the key itself, so a key without a certificate has them too.
         KidFrom::Jwk => Some(bundle.key.public_jwk().thumbprint()),
         KidFrom::SpkiS256 => Some(bundle.key.spki_s256()),
         KidFrom::None => None,
-        KidFrom::HexSha1 | KidFrom::X5t | KidFrom::X5tS256 => need(&format!("--kid-from {rule}"))?.id(rule),
+        KidFrom::HexSha1 | KidFrom::X5t | KidFrom::X5tS256 => need()?.id(rule),
     })
 }
 

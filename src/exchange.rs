@@ -176,6 +176,12 @@ impl ExchangeError {
 /// assert!(check_url("http://idp.example/token").is_err());
 /// ```
 pub fn check_url(url: &str) -> Result<reqwest::Url, ExchangeError> {
+    if let Some(reason) = missing_scheme(url) {
+        return Err(ExchangeError::BadUrl {
+            url: url.into(),
+            reason,
+        });
+    }
     let u = reqwest::Url::parse(url).map_err(|e| ExchangeError::BadUrl {
         url: url.into(),
         reason: e.to_string(),
@@ -198,6 +204,43 @@ pub fn check_url(url: &str) -> Result<reqwest::Url, ExchangeError> {
         });
     }
     Ok(u)
+}
+
+/// `127.0.0.1:18101/token` or `idp.example.com/token`: a host (and port) with no scheme in
+/// front. The URL parser calls the first "a relative URL without a base" and takes the
+/// `localhost` of `localhost:8080/token` for a scheme, neither of which says what to add.
+pub(crate) fn missing_scheme(url: &str) -> Option<String> {
+    if url.contains("://") {
+        return None;
+    }
+    let authority = url.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_like = if authority.starts_with('[') {
+        authority.contains(']')
+    } else {
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        };
+        // A dot, a port or `localhost` tells a host from a misspelt scheme (`https//x`).
+        let named = host.contains('.') || port.is_some() || host.eq_ignore_ascii_case("localhost");
+        named
+            && !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if !host_like {
+        return None;
+    }
+    let loopback = reqwest::Url::parse(&format!("http://{url}")).is_ok_and(|u| is_loopback(&u));
+    Some(if loopback {
+        format!(
+            "the scheme is missing: write http://{url} (plain http is allowed for a loopback host) or https://{url}"
+        )
+    } else {
+        format!("the scheme is missing: write https://{url}")
+    })
 }
 
 /// Whether the URL's host is 127.0.0.0/8, ::1 or localhost.
@@ -803,5 +846,30 @@ mod tests {
         ));
         assert!(matches!(check_url("ftp://x/t"), Err(ExchangeError::BadUrl { .. })));
         assert!(check_url("https://login.example/t").is_ok());
+    }
+
+    #[test]
+    fn a_missing_scheme_is_named_with_the_fix() {
+        let reason = |u: &str| match check_url(u) {
+            Err(ExchangeError::BadUrl { reason, .. }) => reason,
+            other => panic!("{u}: {other:?}"),
+        };
+        for (u, fix) in [
+            ("127.0.0.1:18101/token", "write http://127.0.0.1:18101/token"),
+            ("localhost:8080/token", "write http://localhost:8080/token"),
+            ("[::1]:8080/t", "write http://[::1]:8080/t"),
+            (
+                "login.example.com/oauth2/token",
+                "write https://login.example.com/oauth2/token",
+            ),
+        ] {
+            let r = reason(u);
+            assert!(r.starts_with("the scheme is missing: ") && r.contains(fix), "{u}: {r}");
+        }
+        assert!(!reason("login.example.com/t").contains("http://"));
+        // Not a host without a scheme: the parser's own reason stands.
+        for u in ["mailto:a@b", "file:/etc/x", "ftp://x/t", "https//x"] {
+            assert!(!reason(u).contains("scheme is missing"), "{u}");
+        }
     }
 }

@@ -629,14 +629,25 @@ fn signer_for(plan: &TokenPlan, spec: &KeySpec, cert: Option<&std::path::Path>) 
     };
     let signer = Signer::new(bundle, alg, &plan.header)?;
     if let Some(t) = &plan.template {
-        if !t.algs.is_empty() && !t.accepted_algs().contains(&signer.alg()) {
-            return Err(ConfigError::Usage(format!(
-                "{} does not accept {} assertions (it accepts {}): choose one with --alg",
-                t.description_name(),
-                signer.alg(),
-                t.algs.join(", ")
-            ))
-            .into());
+        let accepted = t.accepted_algs();
+        if !accepted.is_empty() && !accepted.contains(&signer.alg()) {
+            // No --alg reaches this point (the plan checked it): the algorithm is the key's own
+            // default, so the fix depends on whether the key can sign one the provider takes.
+            let kt = signer.bundle().key.key_type();
+            let provider = format!("{} (the {} template)", t.description_name(), t.name);
+            let algs = t.algs.join(", ");
+            let msg = if accepted.iter().any(|a| a.fits(kt)) {
+                format!(
+                    "{provider} does not accept {}, the default for {kt} (it accepts {algs}): choose one with --alg",
+                    signer.alg()
+                )
+            } else {
+                format!(
+                    "{provider} accepts only {algs} assertions, which {kt} cannot sign: use {}",
+                    accepted[0].needs()
+                )
+            };
+            return Err(ConfigError::Usage(msg).into());
         }
     }
     Ok(signer)

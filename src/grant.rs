@@ -60,12 +60,15 @@ impl fmt::Display for Grant {
     }
 }
 
+/// Any case, and `_` for `-`: `client_credentials` is how RFC 6749 spells the grant_type, so
+/// users type it that way.
 impl FromStr for Grant {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().replace('_', "-");
         Grant::ALL
             .iter()
-            .find(|(_, n)| n.eq_ignore_ascii_case(s.trim()))
+            .find(|(_, n)| n.eq_ignore_ascii_case(&wanted))
             .map(|(g, _)| *g)
             .ok_or_else(|| format!("unknown grant '{s}': use {}", Grant::names()))
     }
@@ -506,6 +509,20 @@ mod tests {
         let auth = [("authorization".to_string(), "Bearer A.B.C".to_string())];
         let p = Grant::parse_request(&auth, "not json").unwrap();
         assert_eq!((p.grant, p.params.params.len()), (Grant::BearerHeader, 0));
+    }
+
+    #[test]
+    fn grant_names_take_any_case_and_underscores() {
+        for (g, name) in Grant::ALL {
+            assert_eq!(name.parse::<Grant>().unwrap(), *g);
+            assert_eq!(name.replace('-', "_").to_uppercase().parse::<Grant>().unwrap(), *g);
+        }
+        assert_eq!(
+            " client_credentials ".parse::<Grant>().unwrap(),
+            Grant::ClientCredentials
+        );
+        let e = "client credentials".parse::<Grant>().unwrap_err();
+        assert!(e.contains("unknown grant 'client credentials'"), "{e}");
     }
 
     #[test]

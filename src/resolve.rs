@@ -76,10 +76,17 @@ pub fn resolve_layers(
     };
     let first = config::resolve(&[flags, &env_layer, &profile_layer]);
     let (settings, template) = match crate::template::template_layer(&first)? {
-        Some((t, vars, tl)) => (
-            config::resolve(&[flags, &env_layer, &profile_layer, &tl]),
-            Some((t, vars)),
-        ),
+        Some((t, vars, tl)) => {
+            let from_key = if t.token_url_from_key {
+                key_file_layer(&first)
+            } else {
+                Layer::new()
+            };
+            (
+                config::resolve(&[flags, &env_layer, &profile_layer, &from_key, &tl]),
+                Some((t, vars)),
+            )
+        }
         None => (first, None),
     };
     config::log_settings(&settings);
@@ -90,4 +97,40 @@ pub fn resolve_layers(
         config_file,
         profile: profile_used,
     })
+}
+
+/// Where [`key_file_layer`]'s values come from.
+pub const FROM_TOKEN_URI: Origin = Origin::Derived("the key file's token_uri");
+
+/// A Google service-account key file's `token_uri` as the token URL and the audience, between
+/// the profile and the template: a flag, variable or profile value beats it, and it beats the
+/// template's fixed URL. The audience is set too, so that a `--token-url` pointing at a proxy
+/// does not change `aud` (google-auth signs for `token_uri` whatever URL it posts to); only
+/// `--audience` (or its variable or profile value) changes that.
+///
+/// A file that cannot be read or is not such a JSON file gives nothing: loading the key
+/// reports that properly, with its own exit code. The bytes are read zeroized, as for the
+/// cache key's hash of the same file; the private key in them is not parsed.
+fn key_file_layer(s: &Settings) -> Layer {
+    #[derive(serde::Deserialize)]
+    struct TokenUri {
+        token_uri: Option<String>,
+    }
+    let mut l = Layer::new();
+    let Some(path) = s.path(config::Key::Key) else {
+        return l;
+    };
+    let Ok(bytes) = crate::key::read_secret_file(&path) else {
+        return l;
+    };
+    let uri = serde_json::from_slice::<TokenUri>(&bytes)
+        .ok()
+        .and_then(|f| f.token_uri)
+        .filter(|u| !u.trim().is_empty());
+    if let Some(uri) = uri {
+        for k in [config::Key::TokenUrl, config::Key::Audience] {
+            l.insert(k, (config::Raw::Str(uri.clone()), FROM_TOKEN_URI));
+        }
+    }
+    l
 }

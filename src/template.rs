@@ -66,6 +66,10 @@ pub struct Template {
     pub token_url: Option<String>,
     /// Audience pattern; `{token_url}` follows the token URL.
     pub audience: Option<String>,
+    /// The key file's `token_uri` (a Google service-account file) is the default token URL and
+    /// the audience, whatever URL the request goes to (see [`crate::resolve`]).
+    #[serde(default)]
+    pub token_url_from_key: bool,
     /// `iss` pattern.
     pub issuer: Option<String>,
     /// `sub` pattern.
@@ -136,9 +140,10 @@ pub fn load(name_or_path: &str) -> Result<Template, ConfigError> {
         })?;
         (t, name_or_path.to_string())
     } else {
+        // Names are case-insensitive: `1E` is how the provider writes its own name.
         let t = BUILTIN
             .iter()
-            .find(|(n, _)| *n == name_or_path)
+            .find(|(n, _)| n.eq_ignore_ascii_case(name_or_path.trim()))
             .map(|(_, t)| t.to_string())
             .ok_or_else(|| {
                 let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
@@ -147,7 +152,7 @@ pub fn load(name_or_path: &str) -> Result<Template, ConfigError> {
                     names.join(", ")
                 ))
             })?;
-        (t, format!("built-in template {name_or_path}"))
+        (t, format!("built-in template {}", name_or_path.to_ascii_lowercase()))
     };
     parse(&text, &source)
 }
@@ -212,7 +217,8 @@ impl Template {
         self.algs.iter().filter_map(|a| a.parse().ok()).collect()
     }
 
-    /// Checks the variables given: required ones present, choices respected, kinds valid.
+    /// Checks the variables given: required ones present, choices respected, kinds valid. Every
+    /// missing variable is named in one error, so that a new template takes one run to fill in.
     pub fn check_vars(&self, given: &[(String, String)]) -> Result<BTreeMap<String, String>, ConfigError> {
         let mut out = BTreeMap::new();
         for (k, _) in given {
@@ -229,6 +235,7 @@ impl Template {
                 )));
             }
         }
+        let mut missing: Vec<(&String, &Var)> = vec![];
         for (name, var) in &self.vars {
             let value = given
                 .iter()
@@ -238,17 +245,30 @@ impl Template {
                 .or_else(|| var.default.clone());
             let Some(value) = value else {
                 if var.required {
-                    return Err(ConfigError::Template(format!(
-                        "template {} needs --var {name}=… ({})",
-                        self.name, var.description
-                    )));
+                    missing.push((name, var));
                 }
                 continue;
             };
             check_var_value(&self.name, name, var, &value)?;
             out.insert(name.clone(), value);
         }
-        Ok(out)
+        match missing.as_slice() {
+            [] => Ok(out),
+            [(name, var)] => Err(ConfigError::Template(format!(
+                "template {} needs --var {name}=… ({})",
+                self.name, var.description
+            ))),
+            several => Err(ConfigError::Template(format!(
+                "template {} lacks {} variables: {}",
+                self.name,
+                several.len(),
+                several
+                    .iter()
+                    .map(|(name, var)| format!("--var {name}=… ({})", var.description))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
     }
 
     /// Substitutes `{var}` placeholders in a pattern. Unset optional variables make the whole
@@ -438,6 +458,9 @@ fn check_var_value(template: &str, name: &str, var: &Var, value: &str) -> Result
             }
         }
         VarKind::Url => {
+            if let Some(reason) = crate::exchange::missing_scheme(value) {
+                return Err(bad(&reason));
+            }
             let u = reqwest::Url::parse(value).map_err(|_| bad("it must be an absolute URL"))?;
             if u.query().is_some() || u.fragment().is_some() || !u.username().is_empty() {
                 return Err(bad("it must be a base URL without query, fragment or credentials"));
@@ -547,6 +570,41 @@ mod tests {
             assert!(e.check_vars(&[("tenant".into(), hostile.into())]).is_err(), "{hostile}");
         }
         assert!(e.check_vars(&[]).unwrap_err().to_string().contains("tenant"));
+    }
+
+    #[test]
+    fn names_are_case_insensitive() {
+        assert_eq!(load("1E").unwrap().name, "1e");
+        assert_eq!(load("Entra-ID").unwrap().name, "entra-id");
+        let e = load("nope").unwrap_err().to_string();
+        assert!(e.contains("unknown template 'nope'") && e.contains("1e"), "{e}");
+    }
+
+    #[test]
+    fn every_missing_variable_is_named_at_once() {
+        let t = load("jde-ais").unwrap();
+        let required: Vec<&String> = t
+            .vars
+            .iter()
+            .filter(|(_, v)| v.required && v.default.is_none())
+            .map(|(k, _)| k)
+            .collect();
+        assert!(required.len() > 1, "jde-ais needs several variables: {required:?}");
+        let e = t.check_vars(&[]).unwrap_err().to_string();
+        for name in &required {
+            assert!(e.contains(&format!("--var {name}=…")), "{name}: {e}");
+        }
+        assert!(e.contains(&format!("lacks {} variables: ", required.len())), "{e}");
+        // One missing keeps the one-variable wording.
+        let given: Vec<(String, String)> = required[1..]
+            .iter()
+            .map(|k| (k.to_string(), sample(&t.vars[*k])))
+            .collect();
+        let e = t.check_vars(&given).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("template jde-ais needs --var {}=… (", required[0])),
+            "{e}"
+        );
     }
 
     #[test]

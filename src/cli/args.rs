@@ -9,6 +9,12 @@ use signet::env::EnvVars;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+/// `--warn-expiry`: days, or any duration signet takes (the one parser in `signet::config`),
+/// rounded up to whole days so that `36h` warns no later than asked.
+fn days(s: &str) -> Result<u64, String> {
+    signet::config::parse_duration(s, 86400).map(|secs| secs.div_ceil(86400))
+}
+
 /// Parses the process's arguments.
 pub fn parse() -> Result<Cli, clap::Error> {
     parse_from(std::env::args_os().collect())
@@ -387,8 +393,8 @@ pub struct CheckArgs {
     pub signing: SigningArgs,
     #[command(flatten)]
     pub exchange: ExchangeArgs,
-    /// Warn when the certificate expires within this many days
-    #[arg(long, value_name = "DAYS", default_value_t = 14)]
+    /// Warn when the certificate expires within this many days (or with a unit: 36h, 2d)
+    #[arg(long, value_name = "DAYS", default_value = "14", value_parser = days)]
     pub warn_expiry: u64,
     /// text or json
     #[arg(long, value_name = "FORMAT", default_value = "text")]

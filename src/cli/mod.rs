@@ -5,6 +5,7 @@ mod args;
 mod cmd;
 mod exit;
 mod output;
+mod secret_flags;
 
 use args::{Cli, Command, ExchangeArgs, SigningArgs};
 use exit::Exit;
@@ -104,6 +105,12 @@ pub fn main() -> std::process::ExitCode {
                         0
                     },
                 );
+            }
+            // A flag that looks like a way to give a passphrase or PIN: clap's tip would point at
+            // a flag that leaks it, so say where a secret goes instead, without its value.
+            if let Some((msg, hint)) = secret_flags::mistake(&e) {
+                output::error(&msg, Some(hint));
+                return std::process::ExitCode::from(Exit::Usage as u8);
             }
             // clap's own text starts with "error:"; keep it, it names the flag and suggests fixes.
             let _ = e.print();

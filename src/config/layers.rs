@@ -72,7 +72,7 @@ pub fn log_settings(settings: &Settings) {
     for st in SETTINGS {
         if let Some((raw, origin)) = settings.get(st.key) {
             let shown = match raw {
-                Raw::Str(s) => s.clone(),
+                Raw::Str(s) => super::shown_value(st, s),
                 Raw::Bool(b) => b.to_string(),
                 Raw::List(l) => l.join(" "),
                 Raw::Map(m) => m
@@ -146,6 +146,6 @@ mod tests {
     fn numbers_name_their_origin_when_bad() {
         let flags = layer(&[(Key::Timeout, "soon")], Origin::Flag);
         let e = resolve(&[&flags]).secs(Key::Timeout).unwrap_err().to_string();
-        assert!(e.contains("timeout") && e.contains("flag"), "{e}");
+        assert!(e.starts_with("invalid --timeout 'soon'"), "{e}");
     }
 }

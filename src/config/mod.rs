@@ -20,8 +20,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// A value does not parse.
-    #[error("invalid {key} '{value}' ({origin}): {reason}")]
+    /// A value does not parse. Named as the user gave it: the flag (`--lifetime`) when it came
+    /// from the command line, the variable when from the environment, else the setting with its
+    /// origin (a profile's `lifetime = …`).
+    #[error("invalid {} '{value}'{}: {reason}", given_as(.key, .origin), origin_suffix(.origin))]
     Invalid {
         /// Setting name.
         key: String,
@@ -76,6 +78,23 @@ pub enum ConfigError {
     Usage(String),
 }
 
+/// How an [`ConfigError::Invalid`] names the value: as it was typed, where that is known.
+fn given_as(key: &str, origin: &Origin) -> String {
+    match origin {
+        Origin::Flag => format!("--{}", key.replace('_', "-")),
+        Origin::Env(var) => (*var).to_string(),
+        _ => key.to_string(),
+    }
+}
+
+/// The origin in parentheses, unless [`given_as`] already says it.
+fn origin_suffix(origin: &Origin) -> String {
+    match origin {
+        Origin::Flag | Origin::Env(_) => String::new(),
+        o => format!(" ({o})"),
+    }
+}
+
 /// Where a setting's value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
@@ -112,6 +131,19 @@ impl Origin {
             Origin::Template(_) => 2,
             Origin::Derived(_) => 1,
             Origin::Default => 0,
+        }
+    }
+}
+
+impl Origin {
+    /// Who set a value, for an error about something the user did not type: `the entra-id
+    /// template`, `profile 'ci' (/home/me/.config/signet/config.toml:4)`. `None` for a flag, an
+    /// environment variable, a default or a derived value, whose messages name the flag itself.
+    pub fn asker(&self) -> Option<String> {
+        match self {
+            Origin::Template(t) => Some(format!("the {t} template")),
+            Origin::Profile { name, file, line } => Some(format!("profile '{name}' ({}:{line})", file.display())),
+            _ => None,
         }
     }
 }
@@ -241,7 +273,7 @@ settings_table! {
     Audience = "audience", Str, Some(EnvVars::AUDIENCE), None, None, "AUD",
         "Audience (default: the token URL)";
     Lifetime = "lifetime", Str, None, None, Some("120"), "SECS",
-        "Assertion lifetime in seconds";
+        "Assertion lifetime: seconds, or with a unit (90s, 2m)";
     Claim = "claim", Map, None, None, None, "KEY=VALUE",
         "Extra claim KEY=VALUE (VALUE as JSON when it parses), repeatable; not iss/sub/aud/exp/iat/nbf/jti";
     TokenUrl = "token_url", Str, Some(EnvVars::TOKEN_URL), None, None, "URL",
@@ -257,9 +289,9 @@ settings_table! {
     RequestHeader = "request_header", Map, None, None, None, "'NAME: VALUE'",
         "Extra request header 'NAME: VALUE', repeatable";
     DefaultTtl = "default_ttl", Str, None, None, Some("600"), "SECS",
-        "Lifetime assumed when the answer gives none";
+        "Lifetime assumed when the answer gives none (seconds, or 10m, 1h)";
     Timeout = "timeout", Str, Some(EnvVars::TIMEOUT), None, Some("30"), "SECS",
-        "Whole-exchange time limit, retries included";
+        "Whole-exchange time limit, retries included (seconds, or 2m)";
     CaFile = "ca_file", Path, Some(EnvVars::CA_FILE), None, None, "PATH",
         "Extra trusted CA certificates, PEM";
     CacheDir = "cache_dir", Path, Some(EnvVars::CACHE_DIR), None, None, "DIR",
@@ -273,7 +305,7 @@ settings_table! {
     ForceRefresh = "force_refresh", Bool, None, None, None, "",
         "Ignore a cached token (the new one is still written)";
     MinTtl = "min_ttl", Str, None, None, Some("60"), "SECS",
-        "Refetch a cached token with less than this many seconds left";
+        "Refetch a cached token with less than this left (seconds, or 5m)";
     Format = "format", Str, None, None, Some("raw"), "FORMAT",
         "Output: raw, json, header or exec-credential";
     HeaderName = "header_name", Str, None, None, None, "NAME",
@@ -376,6 +408,16 @@ impl fmt::Display for Key {
     }
 }
 
+/// A setting's value as `-v` and `config show` print it. The path of a file that holds a secret
+/// (`--key-passphrase-file`, `--cache-key-file`) is shown only when it names a file: one that
+/// names none may be the passphrase itself, typed where its file's path belongs.
+pub fn shown_value(st: &Setting, value: &str) -> String {
+    if st.content_env.is_some() && !std::path::Path::new(value).is_file() {
+        return "(names no file; not shown, in case it is the secret itself)".into();
+    }
+    value.to_string()
+}
+
 /// Looks a setting up by its config-file name.
 pub fn setting(name: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.name == name)
@@ -471,6 +513,23 @@ impl Settings {
         self.values.get(&key)
     }
 
+    /// A string setting as a message names it: as the user gave it (`--lifetime 900`,
+    /// `SIGNET_ALG=ES256`), or with where it came from (`lifetime = 900 in profile 'ci' (c.toml:3)`,
+    /// `the okta template's lifetime 900`), so no message names a flag the user never typed.
+    pub fn given(&self, key: Key) -> String {
+        let value = self.str(key).unwrap_or_default();
+        match self.origin(key) {
+            Some(Origin::Flag) | None => format!("{} {value}", key.flag()),
+            Some(Origin::Env(var)) => format!("{var}={value}"),
+            Some(Origin::Template(t)) => format!("the {t} template's {key} {value}"),
+            Some(o @ Origin::Profile { .. }) => {
+                format!("{key} = {value} in {}", o.asker().unwrap_or_default())
+            }
+            Some(o @ Origin::Derived(_)) => format!("{key} {value} ({o})"),
+            Some(Origin::Default) => format!("the default {key} {value}"),
+        }
+    }
+
     /// Parses a setting with `FromStr`, naming its origin on failure.
     pub fn parse<T: std::str::FromStr>(&self, key: Key) -> Result<Option<T>, ConfigError>
     where
@@ -487,9 +546,18 @@ impl Settings {
         })
     }
 
-    /// A non-negative number of seconds.
+    /// A duration in seconds: plain seconds or a number with `s`, `m`, `h` or `d` (see
+    /// [`parse_duration`]); a bad value names the flag (or its origin) and the accepted forms.
     pub fn secs(&self, key: Key) -> Result<Option<u64>, ConfigError> {
-        self.parse::<u64>(key)
+        let Some((Raw::Str(v), origin)) = self.values.get(&key) else {
+            return Ok(None);
+        };
+        parse_duration(v, 1).map(Some).map_err(|reason| ConfigError::Invalid {
+            key: key.name().into(),
+            value: crate::text::sanitize(v, 80),
+            origin: origin.clone(),
+            reason,
+        })
     }
 
     /// A string setting: the value, else the table's default (which [`resolve`] puts in place,
@@ -524,8 +592,52 @@ impl Settings {
 
     /// [`Settings::secs`] for a setting that has a built-in default.
     pub fn secs_or_default(&self, key: Key) -> Result<u64, ConfigError> {
-        self.parse_or_default::<u64>(key)
+        match self.secs(key)? {
+            Some(v) => Ok(v),
+            // The table's defaults are plain seconds (checked when the crate compiles).
+            None => self.parse_or_default::<u64>(key),
+        }
     }
+}
+
+/// The one duration parser behind every duration setting and flag: a whole number of `unit`
+/// seconds (1 for `--lifetime`, `--timeout`, `--min-ttl`, `--default-ttl`; 86400 for
+/// `--warn-expiry`, which counts days), or a whole number followed by `s`, `m`, `h` or `d`
+/// (`90`, `2m`, `1h`, `14d`), in seconds. The reason it gives for a bad value lists the forms
+/// it takes, since Rust's own ("invalid digit found in string") does not say what would do.
+///
+/// ```
+/// use signet::config::parse_duration;
+/// assert_eq!(parse_duration("2m", 1), Ok(120));
+/// assert_eq!(parse_duration("90", 1), Ok(90));
+/// assert_eq!(parse_duration("14", 86400), Ok(14 * 86400));
+/// assert!(parse_duration("2 minutes", 1).unwrap_err().contains("2m"));
+/// ```
+pub fn parse_duration(text: &str, unit: u64) -> Result<u64, String> {
+    let forms = if unit == 86400 {
+        "give days, or a number with s, m, h or d (e.g. 14, 36h, 2d)"
+    } else {
+        "give seconds, or a number with s, m, h or d (e.g. 90, 2m, 1h)"
+    };
+    let t = text.trim();
+    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, suffix) = t.split_at(digits_end);
+    let per = match suffix.trim_start().to_ascii_lowercase().as_str() {
+        "" => unit,
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(forms.into()),
+    };
+    if digits.is_empty() {
+        return Err(forms.into());
+    }
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(per))
+        .ok_or_else(|| format!("it is too long ({forms})"))
 }
 
 /// Whether a `--template` value names a file rather than a built-in: it contains `/` or ends in
@@ -575,12 +687,90 @@ mod tests {
     }
 
     #[test]
+    fn durations_take_seconds_or_a_unit() {
+        for (text, secs) in [
+            ("0", 0),
+            ("90", 90),
+            (" 90 ", 90),
+            ("90s", 90),
+            ("2m", 120),
+            ("2 m", 120),
+            ("1h", 3600),
+            ("1H", 3600),
+            ("2d", 172_800),
+            ("007", 7),
+        ] {
+            assert_eq!(parse_duration(text, 1), Ok(secs), "{text}");
+        }
+        assert_eq!(parse_duration("14", 86400), Ok(14 * 86400));
+        assert_eq!(parse_duration("36h", 86400), Ok(36 * 3600));
+        for garbage in [
+            "",
+            "m",
+            "-5",
+            "1.5h",
+            "2x",
+            "2mm",
+            "1h30m",
+            "ten",
+            "+3",
+            "2 minutes",
+            "0x10",
+        ] {
+            let e = parse_duration(garbage, 1).unwrap_err();
+            assert!(e.contains("seconds") && e.contains("2m"), "{garbage}: {e}");
+        }
+        assert!(parse_duration("x", 86400).unwrap_err().contains("days"));
+        // u64 itself overflows, and so does a unit's multiple of a number that fits.
+        for big in ["18446744073709551616", "18446744073709551615m", "213503982334602d"] {
+            assert!(parse_duration(big, 1).unwrap_err().contains("too long"), "{big}");
+        }
+        assert_eq!(parse_duration("18446744073709551615", 1), Ok(u64::MAX));
+    }
+
+    #[test]
+    fn a_bad_duration_names_the_flag_and_the_forms() {
+        let s = Settings::from_values([(Key::Lifetime, "2 minutes")]);
+        let e = s.secs_or_default(Key::Lifetime).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid --lifetime '2 minutes': give seconds, or a number with s, m, h or d (e.g. 90, 2m, 1h)"
+        );
+        assert!(!e.contains("invalid digit"));
+        assert_eq!(
+            Settings::from_values([(Key::Timeout, "1m")])
+                .secs_or_default(Key::Timeout)
+                .unwrap(),
+            60
+        );
+        let mut env = Layer::new();
+        env.insert(Key::Timeout, (Raw::Str("soon".into()), Origin::Env("SIGNET_TIMEOUT")));
+        let e = resolve(&[&env]).secs(Key::Timeout).unwrap_err().to_string();
+        assert!(e.starts_with("invalid SIGNET_TIMEOUT 'soon': "), "{e}");
+        let mut profile = Layer::new();
+        let origin = Origin::Profile {
+            name: "ci".into(),
+            file: "c.toml".into(),
+            line: 3,
+        };
+        profile.insert(Key::MinTtl, (Raw::Str("1x".into()), origin));
+        let e = resolve(&[&profile]).secs(Key::MinTtl).unwrap_err().to_string();
+        assert!(
+            e.starts_with("invalid min_ttl '1x' (profile 'ci' at c.toml:3): "),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn help_names_the_variables_and_default_of_the_table() {
         assert_eq!(
             Key::Timeout.help(),
-            "Whole-exchange time limit, retries included [env: SIGNET_TIMEOUT] [default: 30]"
+            "Whole-exchange time limit, retries included (seconds, or 2m) [env: SIGNET_TIMEOUT] [default: 30]"
         );
-        assert_eq!(Key::Lifetime.help(), "Assertion lifetime in seconds [default: 120]");
+        assert_eq!(
+            Key::Lifetime.help(),
+            "Assertion lifetime: seconds, or with a unit (90s, 2m) [default: 120]"
+        );
         assert!(Key::KeyPassphraseFile
             .help()
             .ends_with("[env: SIGNET_KEY_PASSPHRASE, the value itself]"));

@@ -46,9 +46,19 @@ pub enum KeyError {
         /// The file.
         path: PathBuf,
     },
-    /// The passphrase file could not be read.
-    #[error("cannot read passphrase file {path}: {reason}")]
+    /// The passphrase file could not be read. The message does not show the path: a passphrase
+    /// typed where the file's path belongs (`--key-passphrase-file 12345`) would land in the log.
+    #[error("cannot read the file given by --key-passphrase-file ({reason}): give the path of a file holding the passphrase, or set SIGNET_KEY_PASSPHRASE")]
     PassphraseFile {
+        /// The file.
+        path: PathBuf,
+        /// The OS error, in words.
+        reason: String,
+    },
+    /// The file a `pkcs11:` URI's `pin-source` names could not be read (its path is not shown,
+    /// for the reason [`KeyError::PassphraseFile`]'s is not).
+    #[error("cannot read the file given by pin-source in the pkcs11: URI ({reason}): give the path of a file holding the PIN, or set SIGNET_PKCS11_PIN")]
+    PinFile {
         /// The file.
         path: PathBuf,
         /// The OS error, in words.
@@ -163,6 +173,11 @@ pub enum KeyError {
 impl KeyError {
     /// Whether this is a usage error (exit 2) rather than a key error (exit 3).
     pub fn is_usage(&self) -> bool {
-        matches!(self, KeyError::AlgMismatch { .. })
+        // A passphrase or PIN file that cannot be read is a configuration error, as a missing
+        // config or CA file is.
+        matches!(
+            self,
+            KeyError::AlgMismatch { .. } | KeyError::PassphraseFile { .. } | KeyError::PinFile { .. }
+        )
     }
 }

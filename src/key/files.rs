@@ -37,10 +37,22 @@ pub fn read_secret_file(path: &Path) -> std::io::Result<SecretBytes> {
 
 /// Reads a passphrase file: one trailing newline (LF or CRLF) is not part of the passphrase.
 pub fn read_passphrase_file(path: &Path) -> Result<Secret<String>, KeyError> {
-    let bytes = read_secret_file(path).map_err(|e| KeyError::PassphraseFile {
+    read_secret_text(path).map_err(|e| KeyError::PassphraseFile {
         path: path.into(),
         reason: crate::text::io_reason(&e),
-    })?;
+    })
+}
+
+/// Reads a PIN file (a `pkcs11:` URI's `pin-source`), as [`read_passphrase_file`] does.
+pub fn read_pin_file(path: &Path) -> Result<Secret<String>, KeyError> {
+    read_secret_text(path).map_err(|e| KeyError::PinFile {
+        path: path.into(),
+        reason: crate::text::io_reason(&e),
+    })
+}
+
+fn read_secret_text(path: &Path) -> std::io::Result<Secret<String>> {
+    let bytes = read_secret_file(path)?;
     let mut s = Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned());
     let len = s.len();
     if s.ends_with("\r\n") {

@@ -36,7 +36,7 @@ pub use pkcs11::Pkcs11Uri;
 
 pub use cert::{hex_upper, parse_certificates, BadCertificate, Certificate, KidFrom};
 pub use error::KeyError;
-pub use files::{load_certificates, permission_warning, read_passphrase_file, read_secret_file};
+pub use files::{load_certificates, permission_warning, read_passphrase_file, read_pin_file, read_secret_file};
 pub use jwk::PublicJwk;
 pub use spec::{KeySourceOptions, KeySpec};
 

@@ -155,7 +155,7 @@ pub(super) fn open(spec: &str, opts: &KeySourceOptions) -> Result<(SigningKey, V
             )
         })?;
     let pin = match (&uri.pin_source, pin_env) {
-        (Some(p), _) => super::read_passphrase_file(p)?,
+        (Some(p), _) => super::read_pin_file(p)?,
         (None, Some(p)) => p.clone(),
         (None, None) => {
             return Err(fail(

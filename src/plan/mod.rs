@@ -7,7 +7,7 @@
 mod identity;
 
 use crate::alg::Alg;
-use crate::assertion::{Claims, HeaderOptions, KidFrom, Signer};
+use crate::assertion::{AskedBy, Claims, HeaderOptions, KidFrom, Signer};
 use crate::cache::SharedCache;
 use crate::config::{ConfigError, Key, Origin, Settings};
 use crate::env::{Env, EnvVars};
@@ -224,10 +224,13 @@ fn kid_rule(s: &Settings) -> Result<(Option<String>, Option<KidFrom>), ConfigErr
     match rank(Key::Kid).cmp(&rank(Key::KidFrom)) {
         std::cmp::Ordering::Greater => Ok((kid, None)),
         std::cmp::Ordering::Less => Ok((None, Some(rule))),
-        std::cmp::Ordering::Equal => Err(ConfigError::Usage(format!(
-            "--kid and --kid-from {rule} both set the kid ({}): give one of them",
-            s.origin(Key::Kid).map(|o| o.to_string()).unwrap_or_default()
-        ))),
+        std::cmp::Ordering::Equal => Err(ConfigError::Usage(match s.origin(Key::Kid).and_then(Origin::asker) {
+            Some(by) => format!("{by} sets both kid and kid_from = {rule}: keep one of them"),
+            None => format!(
+                "--kid and --kid-from {rule} both set the kid ({}): give one of them",
+                s.origin(Key::Kid).map(|o| o.to_string()).unwrap_or_default()
+            ),
+        })),
     }
 }
 
@@ -303,7 +306,10 @@ impl TokenPlan {
         let grant = s.parse_or_default::<Grant>(Key::Grant)?;
         let lifetime = s.secs_or_default(Key::Lifetime)?;
         if lifetime == 0 {
-            return Err(ConfigError::Usage("--lifetime must be at least 1 second".into()));
+            return Err(ConfigError::Usage(format!(
+                "{} is too short: an assertion must be valid for at least 1 second",
+                s.given(Key::Lifetime)
+            )));
         }
         let mut claims = Map::new();
         for (k, v) in s.map(Key::Claim) {
@@ -321,7 +327,10 @@ impl TokenPlan {
         }
         let timeout = s.secs_or_default(Key::Timeout)?;
         if timeout == 0 {
-            return Err(ConfigError::Usage("--timeout must be at least 1 second".into()));
+            return Err(ConfigError::Usage(format!(
+                "{} is too short: the exchange needs at least 1 second",
+                s.given(Key::Timeout)
+            )));
         }
         let token_path = s.str_or_default(Key::TokenPath).to_string();
         if token_path != "-" && !token_path.is_empty() && !token_path.starts_with('/') {
@@ -347,6 +356,12 @@ impl TokenPlan {
                 x5t: s.flag(Key::X5t),
                 x5t_s256: s.flag(Key::X5tS256),
                 x5c: s.flag(Key::X5c),
+                asked_by: AskedBy {
+                    kid_from: asker(s, Key::KidFrom),
+                    x5t: asker(s, Key::X5t),
+                    x5t_s256: asker(s, Key::X5tS256),
+                    x5c: asker(s, Key::X5c),
+                },
             },
             alg,
             alg_from_template: matches!(s.origin(Key::Alg), Some(Origin::Template(_))),
@@ -376,7 +391,7 @@ impl TokenPlan {
         };
         plan.apply_template_patterns(s)?;
         plan.apply_alg_send(s);
-        plan.check_template_limits()?;
+        plan.check_limits(Some(s))?;
         Ok(plan)
     }
 
@@ -431,17 +446,32 @@ impl TokenPlan {
             self.header.x5t = send.iter().any(|h| h == "x5t");
             self.header.x5t_s256 = send.iter().any(|h| h == "x5t#S256");
             self.header.x5c = send.iter().any(|h| h == "x5c");
+            // The template chose these headers for this algorithm: a missing certificate is its request.
+            let by = Some(format!("the {} template", t.name));
+            let a = &mut self.header.asked_by;
+            (a.x5t, a.x5t_s256, a.x5c) = (by.clone(), by.clone(), by);
         }
     }
 
     /// Limits the provider enforces, checked before anything is signed or sent.
     pub fn check_template_limits(&self) -> Result<(), ConfigError> {
+        self.check_limits(None)
+    }
+
+    /// [`TokenPlan::check_template_limits`]; with the settings, a message names where the value
+    /// that breaks a limit came from (a profile's `lifetime = …`), not only the flag.
+    fn check_limits(&self, s: Option<&Settings>) -> Result<(), ConfigError> {
         let Some(t) = &self.template else { return Ok(()) };
+        let given = |key: Key, value: String| match s {
+            Some(s) => s.given(key),
+            None => format!("{} {value}", key.flag()),
+        };
+        let provider = format!("{} (the {} template)", t.description_name(), t.name);
         if let (Some(alg), false) = (self.alg, t.algs.is_empty()) {
             if !t.accepted_algs().contains(&alg) {
                 return Err(ConfigError::Usage(format!(
-                    "{} does not accept {alg} assertions (it accepts {})",
-                    t.description_name(),
+                    "{provider} does not accept {alg} assertions, which {} asks for: it accepts {}",
+                    given(Key::Alg, alg.to_string()),
                     t.algs.join(", ")
                 )));
             }
@@ -449,9 +479,8 @@ impl TokenPlan {
         if let Some(max) = t.max_lifetime {
             if self.lifetime > max {
                 return Err(ConfigError::Usage(format!(
-                    "{} accepts assertions valid for at most {max} s; --lifetime {} is too long",
-                    t.description_name(),
-                    self.lifetime
+                    "{provider} accepts assertions valid for at most {max} s; {} is too long: give --lifetime {max} or less",
+                    given(Key::Lifetime, self.lifetime.to_string()),
                 )));
             }
         }
@@ -631,6 +660,11 @@ impl TokenPlan {
             scope,
         )
     }
+}
+
+/// Who set `key`, when a template or profile did (see [`Origin::asker`]).
+fn asker(s: &Settings, key: Key) -> Option<String> {
+    s.origin(key).and_then(Origin::asker)
 }
 
 /// flag file > env value > profile (file or named env var); nothing is read here.

@@ -20,6 +20,8 @@ mod errors;
 mod faults;
 /// External assertions: workload identity federation.
 mod federation;
+/// What a new user types: spellings, errors naming who asked, passphrase-flag mistakes, Google's token_uri.
+mod first_steps;
 /// The shared cache on Redis (fleet).
 mod fleet;
 /// `signet inspect`.

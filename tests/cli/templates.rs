@@ -412,13 +412,16 @@ fn google_service_account_scope_claim_no_sub_and_kid() {
     let sb = Sandbox::new();
     let sa: Value = serde_json::from_str(&std::fs::read_to_string(fixture("service-account.json")).unwrap()).unwrap();
     let email = sa["client_email"].as_str().unwrap();
+    // Google checks aud = its token_uri: the request goes to this issuer (--token-url, as to a
+    // proxy) and the assertion keeps the key file's token_uri as aud.
+    let token_uri = sa["token_uri"].as_str().unwrap().to_string();
     let iss = provider(
         "google-service-account",
         &[],
         email,
         "service-account.json",
         None,
-        |_| {},
+        |c| c.audience = Some(token_uri.clone()),
     );
     let o = run(
         &sb,
@@ -442,6 +445,7 @@ fn google_service_account_scope_claim_no_sub_and_kid() {
     assert_eq!(d.claims["iss"], email);
     assert!(d.claims.get("sub").is_none());
     assert_eq!(d.claims["scope"], "https://www.googleapis.com/auth/cloud-platform");
+    assert_eq!(d.claims["aud"], token_uri.as_str());
     let f = form_of(&iss);
     assert!(f.contains(&("grant_type".into(), signet::grant::JWT_BEARER_GRANT.into())));
     assert!(!f.iter().any(|(k, _)| k == "scope"), "scope travels in the claim");

@@ -36,7 +36,7 @@ pub fn run(ctx: &Ctx, c: ConfigCommand) -> CmdResult {
                     continue;
                 };
                 let value = match raw {
-                    Raw::Str(s) => s.clone(),
+                    Raw::Str(s) => signet::config::shown_value(st, s),
                     Raw::Bool(b) => b.to_string(),
                     Raw::List(l) => l.join(" "),
                     Raw::Map(m) => m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "),

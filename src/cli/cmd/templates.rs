@@ -30,13 +30,26 @@ fn render(t: &signet::template::Template) -> String {
         }
     };
     rule("grant", Some(t.grant.clone()));
-    rule("token URL", t.token_url.clone());
-    rule(
-        "audience",
-        t.audience
-            .clone()
-            .map(|a| if a == "{token_url}" { "the token URL".into() } else { a }),
-    );
+    if t.token_url_from_key {
+        let fallback = t
+            .token_url
+            .as_deref()
+            .map(|u| format!(", else {u}"))
+            .unwrap_or_default();
+        rule("token URL", Some(format!("the key file's token_uri{fallback}")));
+        rule(
+            "audience",
+            Some("the key file's token_uri, whatever --token-url says (else the token URL)".into()),
+        );
+    } else {
+        rule("token URL", t.token_url.clone());
+        rule(
+            "audience",
+            t.audience
+                .clone()
+                .map(|a| if a == "{token_url}" { "the token URL".into() } else { a }),
+        );
+    }
     rule("issuer", t.issuer.clone());
     rule(
         "subject",
