@@ -25,6 +25,7 @@ impl EnvVars {
     pub const GRANT: &'static str = "SIGNET_GRANT";
     pub const SCOPE: &'static str = "SIGNET_SCOPE";
     pub const TIMEOUT: &'static str = "SIGNET_TIMEOUT";
+    pub const RETRIES: &'static str = "SIGNET_RETRIES";
     pub const CA_FILE: &'static str = "SIGNET_CA_FILE";
     pub const CACHE_DIR: &'static str = "SIGNET_CACHE_DIR";
     pub const CACHE_URL: &'static str = "SIGNET_CACHE_URL";
@@ -62,6 +63,7 @@ impl EnvVars {
         Self::GRANT,
         Self::SCOPE,
         Self::TIMEOUT,
+        Self::RETRIES,
         Self::CA_FILE,
         Self::CACHE_DIR,
         Self::CACHE_URL,

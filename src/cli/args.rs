@@ -197,6 +197,8 @@ pub struct ExchangeArgs {
     pub default_ttl: Option<String>,
     #[arg(long, value_name = Key::Timeout.value_name(), help = Key::Timeout.help())]
     pub timeout: Option<String>,
+    #[arg(long, value_name = Key::Retries.value_name(), help = Key::Retries.help())]
+    pub retries: Option<String>,
     #[arg(long, value_name = Key::CaFile.value_name(), help = Key::CaFile.help())]
     pub ca_file: Option<PathBuf>,
     #[arg(long, value_name = Key::CacheDir.value_name(), help = Key::CacheDir.help())]

@@ -160,7 +160,7 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
     let mut put = |k: Key, raw: Raw| {
         l.insert(k, (raw, Origin::Flag));
     };
-    let strs: [(Key, Option<String>); 22] = [
+    let strs: [(Key, Option<String>); 23] = [
         (Key::Key, s.key.first().cloned()),
         (Key::NextKey, s.key.get(1).cloned()),
         (Key::NextCert, s.cert.get(1).map(|p| p.to_string_lossy().into_owned())),
@@ -183,6 +183,7 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
         (Key::TokenPath, x.token_path.clone()),
         (Key::DefaultTtl, x.default_ttl.clone()),
         (Key::Timeout, x.timeout.clone()),
+        (Key::Retries, x.retries.clone()),
         (
             Key::CaFile,
             x.ca_file.as_ref().map(|p| p.to_string_lossy().into_owned()),

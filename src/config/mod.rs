@@ -260,6 +260,8 @@ settings_table! {
         "Lifetime assumed when the answer gives none";
     Timeout = "timeout", Str, Some(EnvVars::TIMEOUT), None, Some("30"), "SECS",
         "Whole-exchange time limit, retries included";
+    Retries = "retries", Str, Some(EnvVars::RETRIES), None, Some("3"), "N",
+        "Retries after a connection failure, a timeout, 408, 429 or 5xx (backoff from 0.5 s; Retry-After honoured)";
     CaFile = "ca_file", Path, Some(EnvVars::CA_FILE), None, None, "PATH",
         "Extra trusted CA certificates, PEM";
     CacheDir = "cache_dir", Path, Some(EnvVars::CACHE_DIR), None, None, "DIR",
@@ -557,6 +559,7 @@ mod tests {
         assert_eq!(crate::assertion::DEFAULT_LIFETIME, 120);
         assert_eq!(crate::token::DEFAULT_TTL, 600);
         assert_eq!(crate::cache::DEFAULT_MIN_TTL, 60);
+        assert_eq!(crate::exchange::DEFAULT_RETRIES, 3);
         assert_eq!(default_str(Key::TokenPath), "/access_token");
         // Every default of a value given in seconds reads as seconds, and every other default
         // is something its parser takes.

@@ -64,6 +64,7 @@ fn identity(plan: &TokenPlan) -> Result<String, KeyError> {
         request_headers,
         shape,
         timeout: _,
+        retries: _,
         ca_file: _,
         template,
         vars,

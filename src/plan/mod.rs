@@ -185,6 +185,8 @@ pub struct TokenPlan {
     pub(crate) shape: ResponseShape,
     /// Whole-exchange limit.
     pub(crate) timeout: Duration,
+    /// Retries after a failure worth retrying.
+    pub(crate) retries: u32,
     /// Extra CAs.
     pub(crate) ca_file: Option<PathBuf>,
     /// The template, if any.
@@ -368,6 +370,7 @@ impl TokenPlan {
                 default_ttl: s.secs_or_default(Key::DefaultTtl)?,
             },
             timeout: Duration::from_secs(timeout),
+            retries: s.parse_or_default::<u32>(Key::Retries)?,
             ca_file: s.path(Key::CaFile),
             external: external(s, env)?,
             template,
@@ -583,6 +586,7 @@ impl TokenPlan {
             timeout: self.timeout,
             ca_file: self.ca_file.clone(),
             shape: self.shape.clone(),
+            retries: self.retries,
         })
     }
 
