@@ -41,6 +41,9 @@ impl EnvVars {
     pub const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &'static str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
     /// The ssh-agent socket, for `--key ssh-agent:…`.
     pub const SSH_AUTH_SOCK: &'static str = "SSH_AUTH_SOCK";
+    /// Set by kubectl for a credential plugin: JSON whose `apiVersion` is the ExecCredential
+    /// version `--format exec-credential` answers in.
+    pub const KUBERNETES_EXEC_INFO: &'static str = "KUBERNETES_EXEC_INFO";
     /// Where the default cache and config folders are.
     pub const XDG_CACHE_HOME: &'static str = "XDG_CACHE_HOME";
     pub const XDG_CONFIG_HOME: &'static str = "XDG_CONFIG_HOME";
@@ -76,6 +79,7 @@ impl EnvVars {
         Self::ACTIONS_ID_TOKEN_REQUEST_URL,
         Self::ACTIONS_ID_TOKEN_REQUEST_TOKEN,
         Self::SSH_AUTH_SOCK,
+        Self::KUBERNETES_EXEC_INFO,
         Self::XDG_CACHE_HOME,
         Self::XDG_CONFIG_HOME,
         Self::HOME,
