@@ -44,6 +44,8 @@ impl EnvVars {
     /// Set by kubectl for a credential plugin: JSON whose `apiVersion` is the ExecCredential
     /// version `--format exec-credential` answers in.
     pub const KUBERNETES_EXEC_INFO: &'static str = "KUBERNETES_EXEC_INFO";
+    /// Where `signet curl` looks for curl. Not in [`EnvVars::ALL`]: tests keep the harness's PATH.
+    pub const PATH: &'static str = "PATH";
     /// Where the default cache and config folders are.
     pub const XDG_CACHE_HOME: &'static str = "XDG_CACHE_HOME";
     pub const XDG_CONFIG_HOME: &'static str = "XDG_CONFIG_HOME";

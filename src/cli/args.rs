@@ -99,7 +99,10 @@ pub enum Command {
     /// Print an access token (from the cache when fresh)
     Token(TokenArgs),
     /// Run a command with the token in an environment variable
+    #[command(after_help = EXEC_AFTER_HELP)]
     Exec(ExecArgs),
+    /// Run curl with the token's header read from a pipe (never in curl's argv or environment)
+    Curl(CurlArgs),
     /// Decode a JWT's header and claims without verifying it
     Inspect(InspectArgs),
     /// Print a certificate's ids (thumbprints) the way providers ask for them
@@ -134,6 +137,12 @@ pub enum Command {
     #[command(hide = true)]
     Manpage,
 }
+
+/// The shell expands `$SIGNET_TOKEN` before signet runs (to nothing): say how to pass it on.
+const EXEC_AFTER_HELP: &str = "The shell you type the command in expands $SIGNET_TOKEN before signet runs, when it is \
+still unset. A command line that needs the token goes through sh -c, in single quotes:\n  \
+signet exec … -- sh -c 'printf \"Authorization: Bearer %s\\n\" \"$SIGNET_TOKEN\" | curl -H @- https://api.example.com/'\n\
+(printf is the shell's own, so the token is in no process's arguments). For curl, signet curl --url URL does this.";
 
 #[derive(Args, Debug, Default, Clone)]
 pub struct SigningArgs {
@@ -247,6 +256,25 @@ pub struct ExecArgs {
     /// The command and its arguments (after --)
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Args, Debug)]
+pub struct CurlArgs {
+    #[command(flatten)]
+    pub signing: SigningArgs,
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+    /// The URL curl requests, with the token (https, or http on loopback)
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// The HTTP method, passed to curl as --request
+    #[arg(long, value_name = "METHOD")]
+    pub request: Option<String>,
+    #[arg(long, value_name = Key::HeaderName.value_name(), help = Key::HeaderName.help_as("Header that carries the token instead of Authorization: Bearer (e.g. jde-AIS-Auth)"))]
+    pub header_name: Option<String>,
+    /// More arguments for curl (after --)
+    #[arg(last = true, value_name = "CURL_ARGS")]
+    pub curl_args: Vec<std::ffi::OsString>,
 }
 
 #[derive(Args, Debug)]

@@ -30,9 +30,16 @@ fn serve_once() -> (String, std::thread::JoinHandle<String>) {
 
 /// The token flags for the issuer, as `signet token` takes them.
 fn token_flags(iss: &signet::issuer::Issuer) -> Vec<String> {
-    ["--key", &fixture_str(KEY), "--client-id", "ci", "--token-url", iss.token_url()]
-        .map(String::from)
-        .to_vec()
+    [
+        "--key",
+        &fixture_str(KEY),
+        "--client-id",
+        "ci",
+        "--token-url",
+        iss.token_url(),
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// The token `signet token` prints for these flags (cached, so `curl` and `exec` get the same one).
@@ -67,10 +74,7 @@ fn r20_curl_sends_the_token_in_the_header_with_the_method_and_args() {
     assert!(head.starts_with("PUT /api/items HTTP/1.1\r\n"), "{head}");
     let lower = head.to_ascii_lowercase();
     assert!(lower.contains("\r\nx-extra: 1\r\n"), "{head}");
-    assert!(
-        head.contains(&format!("\r\nAuthorization: Bearer {tok}\r\n")),
-        "{head}"
-    );
+    assert!(head.contains(&format!("\r\nAuthorization: Bearer {tok}\r\n")), "{head}");
     assert_eq!(iss.request_count(), 1, "the cached token was used");
 }
 
@@ -127,7 +131,15 @@ fn r20_curl_never_puts_the_token_in_argv_or_the_environment() {
         .signet()
         .arg("curl")
         .args(token_flags(&iss))
-        .args(["--url", "https://api.example.com/v1/x", "--request", "POST", "--", "-d", "a=1"])
+        .args([
+            "--url",
+            "https://api.example.com/v1/x",
+            "--request",
+            "POST",
+            "--",
+            "-d",
+            "a=1",
+        ])
         .env("PATH", path_with(&bin))
         .output()
         .unwrap();
@@ -162,9 +174,17 @@ fn r20_curl_refuses_before_fetching_a_token() {
     let empty = sb.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     for (extra, path, needle) in [
-        (vec!["--url", "https://api.example.com/"], Some(&empty), "curl is not installed"),
+        (
+            vec!["--url", "https://api.example.com/"],
+            Some(&empty),
+            "curl is not installed",
+        ),
         (vec!["--url", "http://api.example.com/"], None, "plain http"),
-        (vec!["--url", "https://api.example.com/", "--request", "GET /x"], None, "not an HTTP method"),
+        (
+            vec!["--url", "https://api.example.com/", "--request", "GET /x"],
+            None,
+            "not an HTTP method",
+        ),
     ] {
         let mut c = sb.signet();
         c.arg("curl").args(token_flags(&iss)).args(&extra);
@@ -173,7 +193,11 @@ fn r20_curl_refuses_before_fetching_a_token() {
         }
         let o = c.output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
-        assert!(stderr(&o).starts_with("error: ") && stderr(&o).contains(needle), "{}", stderr(&o));
+        assert!(
+            stderr(&o).starts_with("error: ") && stderr(&o).contains(needle),
+            "{}",
+            stderr(&o)
+        );
     }
     assert_eq!(iss.request_count(), 0);
 }
@@ -192,7 +216,10 @@ fn r20_the_readmes_exec_line_sends_the_token() {
     let tok = token(&sb, &iss);
     let (url, seen) = serve_once();
     let flags = token_flags(&iss).join(" ");
-    assert!(line.contains('…') && line.contains("https://api.example.com/"), "{line}");
+    assert!(
+        line.contains('…') && line.contains("https://api.example.com/"),
+        "{line}"
+    );
     let pasted = line.replacen('…', &flags, 1).replace("https://api.example.com/", &url);
     let signet = sb.signet();
     let bin = Path::new(signet.get_program()).parent().unwrap().to_path_buf();
@@ -207,10 +234,7 @@ fn r20_the_readmes_exec_line_sends_the_token() {
     let o = sh.arg("-c").arg(&pasted).env("PATH", path_with(&bin)).output().unwrap();
     assert!(o.status.success(), "{pasted}: {}", stderr(&o));
     let head = seen.join().unwrap();
-    assert!(
-        head.contains(&format!("\r\nAuthorization: Bearer {tok}\r\n")),
-        "{head}"
-    );
+    assert!(head.contains(&format!("\r\nAuthorization: Bearer {tok}\r\n")), "{head}");
 }
 
 #[test]

@@ -37,6 +37,7 @@ pub fn run(ctx: &Ctx, a: CurlArgs) -> CmdResult {
         header_name.as_deref(),
         false,
         0,
+        output::EXEC_CREDENTIAL_V1,
     ));
     drop(token);
 
@@ -88,12 +89,8 @@ fn not_installed() -> ConfigError {
 
 /// The URL must be one a bearer token may travel to: https, or http to a loopback host.
 fn check_url(url: &str) -> Result<(), ConfigError> {
-    let u = url::Url::parse(url).map_err(|e| {
-        ConfigError::Usage(format!(
-            "invalid --url '{}': {e}",
-            signet::text::sanitize(url, 200)
-        ))
-    })?;
+    let u = url::Url::parse(url)
+        .map_err(|e| ConfigError::Usage(format!("invalid --url '{}': {e}", signet::text::sanitize(url, 200))))?;
     match u.scheme() {
         "https" => Ok(()),
         "http" if signet::exchange::is_loopback(&u) => Ok(()),
@@ -129,9 +126,7 @@ fn find_on_path(name: &str, path: Option<&str>) -> Option<PathBuf> {
         .split(':')
         .filter(|d| !d.is_empty())
         .map(|d| Path::new(d).join(name))
-        .find(|p| {
-            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
 }
 
 /// A pipe whose two ends are closed on exec (the read end is opened up for curl alone).
