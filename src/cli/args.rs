@@ -176,6 +176,8 @@ pub struct SigningArgs {
     pub lifetime: Option<String>,
     #[arg(long, value_name = Key::Claim.value_name(), help = Key::Claim.help())]
     pub claim: Vec<String>,
+    #[arg(long, help = Key::NoNbf.help())]
+    pub no_nbf: bool,
     #[arg(long, value_name = Key::Template.value_name(), help = Key::Template.help())]
     pub template: Option<String>,
     #[arg(long, value_name = Key::Var.value_name(), help = Key::Var.help())]

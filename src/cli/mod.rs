@@ -222,6 +222,7 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
         (Key::X5t, s.x5t),
         (Key::X5tS256, s.x5t_s256),
         (Key::X5c, s.x5c),
+        (Key::NoNbf, s.no_nbf),
         (Key::NoCache, x.no_cache),
         (Key::ForceRefresh, x.force_refresh),
     ] {

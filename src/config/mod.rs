@@ -244,6 +244,8 @@ settings_table! {
         "Assertion lifetime in seconds";
     Claim = "claim", Map, None, None, None, "KEY=VALUE",
         "Extra claim KEY=VALUE (VALUE as JSON when it parses), repeatable; not iss/sub/aud/exp/iat/nbf/jti";
+    NoNbf = "no_nbf", Bool, None, None, None, "",
+        "Leave nbf out of the assertion (MSAL and google-auth send none; some validators refuse a fresh nbf)";
     TokenUrl = "token_url", Str, Some(EnvVars::TOKEN_URL), None, None, "URL",
         "Token endpoint (https, or http on loopback)";
     Grant = "grant", Str, Some(EnvVars::GRANT), None, Some("client-credentials"), "GRANT",

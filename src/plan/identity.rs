@@ -55,6 +55,7 @@ fn identity(plan: &TokenPlan) -> Result<String, KeyError> {
         omit_subject: _,
         audience,
         lifetime: _,
+        omit_nbf: _,
         claims,
         grant,
         token_url,

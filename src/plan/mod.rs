@@ -167,6 +167,8 @@ pub struct TokenPlan {
     pub(crate) audience: Option<String>,
     /// Assertion lifetime.
     pub(crate) lifetime: u64,
+    /// Leave `nbf` out of the assertion.
+    pub(crate) omit_nbf: bool,
     /// Extra claims.
     pub(crate) claims: Map<String, Value>,
     /// Grant.
@@ -207,7 +209,8 @@ fn registered_claim_flag(name: &str) -> Option<&'static str> {
         "sub" => "use --subject",
         "aud" => "use --audience",
         "exp" => "use --lifetime",
-        "iat" | "nbf" => "it is always the current time",
+        "iat" => "it is always the current time",
+        "nbf" => "it is always the current time (--no-nbf leaves it out)",
         "jti" => "it is a fresh UUID for every assertion",
         _ => return None,
     })
@@ -358,6 +361,7 @@ impl TokenPlan {
             omit_subject: template.as_ref().is_some_and(|t| t.omit_subject),
             audience: s.str(Key::Audience).map(String::from),
             lifetime,
+            omit_nbf: s.flag(Key::NoNbf),
             claims,
             grant,
             token_url: s.str(Key::TokenUrl).map(String::from),
@@ -538,6 +542,7 @@ impl TokenPlan {
             subject,
             audience,
             lifetime: self.lifetime,
+            omit_nbf: self.omit_nbf,
             extra,
         })
     }
