@@ -178,6 +178,8 @@ pub struct SigningArgs {
     pub claim: Vec<String>,
     #[arg(long, help = Key::NoNbf.help())]
     pub no_nbf: bool,
+    #[arg(long, value_name = Key::WarnExpiry.value_name(), help = Key::WarnExpiry.help())]
+    pub warn_expiry: Option<String>,
     #[arg(long, value_name = Key::Template.value_name(), help = Key::Template.help())]
     pub template: Option<String>,
     #[arg(long, value_name = Key::Var.value_name(), help = Key::Var.help())]
@@ -413,9 +415,6 @@ pub struct CheckArgs {
     pub signing: SigningArgs,
     #[command(flatten)]
     pub exchange: ExchangeArgs,
-    /// Warn when the certificate expires within this many days
-    #[arg(long, value_name = "DAYS", default_value_t = 14)]
-    pub warn_expiry: u64,
     /// text or json
     #[arg(long, value_name = "FORMAT", default_value = "text")]
     pub format: String,

@@ -161,7 +161,7 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
     let mut put = |k: Key, raw: Raw| {
         l.insert(k, (raw, Origin::Flag));
     };
-    let strs: [(Key, Option<String>); 23] = [
+    let strs: [(Key, Option<String>); 24] = [
         (Key::Key, s.key.first().cloned()),
         (Key::NextKey, s.key.get(1).cloned()),
         (Key::NextCert, s.cert.get(1).map(|p| p.to_string_lossy().into_owned())),
@@ -178,6 +178,7 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
         (Key::Subject, s.subject.clone()),
         (Key::Audience, s.audience.clone()),
         (Key::Lifetime, s.lifetime.clone()),
+        (Key::WarnExpiry, s.warn_expiry.clone()),
         (Key::Template, s.template.clone()),
         (Key::TokenUrl, x.token_url.clone()),
         (Key::Grant, x.grant.clone()),

@@ -242,6 +242,8 @@ settings_table! {
         "Audience (default: the token URL)";
     Lifetime = "lifetime", Str, None, None, Some("120"), "SECS",
         "Assertion lifetime in seconds";
+    WarnExpiry = "warn_expiry", Str, None, None, Some("14"), "DAYS",
+        "Warn when the certificate expires within this many days";
     Claim = "claim", Map, None, None, None, "KEY=VALUE",
         "Extra claim KEY=VALUE (VALUE as JSON when it parses), repeatable; not iss/sub/aud/exp/iat/nbf/jti";
     NoNbf = "no_nbf", Bool, None, None, None, "",

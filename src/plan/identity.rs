@@ -56,6 +56,7 @@ fn identity(plan: &TokenPlan) -> Result<String, KeyError> {
         audience,
         lifetime: _,
         omit_nbf: _,
+        warn_expiry_days: _,
         claims,
         grant,
         token_url,

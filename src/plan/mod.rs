@@ -169,6 +169,8 @@ pub struct TokenPlan {
     pub(crate) lifetime: u64,
     /// Leave `nbf` out of the assertion.
     pub(crate) omit_nbf: bool,
+    /// A certificate with fewer days than this left gets a warning whenever it signs.
+    pub(crate) warn_expiry_days: u64,
     /// Extra claims.
     pub(crate) claims: Map<String, Value>,
     /// Grant.
@@ -362,6 +364,7 @@ impl TokenPlan {
             audience: s.str(Key::Audience).map(String::from),
             lifetime,
             omit_nbf: s.flag(Key::NoNbf),
+            warn_expiry_days: s.parse_or_default::<u64>(Key::WarnExpiry)?,
             claims,
             grant,
             token_url: s.str(Key::TokenUrl).map(String::from),
