@@ -66,6 +66,7 @@ endef
 test-deps:
 	@command -v cargo-deb >/dev/null || $(CARGO) install cargo-deb --version 3.8.0 --locked --quiet
 	@command -v openssl >/dev/null || (apt-get update -qq && apt-get install -y -qq openssl)
+	@command -v curl >/dev/null || (apt-get update -qq && apt-get install -y -qq curl)
 	@command -v node >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
 	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
 	@test -e /usr/lib/softhsm/libsofthsm2.so && command -v pkcs11-tool >/dev/null || (apt-get update -qq && apt-get install -y -qq softhsm2 opensc)

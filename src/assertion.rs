@@ -66,6 +66,9 @@ pub struct Claims {
     pub audience: String,
     /// `exp - iat` in seconds.
     pub lifetime: u64,
+    /// Leave `nbf` out (`--no-nbf`): MSAL and google-auth send none, and some validators refuse
+    /// an `nbf` equal to the time they receive it at.
+    pub omit_nbf: bool,
     /// Extra claims, added after the registered ones (and replacing them when named alike).
     pub extra: Map<String, Value>,
 }
@@ -82,6 +85,7 @@ impl Claims {
             subject: Some(client_id.into()),
             audience: audience.into(),
             lifetime: DEFAULT_LIFETIME,
+            omit_nbf: false,
             extra: Map::new(),
         }
     }
@@ -96,7 +100,9 @@ impl Claims {
         m.insert("aud".into(), self.audience.clone().into());
         m.insert("jti".into(), jti.into());
         m.insert("iat".into(), now.into());
-        m.insert("nbf".into(), now.into());
+        if !self.omit_nbf {
+            m.insert("nbf".into(), now.into());
+        }
         m.insert("exp".into(), (now + self.lifetime as i64).into());
         for (k, v) in &self.extra {
             m.insert(k.clone(), v.clone());
@@ -349,6 +355,9 @@ mod tests {
         assert_eq!(keys, ["iss", "sub", "aud", "jti", "iat", "nbf", "exp", "scope"]);
         assert_eq!(m["sub"], "user");
         assert_eq!(m["exp"], 100 + DEFAULT_LIFETIME as i64);
+        c.omit_nbf = true;
+        let m = c.to_json(100, "j");
+        assert!(m.get("nbf").is_none() && m["iat"] == 100);
     }
 
     #[test]

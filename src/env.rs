@@ -25,6 +25,7 @@ impl EnvVars {
     pub const GRANT: &'static str = "SIGNET_GRANT";
     pub const SCOPE: &'static str = "SIGNET_SCOPE";
     pub const TIMEOUT: &'static str = "SIGNET_TIMEOUT";
+    pub const RETRIES: &'static str = "SIGNET_RETRIES";
     pub const CA_FILE: &'static str = "SIGNET_CA_FILE";
     pub const CACHE_DIR: &'static str = "SIGNET_CACHE_DIR";
     pub const CACHE_URL: &'static str = "SIGNET_CACHE_URL";
@@ -40,6 +41,11 @@ impl EnvVars {
     pub const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &'static str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
     /// The ssh-agent socket, for `--key ssh-agent:…`.
     pub const SSH_AUTH_SOCK: &'static str = "SSH_AUTH_SOCK";
+    /// Set by kubectl for a credential plugin: JSON whose `apiVersion` is the ExecCredential
+    /// version `--format exec-credential` answers in.
+    pub const KUBERNETES_EXEC_INFO: &'static str = "KUBERNETES_EXEC_INFO";
+    /// Where `signet curl` looks for curl. Not in [`EnvVars::ALL`]: tests keep the harness's PATH.
+    pub const PATH: &'static str = "PATH";
     /// Where the default cache and config folders are.
     pub const XDG_CACHE_HOME: &'static str = "XDG_CACHE_HOME";
     pub const XDG_CONFIG_HOME: &'static str = "XDG_CONFIG_HOME";
@@ -62,6 +68,7 @@ impl EnvVars {
         Self::GRANT,
         Self::SCOPE,
         Self::TIMEOUT,
+        Self::RETRIES,
         Self::CA_FILE,
         Self::CACHE_DIR,
         Self::CACHE_URL,
@@ -74,6 +81,7 @@ impl EnvVars {
         Self::ACTIONS_ID_TOKEN_REQUEST_URL,
         Self::ACTIONS_ID_TOKEN_REQUEST_TOKEN,
         Self::SSH_AUTH_SOCK,
+        Self::KUBERNETES_EXEC_INFO,
         Self::XDG_CACHE_HOME,
         Self::XDG_CONFIG_HOME,
         Self::HOME,

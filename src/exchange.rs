@@ -78,12 +78,14 @@ pub enum ExchangeError {
         reason: String,
     },
     /// The whole exchange took longer than `--timeout`.
-    #[error("token request to {url} timed out after {secs} s (--timeout)")]
+    #[error("token request to {url} timed out after {secs} s (--timeout; {attempts} attempt{})", crate::text::plural(*.attempts))]
     Timeout {
         /// The URL.
         url: String,
         /// The limit.
         secs: u64,
+        /// Requests sent before the time was up (the last one unanswered).
+        attempts: u32,
     },
     /// The endpoint answered with a redirect, which signet does not follow for a POST.
     #[error("token endpoint {url} answered HTTP {status} redirecting to {location}: signet does not follow redirects; use the final URL as --token-url")]
@@ -266,7 +268,15 @@ pub struct ExchangeOptions {
     pub ca_file: Option<PathBuf>,
     /// How to read the answer.
     pub shape: ResponseShape,
+    /// Retries after a failure worth retrying (connection failure, timeout, 408, 429, 5xx):
+    /// at most `retries + 1` requests, all within `timeout`.
+    pub retries: u32,
 }
+
+/// `--retries`' default, from the settings table: 3 retries, at most 4 requests. Enough to ride
+/// out a restart or a brief overload (0.5 + 1 + 2 s of backoff), and few enough that a batch job
+/// whose endpoint is down learns it in seconds rather than after `--timeout`.
+pub const DEFAULT_RETRIES: u32 = crate::config::default_secs(crate::config::Key::Retries) as u32;
 
 /// Something that happened during an exchange, for `-v` logs and the demo.
 #[derive(Debug, Clone)]
@@ -305,10 +315,10 @@ pub struct Outcome {
     pub warnings: Vec<String>,
 }
 
-/// Longest single backoff pause without a `Retry-After`.
-const MAX_BACKOFF: Duration = Duration::from_secs(4);
-/// First backoff pause.
-const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest single backoff pause without a `Retry-After` (reached only with `--retries` above 4).
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// First backoff pause, doubled for each retry (the contract's "from 0.5 s").
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// Clock offsets up to this many seconds are normal and not corrected.
 pub const SKEW_TOLERANCE: i64 = 5;
 
@@ -388,13 +398,21 @@ pub async fn exchange<E>(
     check_url(&opts.url)?;
     let client = client(opts)?;
     let deadline = Instant::now() + opts.timeout;
-    let timeout_err = || ExchangeError::Timeout {
-        url: opts.url.clone(),
-        secs: opts.timeout.as_secs(),
-    };
-    match tokio::time::timeout_at(deadline.into(), run(opts, &client, deadline, make_request, on_event)).await {
+    // Counted inside the loop, read here too: a timeout says how many requests it cut short.
+    let attempts = std::cell::Cell::new(0u32);
+    match tokio::time::timeout_at(
+        deadline.into(),
+        run(opts, &client, deadline, &attempts, make_request, on_event),
+    )
+    .await
+    {
         Ok(r) => r,
-        Err(_) => Err(timeout_err().into()),
+        Err(_) => Err(ExchangeError::Timeout {
+            url: opts.url.clone(),
+            secs: opts.timeout.as_secs(),
+            attempts: attempts.get(),
+        }
+        .into()),
     }
 }
 
@@ -408,27 +426,38 @@ struct Answer {
     received_at: i64,
 }
 
+/// The attempts: a failure worth retrying (connection failure, timeout, 408, 429, 5xx) is tried
+/// again up to `opts.retries` times, after a jittered pause that doubles from 0.5 s, or after the
+/// server's `Retry-After`; a pause that would end past the deadline ends the exchange at once
+/// with the last failure. What a retry cannot fix (an unresolvable name, TLS, another 4xx, a
+/// redirect, an answer not understood) ends it after the attempt that saw it. The one re-signing
+/// for a clock-skew correction is not a retry: it answers the server, not a failure.
 async fn run<E>(
     opts: &ExchangeOptions,
     client: &reqwest::Client,
     deadline: Instant,
+    attempt_count: &std::cell::Cell<u32>,
     make_request: &mut dyn FnMut(i64) -> Result<TokenRequest, E>,
     on_event: &mut dyn FnMut(&Event),
 ) -> Result<Outcome, Failed<E>> {
     let url = opts.url.clone();
     let mut attempts = 0u32;
+    let mut retries_left = opts.retries;
     let mut skew = 0i64;
     let mut skew_corrected = false;
     let mut warnings = Vec::new();
     let mut backoff = FIRST_BACKOFF;
     loop {
         attempts += 1;
+        attempt_count.set(attempts);
         let req = make_request(skew).map_err(Failed::Request)?;
         on_event(&Event::Sending { attempt: attempts });
         let started = Instant::now();
         let answer = send(client, &req).await;
         let (pause, last_err): (Duration, ExchangeError) = match answer {
             Err(SendError::Tls(reason)) => return Err(ExchangeError::Tls { url, reason }.into()),
+            // A name that does not resolve now will not resolve in two seconds either.
+            Err(SendError::Unresolved(reason)) => return Err(ExchangeError::Network { url, reason, attempts }.into()),
             Err(SendError::TooLarge(status)) => {
                 return Err(ExchangeError::BadResponse {
                     url,
@@ -443,6 +472,9 @@ async fn run<E>(
                     reason: reason.clone(),
                     attempts,
                 };
+                if retries_left == 0 {
+                    return Err(e.into());
+                }
                 let p = jitter(backoff);
                 on_event(&Event::Retry { reason, after: p });
                 (p, e)
@@ -481,19 +513,20 @@ async fn run<E>(
                         .into())
                     }
                     s if retriable(s) => {
+                        let last = ExchangeError::Server {
+                            url: url.clone(),
+                            status: s,
+                            attempts,
+                        };
+                        if retries_left == 0 {
+                            return Err(last.into());
+                        }
                         let p = a.retry_after.unwrap_or_else(|| jitter(backoff));
                         on_event(&Event::Retry {
                             reason: format!("HTTP {s}"),
                             after: p,
                         });
-                        (
-                            p,
-                            ExchangeError::Server {
-                                url: url.clone(),
-                                status: s,
-                                attempts,
-                            },
-                        )
+                        (p, last)
                     }
                     s if (400..500).contains(&s) => {
                         let oauth = token::parse_oauth_error(&a.body);
@@ -525,10 +558,13 @@ async fn run<E>(
                 }
             }
         };
+        // A pause (a Retry-After too) that does not fit in what is left of --timeout is not
+        // waited out only to time out: the last failure is the answer now.
         if Instant::now() + pause >= deadline {
             return Err(last_err.into());
         }
         tokio::time::sleep(pause).await;
+        retries_left -= 1;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
@@ -635,7 +671,10 @@ fn jitter(d: Duration) -> Duration {
 }
 
 enum SendError {
+    /// Worth retrying: refused, reset, timed out, closed early.
     Network(String),
+    /// The host name does not resolve: not worth retrying.
+    Unresolved(String),
     Tls(String),
     TooLarge(u16),
 }
@@ -695,6 +734,8 @@ pub fn fetch_github_oidc(
         timeout,
         ca_file: ca_file.map(Into::into),
         shape: Default::default(),
+        // Asked once: see the request below.
+        retries: 0,
     };
     let client = client(&opts)?;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -718,7 +759,7 @@ pub fn fetch_github_oidc(
                         url: shown.clone(),
                         reason,
                     },
-                    SendError::Network(reason) => ExchangeError::Network {
+                    SendError::Network(reason) | SendError::Unresolved(reason) => ExchangeError::Network {
                         url: shown.clone(),
                         reason,
                         attempts: 1,
@@ -764,6 +805,7 @@ pub fn fetch_github_oidc(
             Err(_) => Err(ExchangeError::Timeout {
                 url: shown.clone(),
                 secs: timeout.as_secs(),
+                attempts: 1,
             }),
         }
     })
@@ -804,12 +846,17 @@ fn classify(e: reqwest::Error) -> SendError {
         };
         return SendError::Tls(reason);
     }
+    if lower.contains("dns error")
+        || lower.contains("failed to lookup address")
+        || lower.contains("name or service")
+        || lower.contains("name resolution")
+    {
+        return SendError::Unresolved("the host name could not be resolved".into());
+    }
     let reason = if lower.contains("connection refused") {
         "connection refused".into()
     } else if lower.contains("reset") {
         "connection reset by the server".into()
-    } else if lower.contains("dns") || lower.contains("resolve") || lower.contains("name or service") {
-        "the host name could not be resolved".into()
     } else if e.is_timeout() {
         "the request timed out".into()
     } else if lower.contains("incomplete")

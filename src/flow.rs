@@ -28,9 +28,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A certificate this close to its end gets a warning on every use.
-const CERT_WARN_SECS: i64 = 14 * 86400;
-
 /// A token and where it came from.
 #[derive(Debug)]
 pub struct Served {
@@ -259,7 +256,7 @@ impl Client {
         let [signer] = &signers[..] else {
             return self.fetch_rotating(plan, &signers);
         };
-        self.check_certificate(signer)?;
+        self.check_certificate(plan, signer)?;
         let url = plan.token_url.clone().unwrap_or_default();
         let mut on_event = |e: &Event| match e {
             Event::Sending { attempt } => tracing::debug!("POST {url} (attempt {attempt})"),
@@ -286,7 +283,7 @@ impl Client {
         let mut on_event = |e: &Event| tracing::debug!("{e:?}");
         let mut first_err = None;
         for (i, signer) in signers.iter().enumerate() {
-            if let Err(e) = self.check_certificate(signer) {
+            if let Err(e) = self.check_certificate(plan, signer) {
                 first_err.get_or_insert(e);
                 continue;
             }
@@ -412,7 +409,7 @@ impl Client {
         }
         // The signer that would sign first: with two keys, the one whose certificate is newest.
         let signer = self.signers(plan)?.remove(0);
-        self.check_certificate(&signer)?;
+        self.check_certificate(plan, &signer)?;
         let now = self.clock.now();
         if plan.grant == Grant::SelfSigned {
             let token = plan.sign(&signer, now)?;
@@ -499,7 +496,7 @@ impl Client {
     /// the warning callback. For `assert` and `check`.
     pub fn signer(&self, plan: &TokenPlan) -> Result<Signer, crate::Error> {
         let signer = self.signers_from(plan, false)?.remove(0);
-        self.check_certificate(&signer)?;
+        self.check_certificate(plan, &signer)?;
         Ok(signer)
     }
 
@@ -540,9 +537,11 @@ impl Client {
         })
     }
 
-    /// Certificate validity: outside notBefore/notAfter is an error; close to notAfter a
-    /// warning. Also the key file's permissions and the signer's own warnings.
-    fn check_certificate(&self, signer: &Signer) -> Result<(), crate::Error> {
+    /// Certificate validity: outside notBefore/notAfter is an error; within the plan's
+    /// `--warn-expiry` days of notAfter a warning, on every command that signs, so that a daily
+    /// job says so before the certificate stops a nightly one. Also the key file's permissions
+    /// and the signer's own warnings.
+    fn check_certificate(&self, plan: &TokenPlan, signer: &Signer) -> Result<(), crate::Error> {
         if let Some(w) = key::permission_warning(&signer.bundle().source) {
             self.warn(WarningKind::Key, w);
         }
@@ -565,7 +564,8 @@ impl Client {
                 .into());
             }
             let left = c.not_after() - now;
-            if left < CERT_WARN_SECS {
+            let warn_secs = i64::try_from(plan.warn_expiry_days.saturating_mul(86400)).unwrap_or(i64::MAX);
+            if left < warn_secs {
                 self.warn(
                     WarningKind::Key,
                     format!(

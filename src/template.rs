@@ -77,6 +77,9 @@ pub struct Template {
     /// Omit `sub` when no subject is set (Google without delegation).
     #[serde(default)]
     pub omit_subject: bool,
+    /// Leave `nbf` out of the assertion (a validator that refuses a fresh one); `--no-nbf` at the template layer.
+    #[serde(default)]
+    pub no_nbf: bool,
     /// Kid rule.
     pub kid_from: Option<String>,
     /// Headers to add: `x5t`, `x5t#S256`, `x5c`.
@@ -348,6 +351,9 @@ impl Template {
         }
         if let Some(a) = &self.alg {
             put(Key::Alg, Raw::Str(a.clone()));
+        }
+        if self.no_nbf {
+            put(Key::NoNbf, Raw::Bool(true));
         }
         if let Some(n) = self.lifetime {
             put(Key::Lifetime, Raw::Str(n.to_string()));

@@ -9,12 +9,6 @@ use signet::env::EnvVars;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-/// `--warn-expiry`: days, or any duration signet takes (the one parser in `signet::config`),
-/// rounded up to whole days so that `36h` warns no later than asked.
-fn days(s: &str) -> Result<u64, String> {
-    signet::config::parse_duration(s, 86400).map(|secs| secs.div_ceil(86400))
-}
-
 /// Parses the process's arguments.
 pub fn parse() -> Result<Cli, clap::Error> {
     parse_from(std::env::args_os().collect())
@@ -105,7 +99,10 @@ pub enum Command {
     /// Print an access token (from the cache when fresh)
     Token(TokenArgs),
     /// Run a command with the token in an environment variable
+    #[command(after_help = EXEC_AFTER_HELP)]
     Exec(ExecArgs),
+    /// Run curl with the token's header read from a pipe (never in curl's argv or environment)
+    Curl(CurlArgs),
     /// Decode a JWT's header and claims without verifying it
     Inspect(InspectArgs),
     /// Print a certificate's ids (thumbprints) the way providers ask for them
@@ -141,6 +138,12 @@ pub enum Command {
     Manpage,
 }
 
+/// The shell expands `$SIGNET_TOKEN` before signet runs (to nothing): say how to pass it on.
+const EXEC_AFTER_HELP: &str = "The shell you type the command in expands $SIGNET_TOKEN before signet runs, when it is \
+still unset. A command line that needs the token goes through sh -c, in single quotes:\n  \
+signet exec … -- sh -c 'printf \"Authorization: Bearer %s\\n\" \"$SIGNET_TOKEN\" | curl -H @- https://api.example.com/'\n\
+(printf is the shell's own, so the token is in no process's arguments). For curl, signet curl --url URL does this.";
+
 #[derive(Args, Debug, Default, Clone)]
 pub struct SigningArgs {
     #[arg(long, value_name = Key::Key.value_name(), help = Key::Key.help())]
@@ -173,6 +176,10 @@ pub struct SigningArgs {
     pub lifetime: Option<String>,
     #[arg(long, value_name = Key::Claim.value_name(), help = Key::Claim.help())]
     pub claim: Vec<String>,
+    #[arg(long, help = Key::NoNbf.help())]
+    pub no_nbf: bool,
+    #[arg(long, value_name = Key::WarnExpiry.value_name(), help = Key::WarnExpiry.help())]
+    pub warn_expiry: Option<String>,
     #[arg(long, value_name = Key::Template.value_name(), help = Key::Template.help())]
     pub template: Option<String>,
     #[arg(long, value_name = Key::Var.value_name(), help = Key::Var.help())]
@@ -203,6 +210,8 @@ pub struct ExchangeArgs {
     pub default_ttl: Option<String>,
     #[arg(long, value_name = Key::Timeout.value_name(), help = Key::Timeout.help())]
     pub timeout: Option<String>,
+    #[arg(long, value_name = Key::Retries.value_name(), help = Key::Retries.help())]
+    pub retries: Option<String>,
     #[arg(long, value_name = Key::CaFile.value_name(), help = Key::CaFile.help())]
     pub ca_file: Option<PathBuf>,
     #[arg(long, value_name = Key::CacheDir.value_name(), help = Key::CacheDir.help())]
@@ -257,6 +266,25 @@ pub struct ExecArgs {
     /// The command and its arguments (after --)
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Args, Debug)]
+pub struct CurlArgs {
+    #[command(flatten)]
+    pub signing: SigningArgs,
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+    /// The URL curl requests, with the token (https, or http on loopback)
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// The HTTP method, passed to curl as --request
+    #[arg(long, value_name = "METHOD")]
+    pub request: Option<String>,
+    #[arg(long, value_name = Key::HeaderName.value_name(), help = Key::HeaderName.help_as("Header that carries the token instead of Authorization: Bearer (e.g. jde-AIS-Auth)"))]
+    pub header_name: Option<String>,
+    /// More arguments for curl (after --)
+    #[arg(last = true, value_name = "CURL_ARGS")]
+    pub curl_args: Vec<std::ffi::OsString>,
 }
 
 #[derive(Args, Debug)]
@@ -393,9 +421,6 @@ pub struct CheckArgs {
     pub signing: SigningArgs,
     #[command(flatten)]
     pub exchange: ExchangeArgs,
-    /// Warn when the certificate expires within this many days (or with a unit: 36h, 2d)
-    #[arg(long, value_name = "DAYS", default_value = "14", value_parser = days)]
-    pub warn_expiry: u64,
     /// text or json
     #[arg(long, value_name = "FORMAT", default_value = "text")]
     pub format: String,

@@ -142,6 +142,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Assert(a) => cmd::assert::run(&ctx, a),
         Command::Token(a) => cmd::token::run(&ctx, a),
         Command::Exec(a) => cmd::exec::run(&ctx, a),
+        Command::Curl(a) => cmd::curl::run(&ctx, a),
         Command::Inspect(a) => cmd::inspect::run(&ctx, a),
         Command::Thumbprint(a) => cmd::thumbprint::run(&ctx, a),
         Command::Cache(c) => cmd::cache::run(&ctx, c),
@@ -191,7 +192,7 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
     let mut put = |k: Key, raw: Raw| {
         l.insert(k, (raw, Origin::Flag));
     };
-    let strs: [(Key, Option<String>); 22] = [
+    let strs: [(Key, Option<String>); 24] = [
         (Key::Key, s.key.first().cloned()),
         (Key::NextKey, s.key.get(1).cloned()),
         (Key::NextCert, s.cert.get(1).map(|p| p.to_string_lossy().into_owned())),
@@ -208,12 +209,14 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
         (Key::Subject, s.subject.clone()),
         (Key::Audience, s.audience.clone()),
         (Key::Lifetime, s.lifetime.clone()),
+        (Key::WarnExpiry, s.warn_expiry.clone()),
         (Key::Template, s.template.clone()),
         (Key::TokenUrl, x.token_url.clone()),
         (Key::Grant, x.grant.clone()),
         (Key::TokenPath, x.token_path.clone()),
         (Key::DefaultTtl, x.default_ttl.clone()),
         (Key::Timeout, x.timeout.clone()),
+        (Key::Retries, x.retries.clone()),
         (
             Key::CaFile,
             x.ca_file.as_ref().map(|p| p.to_string_lossy().into_owned()),
@@ -251,6 +254,7 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
         (Key::X5t, s.x5t),
         (Key::X5tS256, s.x5t_s256),
         (Key::X5c, s.x5c),
+        (Key::NoNbf, s.no_nbf),
         (Key::NoCache, x.no_cache),
         (Key::ForceRefresh, x.force_refresh),
     ] {

@@ -13,7 +13,7 @@ pub enum Format {
     Json,
     /// `Authorization: Bearer <token>` (or `NAME: <token>` with --header-name).
     Header,
-    /// A Kubernetes client.authentication.k8s.io/v1 ExecCredential.
+    /// A Kubernetes ExecCredential, in the apiVersion KUBERNETES_EXEC_INFO asks for (v1 or v1beta1).
     ExecCredential,
 }
 
@@ -47,8 +47,53 @@ pub fn error(msg: &str, hint: Option<&str>) {
     }
 }
 
-/// Renders a token in a format.
-pub fn render_token(t: &Token, format: Format, header_name: Option<&str>, cached: bool, now: i64) -> String {
+/// The ExecCredential version kubectl reads when it asks for none: the stable one.
+pub const EXEC_CREDENTIAL_V1: &str = "client.authentication.k8s.io/v1";
+
+/// The ExecCredential versions signet answers in: v1 (Kubernetes 1.22 on) and v1beta1, which
+/// older kubeconfigs still name and kubectl still accepts. The shape of `status` is the same.
+const EXEC_CREDENTIAL_VERSIONS: [&str; 2] = [EXEC_CREDENTIAL_V1, "client.authentication.k8s.io/v1beta1"];
+
+/// The apiVersion `--format exec-credential` answers in: the one kubectl asks for in
+/// KUBERNETES_EXEC_INFO (from the kubeconfig's `exec.apiVersion`), v1 when it is unset or names
+/// none. kubectl refuses an answer in another version ("plugin returned version …"), so a
+/// version signet cannot answer in is an error here, before any token is fetched.
+pub fn exec_credential_version(env: &signet::env::Env) -> Result<&'static str, signet::config::ConfigError> {
+    use signet::config::ConfigError;
+    let name = signet::env::EnvVars::KUBERNETES_EXEC_INFO;
+    let Some(info) = env.get(name) else {
+        return Ok(EXEC_CREDENTIAL_V1);
+    };
+    let v: serde_json::Value = serde_json::from_str(info).map_err(|_| {
+        ConfigError::Usage(format!(
+            "{name} is not JSON (kubectl sets it to an ExecCredential object); unset it outside kubectl"
+        ))
+    })?;
+    let Some(asked) = v.get("apiVersion").and_then(serde_json::Value::as_str) else {
+        return Ok(EXEC_CREDENTIAL_V1);
+    };
+    EXEC_CREDENTIAL_VERSIONS
+        .into_iter()
+        .find(|known| *known == asked)
+        .ok_or_else(|| {
+            ConfigError::Usage(format!(
+                "{name} asks for an ExecCredential in '{}'; signet answers in {}: set that apiVersion in the kubeconfig's exec entry",
+                signet::text::sanitize(asked, 80),
+                EXEC_CREDENTIAL_VERSIONS.join(" or ")
+            ))
+        })
+}
+
+/// Renders a token in a format; `exec_api` is the ExecCredential's apiVersion (see
+/// [`exec_credential_version`]), used by that format only.
+pub fn render_token(
+    t: &Token,
+    format: Format,
+    header_name: Option<&str>,
+    cached: bool,
+    now: i64,
+    exec_api: &str,
+) -> String {
     let tok = t.access_token.expose();
     match format {
         Format::Raw => format!("{tok}\n"),
@@ -70,7 +115,7 @@ pub fn render_token(t: &Token, format: Format, header_name: Option<&str>, cached
         }
         Format::ExecCredential => {
             let v = serde_json::json!({
-                "apiVersion": "client.authentication.k8s.io/v1",
+                "apiVersion": exec_api,
                 "kind": "ExecCredential",
                 "status": {"token": tok, "expirationTimestamp": signet::clock::rfc3339(t.expires_at)},
             });

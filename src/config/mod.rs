@@ -274,8 +274,12 @@ settings_table! {
         "Audience (default: the token URL)";
     Lifetime = "lifetime", Str, None, None, Some("120"), "SECS",
         "Assertion lifetime: seconds, or with a unit (90s, 2m)";
+    WarnExpiry = "warn_expiry", Str, None, None, Some("14"), "DAYS",
+        "Warn when the certificate expires within this many days (or with a unit: 36h, 2d; 0: never)";
     Claim = "claim", Map, None, None, None, "KEY=VALUE",
         "Extra claim KEY=VALUE (VALUE as JSON when it parses), repeatable; not iss/sub/aud/exp/iat/nbf/jti";
+    NoNbf = "no_nbf", Bool, None, None, None, "",
+        "Leave nbf out of the assertion (MSAL and google-auth send none; some validators refuse a fresh nbf)";
     TokenUrl = "token_url", Str, Some(EnvVars::TOKEN_URL), None, None, "URL",
         "Token endpoint (https, or http on loopback)";
     Grant = "grant", Str, Some(EnvVars::GRANT), None, Some("client-credentials"), "GRANT",
@@ -292,6 +296,8 @@ settings_table! {
         "Lifetime assumed when the answer gives none (seconds, or 10m, 1h)";
     Timeout = "timeout", Str, Some(EnvVars::TIMEOUT), None, Some("30"), "SECS",
         "Whole-exchange time limit, retries included (seconds, or 2m)";
+    Retries = "retries", Str, Some(EnvVars::RETRIES), None, Some("3"), "N",
+        "Retries after a connection failure, a timeout, 408, 429 or 5xx (backoff from 0.5 s; Retry-After honoured)";
     CaFile = "ca_file", Path, Some(EnvVars::CA_FILE), None, None, "PATH",
         "Extra trusted CA certificates, PEM";
     CacheDir = "cache_dir", Path, Some(EnvVars::CACHE_DIR), None, None, "DIR",
@@ -560,6 +566,23 @@ impl Settings {
         })
     }
 
+    /// A number of whole days (`14`, or with a unit: `36h` counts as 2 days), else the table's
+    /// default: `--warn-expiry`.
+    pub fn days_or_default(&self, key: Key) -> Result<u64, ConfigError> {
+        let (v, origin) = match self.values.get(&key) {
+            Some((Raw::Str(v), origin)) => (v.as_str(), origin.clone()),
+            _ => (key.setting().default.unwrap_or("0"), Origin::Default),
+        };
+        parse_duration(v, 86400)
+            .map(|secs| secs.div_ceil(86400))
+            .map_err(|reason| ConfigError::Invalid {
+                key: key.name().into(),
+                value: crate::text::sanitize(v, 80),
+                origin,
+                reason,
+            })
+    }
+
     /// A string setting: the value, else the table's default (which [`resolve`] puts in place,
     /// so the fallback serves only settings made another way), else "".
     pub fn str_or_default(&self, key: Key) -> &str {
@@ -669,6 +692,7 @@ mod tests {
         assert_eq!(crate::assertion::DEFAULT_LIFETIME, 120);
         assert_eq!(crate::token::DEFAULT_TTL, 600);
         assert_eq!(crate::cache::DEFAULT_MIN_TTL, 60);
+        assert_eq!(crate::exchange::DEFAULT_RETRIES, 3);
         assert_eq!(default_str(Key::TokenPath), "/access_token");
         // Every default of a value given in seconds reads as seconds, and every other default
         // is something its parser takes.

@@ -167,6 +167,10 @@ pub struct TokenPlan {
     pub(crate) audience: Option<String>,
     /// Assertion lifetime.
     pub(crate) lifetime: u64,
+    /// Leave `nbf` out of the assertion.
+    pub(crate) omit_nbf: bool,
+    /// A certificate with fewer days than this left gets a warning whenever it signs.
+    pub(crate) warn_expiry_days: u64,
     /// Extra claims.
     pub(crate) claims: Map<String, Value>,
     /// Grant.
@@ -185,6 +189,8 @@ pub struct TokenPlan {
     pub(crate) shape: ResponseShape,
     /// Whole-exchange limit.
     pub(crate) timeout: Duration,
+    /// Retries after a failure worth retrying.
+    pub(crate) retries: u32,
     /// Extra CAs.
     pub(crate) ca_file: Option<PathBuf>,
     /// The template, if any.
@@ -205,7 +211,8 @@ fn registered_claim_flag(name: &str) -> Option<&'static str> {
         "sub" => "use --subject",
         "aud" => "use --audience",
         "exp" => "use --lifetime",
-        "iat" | "nbf" => "it is always the current time",
+        "iat" => "it is always the current time",
+        "nbf" => "it is always the current time (--no-nbf leaves it out)",
         "jti" => "it is a fresh UUID for every assertion",
         _ => return None,
     })
@@ -371,6 +378,8 @@ impl TokenPlan {
             omit_subject: template.as_ref().is_some_and(|t| t.omit_subject),
             audience: s.str(Key::Audience).map(String::from),
             lifetime,
+            omit_nbf: s.flag(Key::NoNbf),
+            warn_expiry_days: s.days_or_default(Key::WarnExpiry)?,
             claims,
             grant,
             token_url: s.str(Key::TokenUrl).map(String::from),
@@ -383,6 +392,7 @@ impl TokenPlan {
                 default_ttl: s.secs_or_default(Key::DefaultTtl)?,
             },
             timeout: Duration::from_secs(timeout),
+            retries: s.parse_or_default::<u32>(Key::Retries)?,
             ca_file: s.path(Key::CaFile),
             external: external(s, env)?,
             template,
@@ -564,6 +574,7 @@ impl TokenPlan {
             subject,
             audience,
             lifetime: self.lifetime,
+            omit_nbf: self.omit_nbf,
             extra,
         })
     }
@@ -612,6 +623,7 @@ impl TokenPlan {
             timeout: self.timeout,
             ca_file: self.ca_file.clone(),
             shape: self.shape.clone(),
+            retries: self.retries,
         })
     }
 

@@ -179,6 +179,51 @@ fn claims_are_as_asked_and_jti_is_fresh() {
     assert_ne!(jti, b.claims["jti"].as_str().unwrap());
 }
 
+/// --no-nbf, from the flag, a profile or a template (some validators refuse a fresh nbf).
+#[test]
+fn r20_no_nbf_leaves_nbf_out_from_a_flag_or_a_template() {
+    let sb = Sandbox::new();
+    let base = [
+        "--key",
+        &fixture_str("p256.pkcs8.pem"),
+        "--client-id",
+        "c",
+        "--audience",
+        "https://idp.example/token",
+    ];
+    let with = decode(&assert_ok(&sb, &base)).claims;
+    assert_eq!(with["nbf"], with["iat"], "nbf is sent unless asked otherwise");
+    let without = decode(&assert_ok(&sb, &[&base[..], &["--no-nbf"]].concat())).claims;
+    assert!(without.get("nbf").is_none(), "{without:?}");
+    assert!(without.get("iat").is_some() && without.get("exp").is_some());
+    let t = sb.path().join("no-nbf.toml");
+    std::fs::write(
+        &t,
+        "name = \"no-nbf\"\ndescription = \"a validator that refuses nbf\"\ndocs = []\ngrant = \"client-credentials\"\nno_nbf = true\n",
+    )
+    .unwrap();
+    let from_template = decode(&assert_ok(
+        &sb,
+        &[&base[..], &["--template", t.to_str().unwrap()]].concat(),
+    ))
+    .claims;
+    assert!(from_template.get("nbf").is_none(), "{from_template:?}");
+    // the token flow too: the embedded issuer takes an assertion without nbf, as from MSAL
+    let iss = issuer_trusting("c", "p256.pkcs8.pem", None);
+    let o = sb
+        .token_cmd("p256.pkcs8.pem", "c", iss.token_url())
+        .args(["--no-nbf", "--no-cache"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sent = url::form_urlencoded::parse(iss.recorded()[0].body.as_bytes())
+        .find(|(k, _)| k == "client_assertion")
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(decode(&sent).claims.get("nbf").is_none());
+}
+
 #[test]
 fn default_lifetime_is_120_and_issuer_subject_override() {
     let sb = Sandbox::new();

@@ -310,6 +310,53 @@ fn output_formats_parse() {
     }
 }
 
+/// kubectl sets KUBERNETES_EXEC_INFO from the kubeconfig's exec.apiVersion and refuses an answer
+/// in another version.
+#[test]
+fn r20_exec_credential_answers_in_the_version_kubectl_asks_for() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    let api = |info: &str| -> Value {
+        let o = cmd(&sb, &iss, &["--format", "exec-credential"])
+            .env("KUBERNETES_EXEC_INFO", info)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_str(&stdout(&o)).unwrap()
+    };
+    for version in ["v1beta1", "v1"] {
+        let info = format!(
+            r#"{{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/{version}","spec":{{"interactive":false}}}}"#
+        );
+        let ec = api(&info);
+        assert_eq!(ec["apiVersion"], format!("client.authentication.k8s.io/{version}"));
+        assert_eq!(ec["kind"], "ExecCredential");
+        assert!(ec["status"]["token"].as_str().is_some_and(|t| !t.is_empty()));
+    }
+    // no apiVersion in it: v1
+    assert_eq!(
+        api(r#"{"kind":"ExecCredential"}"#)["apiVersion"],
+        "client.authentication.k8s.io/v1"
+    );
+    // a version signet cannot answer in (v1alpha1 was removed in Kubernetes 1.24): exit 2, nothing fetched
+    let before = iss.request_count();
+    for info in [r#"{"apiVersion":"client.authentication.k8s.io/v1alpha1"}"#, "not json"] {
+        let o = cmd(&sb, &iss, &["--format", "exec-credential", "--no-cache"])
+            .env("KUBERNETES_EXEC_INFO", info)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).starts_with("error: KUBERNETES_EXEC_INFO "), "{}", stderr(&o));
+    }
+    assert_eq!(iss.request_count(), before);
+    // other formats do not look at it
+    let o = cmd(&sb, &iss, &[])
+        .env("KUBERNETES_EXEC_INFO", "not json")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 #[test]
 fn github_actions_masks_the_token_first() {
     let sb = Sandbox::new();

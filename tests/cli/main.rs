@@ -10,6 +10,8 @@ mod assert;
 mod cache;
 /// Config file, profiles, layering, completions, verbose logs.
 mod config;
+/// `signet curl`, and the README's `exec` line run as pasted.
+mod curl;
 /// Keys on a PKCS#11 token (SoftHSM2) and in an ssh-agent.
 mod custody;
 /// `--dry-run` and the requests `-v` shows.

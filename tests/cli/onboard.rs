@@ -246,6 +246,68 @@ fn expired_and_not_yet_valid_certificates_exit_3_and_expiry_warns() {
     );
 }
 
+/// --warn-expiry is a setting of every command that signs (default 14 days), not only of `check`.
+/// The fixture certificate ends in 2036: a limit of 100000 days (274 years) puts it inside.
+#[test]
+fn r20_warn_expiry_applies_to_every_signing_command() {
+    let sb = Sandbox::new();
+    let key = fixture_str("rsa2048.pkcs8.pem");
+    let cert = fixture_str("rsa2048.crt.pem");
+    let iss = issuer_trusting("c", "rsa2048.pkcs8.pem", Some("rsa2048.crt.pem"));
+    let signing = [
+        "--key",
+        &key,
+        "--cert",
+        &cert,
+        "--client-id",
+        "c",
+        "--token-url",
+        iss.token_url(),
+    ];
+    let run = |cmd: &str, extra: &[&str]| {
+        let o = sb
+            .signet()
+            .arg(cmd)
+            .args(signing)
+            .args(["--no-cache"].iter().filter(|_| cmd == "token"))
+            .args(extra)
+            .output()
+            .unwrap();
+        (o.status.code(), stderr(&o))
+    };
+    for cmd in ["assert", "token", "check"] {
+        let (code, err) = run(cmd, &[]);
+        assert_eq!(code, Some(0), "{cmd}: {err}");
+        assert!(!err.contains("expires in"), "{cmd}, default 14 days: {err}");
+        let (code, err) = run(cmd, &["--warn-expiry", "100000"]);
+        assert_eq!(code, Some(0), "{cmd}: {err}");
+        assert_eq!(
+            err.lines()
+                .filter(|l| l.starts_with("warning: the certificate") && l.contains("expires in"))
+                .count(),
+            1,
+            "{cmd}: one warning: {err}"
+        );
+    }
+    // from a profile, and the bad value names its origin
+    let cfg = sb.path().join("config.toml");
+    std::fs::write(&cfg, "[profile.default]\nwarn_expiry = 100000\n").unwrap();
+    let o = sb
+        .signet()
+        .args(["--config", cfg.to_str().unwrap(), "assert"])
+        .args(signing)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && stderr(&o).contains("expires in"),
+        "{}",
+        stderr(&o)
+    );
+    let (code, err) = run("assert", &["--warn-expiry", "soon"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.starts_with("error: invalid warn_expiry 'soon'"), "{err}");
+}
+
 #[test]
 fn keygen_for_each_algorithm_is_read_back_by_openssl_and_signs() {
     use std::os::unix::fs::PermissionsExt;

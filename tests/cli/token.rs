@@ -356,6 +356,84 @@ fn honours_retry_after_on_429_and_gives_up_within_timeout() {
     assert_eq!(iss.request_count(), before + 1);
 }
 
+fn busy() -> Fault {
+    Fault::Status {
+        status: 503,
+        body: "busy".into(),
+        content_type: "text/plain".into(),
+        retry_after: None,
+    }
+}
+
+/// The contract's "Retries": --retries N (default 3) bounds the attempts, and the error says how many.
+#[test]
+fn r20_a_503_that_lasts_is_tried_four_times_and_the_error_says_so() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("app-1", KEY, Some(CERT));
+    iss.push_faults((0..20).map(|_| busy()));
+    let o = token_cmd(&sb, iss.token_url(), &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(5), "{err}");
+    assert_eq!(iss.request_count(), 4, "default --retries 3: at most 4 attempts");
+    assert!(err.contains("HTTP 503 Service Unavailable after 4 attempts"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let jtis: std::collections::HashSet<_> = iss.recorded().iter().map(|r| r.jti.clone().unwrap()).collect();
+    assert_eq!(jtis.len(), 4, "a fresh assertion for every attempt");
+    // --retries 0: one request
+    let o = token_cmd(&sb, iss.token_url(), &["--retries", "0"]);
+    assert_eq!(o.status.code(), Some(5));
+    assert_eq!(iss.request_count(), 5);
+    assert!(stderr(&o).contains("after 1 attempt"), "{}", stderr(&o));
+    // SIGNET_RETRIES=1: two
+    let o = sb
+        .token_cmd(KEY, "app-1", iss.token_url())
+        .args(["--no-cache", "--cert", &fixture_str(CERT)])
+        .env("SIGNET_RETRIES", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5));
+    assert_eq!(iss.request_count(), 7);
+    assert!(stderr(&o).contains("after 2 attempts"), "{}", stderr(&o));
+    // not a number: a usage error before anything is sent
+    let o = token_cmd(&sb, iss.token_url(), &["--retries", "many"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("retries"), "{}", stderr(&o));
+    assert_eq!(iss.request_count(), 7);
+}
+
+#[test]
+fn r20_connection_refused_is_retried_up_to_retries() {
+    let sb = Sandbox::new();
+    let refused = refused_port();
+    let url = format!("http://127.0.0.1:{}/token", refused.port);
+    let o = token_cmd(&sb, &url, &[]);
+    assert_eq!(o.status.code(), Some(5));
+    assert!(
+        stderr(&o).contains("connection refused (after 4 attempts)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = token_cmd(&sb, &url, &["--retries", "0"]);
+    assert!(
+        stderr(&o).contains("connection refused (after 1 attempt)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn r20_an_unresolvable_host_ends_after_one_attempt() {
+    let sb = Sandbox::new();
+    // .invalid never resolves (RFC 6761)
+    let o = token_cmd(&sb, "https://nonexistent.invalid/token", &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("the host name could not be resolved (after 1 attempt)"),
+        "{err}"
+    );
+}
+
 #[test]
 fn plain_http_to_a_remote_host_is_refused_before_connecting() {
     let sb = Sandbox::new();

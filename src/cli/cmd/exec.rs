@@ -26,11 +26,7 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> CmdResult {
         return Ok(0);
     }
     let token = ctx.client().get_token(&plan).map_err(Failure::Lib)?.token;
-    // Signals are watched before the child starts, so none arrives unforwarded.
-    let pending = Arc::new(AtomicUsize::new(0));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let _ = signal_hook::flag::register_usize(sig, pending.clone(), sig as usize);
-    }
+    let pending = watch_signals();
     let mut cmd = std::process::Command::new(&a.command[0]);
     cmd.args(&a.command[1..]).env(&a.env, token.access_token.expose());
     let mut child = match cmd.spawn() {
@@ -46,6 +42,22 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> CmdResult {
             return Err(Failure::Exit(code));
         }
     };
+    Ok(wait(&mut child, &pending))
+}
+
+/// Starts watching SIGINT and SIGTERM for [`wait`] to forward. Called before the child starts,
+/// so that no signal arrives unforwarded.
+pub fn watch_signals() -> Arc<AtomicUsize> {
+    let pending = Arc::new(AtomicUsize::new(0));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register_usize(sig, pending.clone(), sig as usize);
+    }
+    pending
+}
+
+/// Waits for the child, forwarding the signals [`watch_signals`] caught; its exit code, or
+/// 128+N when signal N ended it (as a shell reports it).
+pub fn wait(child: &mut std::process::Child, pending: &AtomicUsize) -> i32 {
     loop {
         let sig = pending.swap(0, Ordering::SeqCst);
         if sig != 0 {
@@ -57,10 +69,10 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> CmdResult {
         match child.try_wait() {
             Ok(Some(status)) => {
                 use std::os::unix::process::ExitStatusExt;
-                return Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)));
+                return status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
             }
             Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
-            Err(_) => return Ok(1),
+            Err(_) => return 1,
         }
     }
 }

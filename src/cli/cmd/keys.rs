@@ -122,9 +122,6 @@ pub fn check(ctx: &Ctx, a: CheckArgs) -> CmdResult {
             signet::clock::rfc3339(c.not_after()),
             signet::clock::human_duration(left)
         ));
-        if left < a.warn_expiry * 86400 {
-            ctx.warn(&format!("the certificate expires within {} days", a.warn_expiry));
-        }
         report["certificate"] = json!({"subject": c.subject(), "sha1": c.hex_sha1(), "not_after": signet::clock::rfc3339(c.not_after()), "expires_in": left});
     }
     if let Some(t) = plan.template() {

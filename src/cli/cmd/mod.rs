@@ -3,6 +3,7 @@
 pub mod assert;
 pub mod cache;
 pub mod config;
+pub mod curl;
 pub mod demo;
 pub mod exec;
 pub mod inspect;

@@ -18,6 +18,10 @@ pub fn run(ctx: &Ctx, a: TokenArgs) -> CmdResult {
     let r = resolve(ctx, token_flag_layer(&a)?)?;
     let format = r.settings.parse_or_default::<Format>(Key::Format)?;
     let header_name = r.settings.str(Key::HeaderName).map(String::from);
+    let exec_api = match format {
+        Format::ExecCredential => output::exec_credential_version(&ctx.env)?,
+        _ => output::EXEC_CREDENTIAL_V1,
+    };
     let plan = plan(ctx, r)?;
     if a.dry_run {
         output::stdout(&ctx.client().dry_run(&plan)?.render());
@@ -31,6 +35,7 @@ pub fn run(ctx: &Ctx, a: TokenArgs) -> CmdResult {
         header_name.as_deref(),
         served.from_cache,
         signet::clock::now(),
+        exec_api,
     ));
     Ok(0)
 }

@@ -1,0 +1,167 @@
+//! `signet curl`: run curl with the token's header read from a pipe (`--header @/dev/fd/N`), so
+//! the token is in neither curl's argv (which `ps` shows every user of the host) nor its
+//! environment, and never on disk.
+
+use crate::cli::args::CurlArgs;
+use crate::cli::cmd::exec;
+use crate::cli::output::{self, Format};
+use crate::cli::{flag_layer, resolve, CmdResult, Ctx, Failure};
+use signet::config::{ConfigError, Key, Origin, Raw};
+use signet::env::EnvVars;
+use std::io::Write;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+
+pub fn run(ctx: &Ctx, a: CurlArgs) -> CmdResult {
+    // Everything that can be refused is refused before a token is fetched.
+    check_url(&a.url)?;
+    if let Some(m) = &a.request {
+        check_method(m)?;
+    }
+    let curl = find_on_path("curl", ctx.env.get(EnvVars::PATH)).ok_or_else(not_installed)?;
+    let mut flags = flag_layer(&a.signing, &a.exchange)?;
+    if let Some(h) = &a.header_name {
+        flags.insert(Key::HeaderName, (Raw::Str(h.clone()), Origin::Flag));
+    }
+    let r = resolve(ctx, flags)?;
+    // A template's header (1E's X-Tachyon-Authenticate, JD Edwards' jde-AIS-Auth) as `--format header` uses it.
+    let header_name = r.settings.str(Key::HeaderName).map(String::from);
+    let plan = crate::cli::cmd::token::plan(ctx, r)?;
+    let token = ctx.client().get_token(&plan).map_err(Failure::Lib)?.token;
+    // `curl -v` prints the header it sends: on GitHub Actions the runner masks it in the log.
+    output::github_mask(&ctx.env, token.access_token.expose());
+    let header = signet::Secret::new(output::render_token(
+        &token,
+        Format::Header,
+        header_name.as_deref(),
+        false,
+        0,
+        output::EXEC_CREDENTIAL_V1,
+    ));
+    drop(token);
+
+    let (read_end, write_end) = pipe().map_err(|e| ConfigError::Usage(format!("cannot make a pipe for curl: {e}")))?;
+    let fd: RawFd = std::os::fd::AsRawFd::as_raw_fd(&read_end);
+    let mut cmd = std::process::Command::new(&curl);
+    cmd.arg("--header").arg(format!("@/dev/fd/{fd}"));
+    if let Some(m) = &a.request {
+        cmd.arg("--request").arg(m);
+    }
+    cmd.args(&a.curl_args).arg("--url").arg(&a.url);
+    // SAFETY: fcntl is async-signal-safe; it runs in the child between fork and exec, on the
+    // descriptor this function owns, so that curl (and only curl) inherits the read end.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let pending = exec::watch_signals();
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_installed().into()),
+        Err(e) => {
+            output::error(&format!("{}: cannot be started: {e}", curl.display()), None);
+            return Err(Failure::Exit(126));
+        }
+    };
+    drop(read_end);
+    // Written while curl reads it, in a thread, so a header larger than the pipe's buffer cannot
+    // stop signals from being forwarded. Curl ending without reading it is a broken pipe, not an
+    // error of signet's: curl's exit code says what happened.
+    let writer = std::thread::spawn(move || {
+        let mut w = std::fs::File::from(write_end);
+        let _ = w.write_all(header.expose().as_bytes());
+    });
+    let code = exec::wait(&mut child, &pending);
+    let _ = writer.join();
+    Ok(code)
+}
+
+fn not_installed() -> ConfigError {
+    ConfigError::Usage(
+        "curl is not installed (no curl on PATH): install it (e.g. apt-get install curl), or use signet exec".into(),
+    )
+}
+
+/// The URL must be one a bearer token may travel to: https, or http to a loopback host.
+fn check_url(url: &str) -> Result<(), ConfigError> {
+    let u = url::Url::parse(url)
+        .map_err(|e| ConfigError::Usage(format!("invalid --url '{}': {e}", signet::text::sanitize(url, 200))))?;
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" if signet::exchange::is_loopback(&u) => Ok(()),
+        "http" => Err(ConfigError::Usage(format!(
+            "refusing to send the token over plain http to {}: use https (plain http is allowed only for loopback hosts)",
+            signet::text::sanitize(url, 200)
+        ))),
+        s => Err(ConfigError::Usage(format!(
+            "--url '{}': scheme '{s}' is not http(s)",
+            signet::text::sanitize(url, 200)
+        ))),
+    }
+}
+
+/// An HTTP method is a token (RFC 9110 §9.1): letters, digits and a few marks, nothing curl
+/// could read as another option.
+fn check_method(m: &str) -> Result<(), ConfigError> {
+    let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if m.is_empty() || m.starts_with('-') || !m.chars().all(tchar) {
+        return Err(ConfigError::Usage(format!(
+            "--request '{}' is not an HTTP method (e.g. GET, POST, PUT)",
+            signet::text::sanitize(m, 40)
+        )));
+    }
+    Ok(())
+}
+
+/// The executable `name` in the first folder of `path` that has it, as the shell would find it;
+/// without PATH, the folders execvp uses.
+fn find_on_path(name: &str, path: Option<&str>) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    path.unwrap_or("/usr/local/bin:/usr/bin:/bin")
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(name))
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}
+
+/// A pipe whose two ends are closed on exec (the read end is opened up for curl alone).
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two descriptors into the array it is given, which this function then owns.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and are owned by nothing else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_methods() {
+        assert!(check_url("https://api.example.com/x").is_ok());
+        assert!(check_url("http://127.0.0.1:8080/").is_ok());
+        assert!(check_url("http://api.example.com/").is_err());
+        assert!(check_url("file:///etc/passwd").is_err());
+        assert!(check_url("api.example.com").is_err());
+        for m in ["GET", "POST", "PROPFIND"] {
+            assert!(check_method(m).is_ok(), "{m}");
+        }
+        for m in ["", "-o", "GET /x", "GET\n"] {
+            assert!(check_method(m).is_err(), "{m:?}");
+        }
+    }
+
+    #[test]
+    fn path_lookup() {
+        assert!(find_on_path("sh", Some("/nonexistent:/bin:/usr/bin")).is_some());
+        assert!(find_on_path("sh", Some("/nonexistent")).is_none());
+    }
+}
