@@ -6,7 +6,7 @@ mod cmd;
 mod exit;
 mod output;
 
-use args::{Cli, Command, ExchangeArgs, SigningArgs};
+use args::{Command, ExchangeArgs, SigningArgs};
 use exit::Exit;
 use signet::config::{self, ConfigError, Key, Layer, Origin, Raw};
 use signet::env::{Env, EnvVars};
@@ -118,7 +118,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Templates(c) => cmd::templates::run(&ctx, c),
         Command::Config(c) => cmd::config::run(&ctx, c),
         Command::Completions { shell } => {
-            let mut c = <Cli as clap::CommandFactory>::command();
+            let mut c = args::command();
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut c, "signet", &mut buf);
             output::stdout(&String::from_utf8_lossy(&buf));
@@ -132,7 +132,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Check(a) => cmd::keys::check(&ctx, a),
         Command::Manpage => {
             let mut buf = Vec::new();
-            let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            let page = clap_mangen::Man::new(args::command());
             match page.render(&mut buf) {
                 Ok(()) => {
                     output::stdout(&String::from_utf8_lossy(&buf));

@@ -20,6 +20,8 @@ mod faults;
 mod federation;
 /// The shared cache on Redis (fleet).
 mod fleet;
+/// `--help` and the man pages.
+mod help;
 /// `signet inspect`.
 mod inspect;
 /// Nothing secret in any output.
