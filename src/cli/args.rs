@@ -110,7 +110,8 @@ fn hot_command(args: &[OsString]) -> Option<clap::Command> {
     long_about = None,
     after_help = "Exit codes: 0 ok, 2 usage/config, 3 key/certificate, 4 endpoint refused, 5 exchange failed.\n\
         A setting comes from its flag, else its environment variable (shown as [env: …] where it has one), \
-        else the config profile, else the template, else its default.\nDocs: README.md."
+        else the config profile, else the template, else its default.\n\
+        Docs: README.md; a man page per command (man signet-token, man signet-cache-list)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -175,9 +176,17 @@ pub enum Command {
     Check(CheckArgs),
     /// Run the embedded issuer on 127.0.0.1 (for offline tests of your own setup) until killed
     Issuer(IssuerArgs),
-    /// Print the man page (roff) on stdout; `make man` writes it to target/man/signet.1
+    /// Print the man page (roff) on stdout, or write one page per command into --dir
+    /// (`make man`: target/man/signet.1, signet-token.1, …)
     #[command(hide = true)]
-    Manpage,
+    Manpage(ManpageArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ManpageArgs {
+    /// Write signet.1 and a page per command (signet-token.1, signet-cache-list.1, …) into DIR
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Default, Clone)]

@@ -1,5 +1,5 @@
-//! `--help` (issue 20, item 10): options grouped under headings, each command showing only the
-//! flags it uses.
+//! `--help` and the man pages (issue 20, item 10): options grouped under headings, each command
+//! showing only the flags it uses, and a man page for every page the others refer to.
 
 use crate::common::*;
 use std::collections::BTreeMap;
@@ -100,4 +100,66 @@ fn r20_assert_help_lists_no_flag_that_assert_does_not_use() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn r20_every_man_page_referred_to_exists() {
+    let sb = Sandbox::new();
+    let dir = sb.path().join("man");
+    let o = sb
+        .signet()
+        .args(["manpage", "--dir", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pages: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    for p in [
+        "signet.1",
+        "signet-token.1",
+        "signet-assert.1",
+        "signet-cache.1",
+        "signet-cache-list.1",
+    ] {
+        assert!(pages.iter().any(|x| x == p), "{p}: {pages:?}");
+    }
+    assert!(
+        !pages.iter().any(|p| p.contains("manpage") || p.ends_with("-help.1")),
+        "{pages:?}"
+    );
+    let mut refs = 0;
+    for p in &pages {
+        // roff writes a hyphen as \-.
+        let text = std::fs::read_to_string(dir.join(p)).unwrap().replace("\\-", "-");
+        for (i, _) in text.match_indices("(1)") {
+            let name: String = text[..i]
+                .chars()
+                .rev()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            if name.starts_with("signet") {
+                refs += 1;
+                assert!(dir.join(format!("{name}.1")).exists(), "{p} refers to {name}(1)");
+            }
+        }
+    }
+    assert!(refs >= 10, "{refs} references");
+    // A subcommand's page has its own options, under its synopsis name.
+    let token = std::fs::read_to_string(dir.join("signet-token.1"))
+        .unwrap()
+        .replace("\\-", "-");
+    assert!(
+        token.contains("signet-token") && token.contains("--token-url"),
+        "{token}"
+    );
+    let assert_page = std::fs::read_to_string(dir.join("signet-assert.1"))
+        .unwrap()
+        .replace("\\-", "-");
+    assert!(!assert_page.contains("--cache-dir"), "{assert_page}");
 }
