@@ -129,19 +129,21 @@ fuzz: fuzz-build
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
-## The man page, from the clap definitions.
-man:
+## The man pages, from the clap definitions: signet.1 and one per command (signet-token.1,
+## signet-cache-list.1, …), written by the release binary that `make package` ships, so they
+## describe that binary and cost no second (debug) build.
+man: release
 	@mkdir -p target/man
-	$(CARGO) run --quiet -- manpage > target/man/signet.1
-	@echo "wrote target/man/signet.1 (view: man -l target/man/signet.1)"
+	target/release/signet manpage --dir target/man
+	@echo "view: man -l target/man/signet-token.1"
 
-completions:
+completions: release
 	@mkdir -p target/completions
-	$(CARGO) run --quiet -- completions bash > target/completions/signet.bash
-	$(CARGO) run --quiet -- completions zsh > target/completions/_signet
-	$(CARGO) run --quiet -- completions fish > target/completions/signet.fish
+	target/release/signet completions bash > target/completions/signet.bash
+	target/release/signet completions zsh > target/completions/_signet
+	target/release/signet completions fish > target/completions/signet.fish
 
-## A Debian package (cargo-deb): binary, man page, completions, README. Install: apt install ./target/debian/signet_*.deb
+## A Debian package (cargo-deb): binary, man pages, completions, README. Install: apt install ./target/debian/signet_*.deb
 package: man completions release
 	@command -v cargo-deb >/dev/null || $(CARGO) install cargo-deb --version 3.8.0 --locked
 	$(CARGO) deb --no-build

@@ -60,6 +60,12 @@ pub struct Template {
     /// Longer explanation for `templates show`.
     #[serde(default)]
     pub notes: Option<String>,
+    /// How the provider is told to trust the key or certificate, as commands to run (JD Edwards:
+    /// `keytool -importcert` into the HTML server's keystore), for `templates show`. A field of
+    /// its own rather than part of `notes`: it is the step after `signet keygen`, and the one
+    /// users look for.
+    #[serde(default)]
+    pub register: Option<String>,
     /// Grant.
     pub grant: String,
     /// Token URL pattern.
@@ -213,6 +219,53 @@ impl Template {
             }
         }
         Ok(())
+    }
+
+    /// The certificate and key ids this template sends in an assertion's header, each with when
+    /// it is sent: `kid`, `kid with --var kid_format=x5t` (a variable's other choice),
+    /// `x5t#S256 header`, `x5t header with RS256` (`alg_send`). `signet thumbprint --format all`
+    /// names a template beside an id only when it is listed here, so no label says a template
+    /// uses an id that it never sends.
+    pub fn header_ids(&self) -> Vec<(crate::assertion::KidFrom, String)> {
+        use crate::assertion::KidFrom;
+        let mut out = vec![];
+        let rule = |k: &str| k.parse::<KidFrom>().ok().filter(|r| *r != KidFrom::None);
+        if let Some(k) = &self.kid_from {
+            let names = placeholders(k).unwrap_or_default();
+            match names.as_slice() {
+                [] => out.extend(rule(k).map(|r| (r, "kid".to_string()))),
+                // The whole rule is a variable (1E's kid_format): each value it may take.
+                [name] if *k == format!("{{{name}}}") => {
+                    if let Some(v) = self.vars.get(name) {
+                        let mut values: Vec<&String> = v.default.iter().collect();
+                        values.extend(v.choices.iter().flatten().filter(|c| v.default.as_ref() != Some(*c)));
+                        for c in values {
+                            let when = if v.default.as_ref() == Some(c) {
+                                "kid".to_string()
+                            } else {
+                                format!("kid with --var {name}={c}")
+                            };
+                            out.extend(rule(c).map(|r| (r, when)));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let header = |h: &str| match h {
+            "x5t" => Some(KidFrom::X5t),
+            "x5t#S256" => Some(KidFrom::X5tS256),
+            _ => None,
+        };
+        for h in &self.send {
+            out.extend(header(h).map(|r| (r, format!("{h} header"))));
+        }
+        for (alg, hs) in &self.alg_send {
+            for h in hs {
+                out.extend(header(h).map(|r| (r, format!("{h} header with {alg}"))));
+            }
+        }
+        out
     }
 
     /// The accepted algorithms.
@@ -512,6 +565,29 @@ impl Template {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_ids_are_what_each_template_sends() {
+        use crate::assertion::KidFrom;
+        let ids = |n: &str| load(n).unwrap().header_ids();
+        // AIS checks the JWT against its keystore: no kid, no x5t (issue 20, item 9).
+        assert!(ids("jde-ais").is_empty());
+        assert_eq!(
+            ids("1e"),
+            [
+                (KidFrom::HexSha1, "kid".to_string()),
+                (KidFrom::X5t, "kid with --var kid_format=x5t".to_string())
+            ]
+        );
+        assert_eq!(
+            ids("entra-id"),
+            [
+                (KidFrom::X5tS256, "x5t#S256 header".to_string()),
+                (KidFrom::X5t, "x5t header with RS256".to_string())
+            ]
+        );
+        assert_eq!(ids("keycloak"), [(KidFrom::SpkiS256, "kid".to_string())]);
+    }
 
     fn sample(v: &Var) -> String {
         match v.kind {

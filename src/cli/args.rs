@@ -31,8 +31,53 @@ pub fn parse_from(args: Vec<OsString>) -> Result<Cli, clap::Error> {
             return Ok(cli);
         }
     }
-    Cli::try_parse_from(args)
+    command()
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m))
 }
+
+/// The whole command as help, the man pages and completions show it: the derived one, with the
+/// flags `assert` shares with `token` but does not use hidden from `assert` ([`NOT_FOR_ASSERT`]).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command().mut_subcommand("assert", |c| {
+        NOT_FOR_ASSERT.iter().fold(c, |c, id| c.mut_arg(*id, |a| a.hide(true)))
+    })
+}
+
+/// `assert` signs and sends nothing, so of the exchange flags only `--token-url` (the default
+/// audience) and `--scope` (a template may put scopes in the assertion, as Google's do) change
+/// what it prints; the cache flags and the external-assertion flags change nothing. They stay
+/// accepted, so that one set of flags kept for `token` still works with `assert` (and parsing is
+/// what it was), but `assert --help`, its man page and its completions do not list them.
+const NOT_FOR_ASSERT: &[&str] = &[
+    "grant",
+    "param",
+    "token_path",
+    "request_header",
+    "default_ttl",
+    "timeout",
+    "retries",
+    "ca_file",
+    "cache_dir",
+    "cache_url",
+    "cache_key_file",
+    "no_cache",
+    "force_refresh",
+    "min_ttl",
+    "assertion_file",
+    "assertion_from",
+    "assertion_env",
+];
+
+/// Help headings: each command's options are grouped by what they are about. A struct's
+/// `next_help_heading` names the group its fields fall into unless a field names another (new
+/// fields land in the struct's group); a command's own fields after a flattened struct name
+/// theirs, since clap keeps the last group for what follows.
+const KEY: &str = "Key";
+/// See [`KEY`].
+const CACHE: &str = "Cache";
+/// See [`KEY`].
+const OUTPUT: &str = "Output";
 
 /// The parser for `token` or `assert` alone, when the command line names one of them.
 fn hot_command(args: &[OsString]) -> Option<clap::Command> {
@@ -66,7 +111,8 @@ fn hot_command(args: &[OsString]) -> Option<clap::Command> {
     long_about = None,
     after_help = "Exit codes: 0 ok, 2 usage/config, 3 key/certificate, 4 endpoint refused, 5 exchange failed.\n\
         A setting comes from its flag, else its environment variable (shown as [env: …] where it has one), \
-        else the config profile, else the template, else its default.\nDocs: README.md."
+        else the config profile, else the template, else its default.\n\
+        Docs: README.md; a man page per command (man signet-token, man signet-cache-list)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -77,6 +123,7 @@ pub struct Cli {
 
 /// The flags every command takes, before or after its name.
 #[derive(Args, Debug)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// More logging on stderr (-v steps, -vv details); secrets are always redacted
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -133,9 +180,17 @@ pub enum Command {
     Check(CheckArgs),
     /// Run the embedded issuer on 127.0.0.1 (for offline tests of your own setup) until killed
     Issuer(IssuerArgs),
-    /// Print the man page (roff) on stdout; `make man` writes it to target/man/signet.1
+    /// Print the man page (roff) on stdout, or write one page per command into --dir
+    /// (`make man`: target/man/signet.1, signet-token.1, …)
     #[command(hide = true)]
-    Manpage,
+    Manpage(ManpageArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ManpageArgs {
+    /// Write signet.1 and a page per command (signet-token.1, signet-cache-list.1, …) into DIR
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// The shell expands `$SIGNET_TOKEN` before signet runs (to nothing): say how to pass it on.
@@ -145,23 +200,33 @@ signet exec … -- sh -c 'printf \"Authorization: Bearer %s\\n\" \"$SIGNET_TOKEN
 (printf is the shell's own, so the token is in no process's arguments). For curl, signet curl --url URL does this.";
 
 #[derive(Args, Debug, Default, Clone)]
+#[command(next_help_heading = "Assertion")]
 pub struct SigningArgs {
+    #[arg(help_heading = KEY)]
     #[arg(long, value_name = Key::Key.value_name(), help = Key::Key.help())]
     pub key: Vec<String>,
+    #[arg(help_heading = KEY)]
     #[arg(long, value_name = Key::KeyPassphraseFile.value_name(), help = Key::KeyPassphraseFile.help())]
     pub key_passphrase_file: Option<PathBuf>,
+    #[arg(help_heading = KEY)]
     #[arg(long, value_name = Key::Cert.value_name(), help = Key::Cert.help())]
     pub cert: Vec<PathBuf>,
+    #[arg(help_heading = KEY)]
     #[arg(long, value_name = Key::Kid.value_name(), help = Key::Kid.help())]
     pub kid: Option<String>,
+    #[arg(help_heading = KEY)]
     #[arg(long, value_name = Key::KidFrom.value_name(), help = Key::KidFrom.help())]
     pub kid_from: Option<String>,
+    #[arg(help_heading = KEY)]
     #[arg(long, help = Key::X5t.help())]
     pub x5t: bool,
+    #[arg(help_heading = KEY)]
     #[arg(long, help = Key::X5tS256.help())]
     pub x5t_s256: bool,
+    #[arg(help_heading = KEY)]
     #[arg(long, help = Key::X5c.help())]
     pub x5c: bool,
+    #[arg(help_heading = KEY)]
     #[arg(long, value_name = Key::Alg.value_name(), help = Key::Alg.help())]
     pub alg: Option<String>,
     #[arg(long, value_name = Key::ClientId.value_name(), help = Key::ClientId.help())]
@@ -193,6 +258,7 @@ pub struct SigningArgs {
 }
 
 #[derive(Args, Debug, Default, Clone)]
+#[command(next_help_heading = "Exchange")]
 pub struct ExchangeArgs {
     #[arg(long, value_name = Key::TokenUrl.value_name(), help = Key::TokenUrl.help())]
     pub token_url: Option<String>,
@@ -214,16 +280,22 @@ pub struct ExchangeArgs {
     pub retries: Option<String>,
     #[arg(long, value_name = Key::CaFile.value_name(), help = Key::CaFile.help())]
     pub ca_file: Option<PathBuf>,
+    #[arg(help_heading = CACHE)]
     #[arg(long, value_name = Key::CacheDir.value_name(), help = Key::CacheDir.help())]
     pub cache_dir: Option<PathBuf>,
+    #[arg(help_heading = CACHE)]
     #[arg(long, value_name = Key::CacheUrl.value_name(), help = Key::CacheUrl.help())]
     pub cache_url: Option<String>,
+    #[arg(help_heading = CACHE)]
     #[arg(long, value_name = Key::CacheKeyFile.value_name(), help = Key::CacheKeyFile.help())]
     pub cache_key_file: Option<PathBuf>,
+    #[arg(help_heading = CACHE)]
     #[arg(long, help = Key::NoCache.help())]
     pub no_cache: bool,
+    #[arg(help_heading = CACHE)]
     #[arg(long, help = Key::ForceRefresh.help())]
     pub force_refresh: bool,
+    #[arg(help_heading = CACHE)]
     #[arg(long, value_name = Key::MinTtl.value_name(), help = Key::MinTtl.help())]
     pub min_ttl: Option<String>,
 }
@@ -242,8 +314,10 @@ pub struct TokenArgs {
     pub signing: SigningArgs,
     #[command(flatten)]
     pub exchange: ExchangeArgs,
+    #[arg(help_heading = OUTPUT)]
     #[arg(long, value_name = Key::Format.value_name(), help = Key::Format.help())]
     pub format: Option<Format>,
+    #[arg(help_heading = OUTPUT)]
     #[arg(long, value_name = Key::HeaderName.value_name(), help = Key::HeaderName.help())]
     pub header_name: Option<String>,
     /// Sign, and print the request that would be sent (assertions decoded, secrets hidden); send nothing, touch no cache
@@ -258,12 +332,14 @@ pub struct ExecArgs {
     #[command(flatten)]
     pub exchange: ExchangeArgs,
     /// Environment variable that receives the token
+    #[arg(help_heading = OUTPUT)]
     #[arg(long, value_name = "NAME", default_value = "SIGNET_TOKEN")]
     pub env: String,
     /// Sign, and print the token request that would be sent (assertions decoded, secrets hidden); send nothing, touch no cache, run nothing
     #[arg(long)]
     pub dry_run: bool,
     /// The command and its arguments (after --)
+    #[arg(help_heading = Option::<&str>::None)]
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
 }
@@ -422,6 +498,7 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub exchange: ExchangeArgs,
     /// text or json
+    #[arg(help_heading = OUTPUT)]
     #[arg(long, value_name = "FORMAT", default_value = "text")]
     pub format: String,
 }
@@ -472,10 +549,43 @@ mod tests {
         let lean = parse_from(args.clone())
             .map(|c| format!("{c:?}"))
             .map_err(|e| e.to_string());
-        let full = Cli::try_parse_from(args)
+        let full = command()
+            .try_get_matches_from(args)
+            .and_then(|m| Cli::from_arg_matches(&m))
             .map(|c| format!("{c:?}"))
             .map_err(|e| e.to_string());
         (format!("{lean:?}"), format!("{full:?}"))
+    }
+
+    #[test]
+    fn hiding_flags_from_assert_changes_no_parse() {
+        // mut_arg panics on an id that is not there: every hidden id is one of assert's flags.
+        let mut cmd = command();
+        cmd.build();
+        let assert = cmd.find_subcommand("assert").unwrap();
+        for id in NOT_FOR_ASSERT {
+            assert!(
+                assert.get_arguments().any(|a| a.get_id() == *id && a.is_hide_set()),
+                "{id}"
+            );
+        }
+        // The derived command and the shown one read the same lines the same way.
+        for line in [
+            "signet assert --key k --no-cache --min-ttl 5 --grant jwt-bearer --token-url http://127.0.0.1:1/t",
+            "signet assert --cache-dir d --force-refresh",
+        ] {
+            let args: Vec<&str> = line.split_whitespace().collect();
+            let derived = Cli::try_parse_from(args.clone())
+                .map(|c| format!("{c:?}"))
+                .map_err(|e| e.to_string());
+            let shown = command()
+                .try_get_matches_from(args)
+                .and_then(|m| Cli::from_arg_matches(&m))
+                .map(|c| format!("{c:?}"))
+                .map_err(|e| e.to_string());
+            assert!(derived.is_ok(), "{line}: {derived:?}");
+            assert_eq!(derived, shown, "{line}");
+        }
     }
 
     #[test]

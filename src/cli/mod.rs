@@ -7,7 +7,7 @@ mod exit;
 mod output;
 mod secret_flags;
 
-use args::{Cli, Command, ExchangeArgs, SigningArgs};
+use args::{Command, ExchangeArgs, SigningArgs};
 use exit::Exit;
 use signet::config::{self, ConfigError, Key, Layer, Origin, Raw};
 use signet::env::{Env, EnvVars};
@@ -149,7 +149,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Templates(c) => cmd::templates::run(&ctx, c),
         Command::Config(c) => cmd::config::run(&ctx, c),
         Command::Completions { shell } => {
-            let mut c = <Cli as clap::CommandFactory>::command();
+            let mut c = args::command();
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut c, "signet", &mut buf);
             output::stdout(&String::from_utf8_lossy(&buf));
@@ -161,19 +161,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Jwk(a) => cmd::keys::jwk(&ctx, a, false),
         Command::Jwks(a) => cmd::keys::jwk(&ctx, a, true),
         Command::Check(a) => cmd::keys::check(&ctx, a),
-        Command::Manpage => {
-            let mut buf = Vec::new();
-            let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
-            match page.render(&mut buf) {
-                Ok(()) => {
-                    output::stdout(&String::from_utf8_lossy(&buf));
-                    Ok(0)
-                }
-                Err(e) => Err(Failure::Lib(
-                    ConfigError::Usage(format!("cannot render the man page: {e}")).into(),
-                )),
-            }
-        }
+        Command::Manpage(a) => manpages(a.dir.as_deref()),
     };
     match result {
         Ok(code) => std::process::ExitCode::from(code.clamp(0, 255) as u8),
@@ -184,6 +172,64 @@ pub fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(Exit::from(&e) as u8)
         }
     }
+}
+
+/// The man page on stdout, or with `dir` one page per command written into it: signet.1,
+/// signet-token.1, signet-cache-list.1, …, the names the pages' SEE ALSO and COMMANDS sections
+/// give. Each is written to a temporary file in `dir` and renamed into place, so a `make package`
+/// running at the same time never packs a half-written page.
+fn manpages(dir: Option<&std::path::Path>) -> CmdResult {
+    let fail = |what: String, e: std::io::Error| -> Failure {
+        Failure::Lib(
+            ConfigError::Usage(format!(
+                "cannot write the man page {what}: {}",
+                signet::text::io_reason(&e)
+            ))
+            .into(),
+        )
+    };
+    let Some(dir) = dir else {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(args::command())
+            .render(&mut buf)
+            .map_err(|e| fail("to stdout".into(), e))?;
+        output::stdout(&String::from_utf8_lossy(&buf));
+        return Ok(0);
+    };
+    std::fs::create_dir_all(dir).map_err(|e| fail(dir.display().to_string(), e))?;
+    // As clap_mangen::generate_to does (built, so each subcommand knows its full name), but
+    // written atomically, and without a `help` subcommand at any level: clap would list
+    // `signet-cache-help(1)` in signet-cache.1, a page nobody needs.
+    fn without_help(mut cmd: clap::Command) -> clap::Command {
+        let names: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_string()).collect();
+        for n in names {
+            cmd = cmd.mut_subcommand(n, without_help);
+        }
+        cmd.disable_help_subcommand(true)
+    }
+    let mut root = without_help(args::command());
+    root.build();
+    let mut todo = vec![root];
+    let mut written = vec![];
+    while let Some(cmd) = todo.pop() {
+        todo.extend(cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+        let page = clap_mangen::Man::new(cmd);
+        let path = dir.join(page.get_filename());
+        let write = || -> std::io::Result<()> {
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            page.render(&mut tmp)?;
+            tmp.as_file()
+                .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+            tmp.persist(&path).map_err(|e| e.error)?;
+            Ok(())
+        };
+        write().map_err(|e| fail(path.display().to_string(), e))?;
+        written.push(path);
+    }
+    written.sort();
+    let list: Vec<String> = written.iter().map(|p| format!("wrote {}\n", p.display())).collect();
+    output::stdout(&list.concat());
+    Ok(0)
 }
 
 /// The flags as a settings layer.

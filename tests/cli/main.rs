@@ -26,6 +26,8 @@ mod federation;
 mod first_steps;
 /// The shared cache on Redis (fleet).
 mod fleet;
+/// `--help` and the man pages.
+mod help;
 /// `signet inspect`.
 mod inspect;
 /// `signet issuer` as a process in a provider's mode.

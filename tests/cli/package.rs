@@ -20,12 +20,20 @@ fn deb_package_installs_and_runs() {
     // as target/man and target/completions, and cargo-deb maps only build outputs
     // (target/release/...) to another target folder, so they cannot be written elsewhere. Each is
     // written to a temporary file in its folder and renamed into place: a `make man`,
-    // `make completions` or `make package` at the same time never reads a half-written one.
+    // `make completions` or `make package` at the same time never reads a half-written one
+    // (`signet manpage --dir` writes its pages that way itself).
     let run = |args: &[&str]| Command::new(&bin).args(args).output().unwrap().stdout;
+    let man = root.join("target/man");
+    let o = Command::new(&bin)
+        .arg("manpage")
+        .arg("--dir")
+        .arg(&man)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut perm = std::fs::metadata(root).unwrap().permissions();
     for (file, args) in [
-        ("man/signet.1", &["manpage"][..]),
-        ("completions/signet.bash", &["completions", "bash"]),
+        ("completions/signet.bash", &["completions", "bash"][..]),
         ("completions/_signet", &["completions", "zsh"]),
         ("completions/signet.fish", &["completions", "fish"]),
     ] {
@@ -63,6 +71,10 @@ fn deb_package_installs_and_runs() {
     assert!(o.status.success());
     assert_eq!(stdout(&o).trim(), format!("signet {}", env!("CARGO_PKG_VERSION")));
     assert!(inst.join("usr/share/man/man1/signet.1.gz").exists());
+    // r20 item 10: a page per command, as the top page's COMMANDS section names them.
+    for page in ["signet-token.1.gz", "signet-assert.1.gz", "signet-cache-list.1.gz"] {
+        assert!(inst.join("usr/share/man/man1").join(page).exists(), "{page}");
+    }
     assert!(inst.join("usr/share/bash-completion/completions/signet").exists());
     assert!(inst.join("usr/share/fish/vendor_completions.d/signet.fish").exists());
     let info = Command::new("dpkg-deb")

@@ -854,6 +854,31 @@ fn templates_list_and_show() {
     assert!(stderr(&o).contains("kid_rule"), "{}", stderr(&o));
 }
 
+/// r20 item 9: AIS trusts the certificate from a Java keystore on the HTML server, so `templates
+/// show jde-ais` gives the keytool line, the same one as the README's JD Edwards section, and
+/// `keygen` points there.
+#[test]
+fn r20_jde_ais_show_gives_the_readme_keytool_line() {
+    let sb = Sandbox::new();
+    let o = run(&sb, &args(&["templates", "show", "jde-ais"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("keytool -importcert"))
+        .expect("the README's JD Edwards section shows the keytool line");
+    assert!(line.contains("-file cert.cer") && line.contains("-keystore"), "{line}");
+    assert!(out.contains("registering the key:") && out.contains(line), "{out}");
+    let dir = sb.path().join("keys");
+    let o = run(
+        &sb,
+        &args(&["keygen", "--alg", "ES256", "--out", dir.to_str().unwrap()]),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("signet templates show jde-ais"), "{}", stdout(&o));
+}
+
 /// POSTs a form to a loopback URL over a raw TCP connection: (status, body).
 pub fn post_form(url: &str, fields: &[(&str, &str)]) -> (u16, String) {
     use std::io::{Read, Write};

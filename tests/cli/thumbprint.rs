@@ -70,6 +70,84 @@ fn all_lists_every_id_with_its_providers() {
     }
 }
 
+/// Which templates send each id, read from templates/*.toml as text (not through signet's own
+/// template code): `kid_from` (a literal rule, or a variable's default and choices), `send` and
+/// `alg_send`. Keyed by the id's `--kid-from` name.
+fn ids_sent_by_templates() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut by_id: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let t: toml::Table = toml::from_str(&std::fs::read_to_string(entry.path()).unwrap()).unwrap();
+        let name = t["name"].as_str().unwrap().to_string();
+        let mut ids: Vec<String> = vec![];
+        if let Some(k) = t.get("kid_from").and_then(|k| k.as_str()) {
+            if let Some(var) = k.strip_prefix('{').and_then(|k| k.strip_suffix('}')) {
+                let v = &t["vars"][var];
+                ids.extend(v.get("default").and_then(|d| d.as_str()).map(String::from));
+                for c in v.get("choices").and_then(|c| c.as_array()).into_iter().flatten() {
+                    ids.push(c.as_str().unwrap().to_string());
+                }
+            } else {
+                ids.push(k.to_string());
+            }
+        }
+        let mut headers: Vec<&toml::Value> = t.get("send").and_then(|s| s.as_array()).into_iter().flatten().collect();
+        for hs in t
+            .get("alg_send")
+            .and_then(|a| a.as_table())
+            .into_iter()
+            .flat_map(|a| a.values())
+        {
+            headers.extend(hs.as_array().unwrap());
+        }
+        for h in headers {
+            match h.as_str().unwrap() {
+                "x5t" => ids.push("x5t".into()),
+                "x5t#S256" => ids.push("x5t-s256".into()),
+                _ => {}
+            }
+        }
+        for id in ids.into_iter().filter(|i| i != "none") {
+            by_id.entry(id).or_default().insert(name.clone());
+        }
+    }
+    by_id
+}
+
+#[test]
+fn all_names_only_the_templates_that_send_each_id() {
+    let sb = Sandbox::new();
+    let out = run(&sb, &["--cert", &fixture_str("rsa2048.crt.pem"), "--format", "all"]);
+    let expected = ids_sent_by_templates();
+    // The templates that send something are a few; the check below would pass trivially without them.
+    assert!(
+        expected.get("x5t").is_some_and(|t| t.contains("entra-id")),
+        "{expected:?}"
+    );
+    let mut id = String::new();
+    let mut seen = 0;
+    for line in out.lines() {
+        if !line.starts_with(' ') && !line.starts_with("certificate:") {
+            id = line.split_whitespace().next().unwrap().to_string();
+        }
+        if let Some(list) = line.trim().strip_prefix("templates: ") {
+            seen += 1;
+            let named: std::collections::BTreeSet<String> = if list == "none" {
+                Default::default()
+            } else {
+                // "entra-id (x5t header with RS256), 1e (kid with --var kid_format=x5t)"
+                list.split("), ")
+                    .map(|t| t.split(" (").next().unwrap().to_string())
+                    .collect()
+            };
+            assert_eq!(named, expected.get(&id).cloned().unwrap_or_default(), "{id}: {out}");
+        }
+    }
+    assert_eq!(seen, 5, "{out}");
+    // r20 item 9: AIS checks the certificate from its keystore and sends neither kid nor x5t.
+    assert!(!out.contains("JD Edwards") && !out.contains("jde-ais"), "{out}");
+}
+
 #[test]
 fn jwk_thumbprint_of_certificate_equals_the_keys() {
     let sb = Sandbox::new();

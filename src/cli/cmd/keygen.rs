@@ -209,6 +209,15 @@ pub fn run(ctx: &Ctx, a: KeygenArgs) -> CmdResult {
     out.push_str(
         "\nregister cert.cer (or the JWK from `signet jwk --key key.pem --cert cert.pem`) with your provider\n",
     );
+    // Templates whose provider takes the certificate another way (JD Edwards: a Java keystore on
+    // the HTML server) say how; name them, so nobody looks for a registration page that AIS lacks.
+    for (name, _) in signet::template::BUILTIN {
+        if signet::template::load(name).is_ok_and(|t| t.register.is_some()) {
+            out.push_str(&format!(
+                "for {name}, see `signet templates show {name}` (how it trusts the certificate)\n"
+            ));
+        }
+    }
     output::stdout(&out);
     Ok(0)
 }

@@ -87,6 +87,9 @@ fn render(t: &signet::template::Template) -> String {
     if let Some(n) = &t.notes {
         o.push_str(&format!("\n{}\n", n.trim()));
     }
+    if let Some(r) = &t.register {
+        o.push_str(&format!("\nregistering the key:\n{}\n", r.trim_matches('\n')));
+    }
     if !t.hints.is_empty() {
         o.push_str("\nerror hints for: ");
         o.push_str(&t.hints.keys().cloned().collect::<Vec<_>>().join(", "));

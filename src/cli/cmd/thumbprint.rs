@@ -5,26 +5,36 @@ use crate::cli::{output, CmdResult, Ctx};
 use signet::config::ConfigError;
 use signet::key::{self, Certificate, KeyError, KidFrom};
 
-/// (id, providers that use it); the id is printed by its `--kid-from` name.
+/// (id, who uses it outside signet's templates); the id is printed by its `--kid-from` name.
+/// The templates that send an id are not written here but read from the templates themselves
+/// ([`template_uses`]), so a label cannot name a template that sends no such id.
 const USES: &[(KidFrom, &str)] = &[
     (
         KidFrom::HexSha1,
         "Windows certificate store, 1E (Get-1ECertificateThumbprint), Entra portal 'Thumbprint'; signet's default kid",
     ),
-    (
-        KidFrom::X5t,
-        "Entra ID with RS256 (ADFS, Azure Stack), JD Edwards x5t header",
-    ),
-    (
-        KidFrom::X5tS256,
-        "Entra ID with PS256 (what MSAL sends), x5t#S256 header",
-    ),
+    (KidFrom::X5t, "ADFS and Azure Stack (x5t header)"),
+    (KidFrom::X5tS256, "Entra ID with PS256 (what MSAL sends)"),
     (KidFrom::SpkiS256, "Keycloak (kid of an imported certificate)"),
     (
         KidFrom::Jwk,
-        "Okta, Auth0, any JWKS (RFC 7638 JWK thumbprint); signet's kid without a certificate",
+        "Okta, any JWKS (RFC 7638 JWK thumbprint); signet's kid without a certificate",
     ),
 ];
+
+/// Every id a built-in template sends, with the template and when it does: `(X5t, "entra-id
+/// (x5t header with RS256)")`.
+fn template_uses() -> Vec<(KidFrom, String)> {
+    let mut uses = vec![];
+    for (name, _) in signet::template::BUILTIN {
+        // A built-in template always parses (a unit test loads each one).
+        let Ok(t) = signet::template::load(name) else { continue };
+        for (rule, when) in t.header_ids() {
+            uses.push((rule, format!("{name} ({when})")));
+        }
+    }
+    uses
+}
 
 /// The id a `--format` value asks for: a kid rule's name, or `hex` / `x5t#s256` as people
 /// write them; `none` is not an id.
@@ -76,10 +86,23 @@ fn load_cert(ctx: &Ctx, a: &ThumbprintArgs) -> Result<Certificate, signet::Error
 /// Every id of a certificate, labelled with the providers that use it.
 pub fn all_ids(cert: &Certificate) -> String {
     let mut out = format!("certificate: {}\n", cert.subject());
+    let by_templates = template_uses();
     for (rule, uses) in USES {
         let name = rule.as_str();
         let v = cert.id(*rule).unwrap_or_else(|| "(unsupported key type)".into());
-        out.push_str(&format!("{name:<10} {v}\n           used by: {uses}\n"));
+        let templates: Vec<&str> = by_templates
+            .iter()
+            .filter(|(r, _)| r == rule)
+            .map(|(_, t)| t.as_str())
+            .collect();
+        let templates = if templates.is_empty() {
+            "none".to_string()
+        } else {
+            templates.join(", ")
+        };
+        out.push_str(&format!(
+            "{name:<10} {v}\n           used by: {uses}\n           templates: {templates}\n"
+        ));
     }
     out
 }
