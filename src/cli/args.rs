@@ -358,6 +358,9 @@ pub struct CurlArgs {
     pub request: Option<String>,
     #[arg(long, value_name = Key::HeaderName.value_name(), help = Key::HeaderName.help_as("Header that carries the token instead of Authorization: Bearer (e.g. jde-AIS-Auth)"))]
     pub header_name: Option<String>,
+    /// Sign, and print the token request that would be sent and the curl command (assertions decoded, secrets hidden); send nothing, touch no cache, run nothing
+    #[arg(long)]
+    pub dry_run: bool,
     /// More arguments for curl (after --)
     #[arg(last = true, value_name = "CURL_ARGS")]
     pub curl_args: Vec<std::ffi::OsString>,

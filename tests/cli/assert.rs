@@ -181,7 +181,7 @@ fn claims_are_as_asked_and_jti_is_fresh() {
 
 /// --no-nbf, from the flag, a profile or a template (some validators refuse a fresh nbf).
 #[test]
-fn r20_no_nbf_leaves_nbf_out_from_a_flag_or_a_template() {
+fn no_nbf_leaves_nbf_out_from_a_flag_or_a_template() {
     let sb = Sandbox::new();
     let base = [
         "--key",

@@ -313,7 +313,7 @@ fn output_formats_parse() {
 /// kubectl sets KUBERNETES_EXEC_INFO from the kubeconfig's exec.apiVersion and refuses an answer
 /// in another version.
 #[test]
-fn r20_exec_credential_answers_in_the_version_kubectl_asks_for() {
+fn exec_credential_answers_in_the_version_kubectl_asks_for() {
     let sb = Sandbox::new();
     let iss = issuer_trusting("ci", KEY, None);
     let api = |info: &str| -> Value {

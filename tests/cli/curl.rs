@@ -56,7 +56,7 @@ fn path_with(dir: &Path) -> String {
 }
 
 #[test]
-fn r20_curl_sends_the_token_in_the_header_with_the_method_and_args() {
+fn curl_sends_the_token_in_the_header_with_the_method_and_args() {
     let sb = Sandbox::new();
     let iss = issuer_trusting("ci", KEY, None);
     let tok = token(&sb, &iss);
@@ -79,7 +79,7 @@ fn r20_curl_sends_the_token_in_the_header_with_the_method_and_args() {
 }
 
 #[test]
-fn r20_curl_returns_curls_exit_code() {
+fn curl_returns_curls_exit_code() {
     let sb = Sandbox::new();
     let iss = issuer_trusting("ci", KEY, None);
     let down = refused_port();
@@ -122,7 +122,7 @@ exit 9
 }
 
 #[test]
-fn r20_curl_never_puts_the_token_in_argv_or_the_environment() {
+fn curl_never_puts_the_token_in_argv_or_the_environment() {
     let sb = Sandbox::new();
     let iss = issuer_trusting("ci", KEY, None);
     let tok = token(&sb, &iss);
@@ -168,7 +168,7 @@ fn r20_curl_never_puts_the_token_in_argv_or_the_environment() {
 }
 
 #[test]
-fn r20_curl_refuses_before_fetching_a_token() {
+fn curl_refuses_before_fetching_a_token() {
     let sb = Sandbox::new();
     let iss = issuer_trusting("ci", KEY, None);
     let empty = sb.path().join("empty");
@@ -205,7 +205,7 @@ fn r20_curl_refuses_before_fetching_a_token() {
 /// The README's `exec` line, pasted into a shell as it stands, with only `…` (the token flags)
 /// and the example URL filled in: the API must receive the token.
 #[test]
-fn r20_the_readmes_exec_line_sends_the_token() {
+fn the_readmes_exec_line_sends_the_token() {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let line = readme
         .lines()
@@ -238,9 +238,36 @@ fn r20_the_readmes_exec_line_sends_the_token() {
 }
 
 #[test]
-fn r20_exec_help_says_to_quote_the_variable_for_sh() {
+fn exec_help_says_to_quote_the_variable_for_sh() {
     let o = Sandbox::new().signet().args(["exec", "--help"]).output().unwrap();
     let out = stdout(&o);
     assert!(out.contains("sh -c '") && out.contains("\"$SIGNET_TOKEN\""), "{out}");
     assert!(out.contains("signet curl"), "{out}");
+}
+
+/// `curl --dry-run` signs and shows the token request and the curl command line, and runs
+/// nothing: no request reaches the endpoint, curl is not started, no token is printed.
+#[test]
+fn curl_dry_run_shows_the_request_and_runs_nothing() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    let bin = fake_curl(sb.path());
+    let o = sb
+        .signet()
+        .arg("curl")
+        .args(token_flags(&iss))
+        .args(["--url", "https://api.example.com/v1/x", "--request", "PUT", "--dry-run"])
+        .env("PATH", path_with(&bin))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("then it would run:") && out.contains("--request PUT"),
+        "{out}"
+    );
+    assert!(out.contains("--url https://api.example.com/v1/x"), "{out}");
+    assert!(!out.contains("eyJ"), "no compact JWT: {out}");
+    assert_eq!(iss.request_count(), 0);
+    assert!(!sb.path().join("cmdline").exists(), "curl was not run");
 }

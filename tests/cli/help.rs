@@ -43,7 +43,7 @@ const CACHE_FLAGS: [&str; 6] = [
 ];
 
 #[test]
-fn r20_token_help_groups_options_under_headings() {
+fn token_help_groups_options_under_headings() {
     let s = help_sections(&["token"]);
     for h in ["Key", "Assertion", "Exchange", "Cache", "Output", "Global options"] {
         assert!(s.get(h).is_some_and(|f| !f.is_empty()), "no {h} section: {s:?}");
@@ -72,7 +72,7 @@ fn r20_token_help_groups_options_under_headings() {
 }
 
 #[test]
-fn r20_assert_help_lists_no_flag_that_assert_does_not_use() {
+fn assert_help_lists_no_flag_that_assert_does_not_use() {
     let s = help_sections(&["assert"]);
     let all: Vec<&String> = s.values().flatten().collect();
     for f in CACHE_FLAGS
@@ -103,7 +103,7 @@ fn r20_assert_help_lists_no_flag_that_assert_does_not_use() {
 }
 
 #[test]
-fn r20_every_man_page_referred_to_exists() {
+fn every_man_page_referred_to_exists() {
     let sb = Sandbox::new();
     let dir = sb.path().join("man");
     let o = sb

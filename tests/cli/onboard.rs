@@ -249,7 +249,7 @@ fn expired_and_not_yet_valid_certificates_exit_3_and_expiry_warns() {
 /// --warn-expiry is a setting of every command that signs (default 14 days), not only of `check`.
 /// The fixture certificate ends in 2036: a limit of 100000 days (274 years) puts it inside.
 #[test]
-fn r20_warn_expiry_applies_to_every_signing_command() {
+fn warn_expiry_applies_to_every_signing_command() {
     let sb = Sandbox::new();
     let key = fixture_str("rsa2048.pkcs8.pem");
     let cert = fixture_str("rsa2048.crt.pem");

@@ -858,7 +858,7 @@ fn templates_list_and_show() {
 /// show jde-ais` gives the keytool line, the same one as the README's JD Edwards section, and
 /// `keygen` points there.
 #[test]
-fn r20_jde_ais_show_gives_the_readme_keytool_line() {
+fn jde_ais_show_gives_the_readme_keytool_line() {
     let sb = Sandbox::new();
     let o = run(&sb, &args(&["templates", "show", "jde-ais"]));
     assert!(o.status.success(), "{}", stderr(&o));

@@ -367,7 +367,7 @@ fn busy() -> Fault {
 
 /// The contract's "Retries": --retries N (default 3) bounds the attempts, and the error says how many.
 #[test]
-fn r20_a_503_that_lasts_is_tried_four_times_and_the_error_says_so() {
+fn a_503_that_lasts_is_tried_four_times_and_the_error_says_so() {
     let sb = Sandbox::new();
     let iss = issuer_trusting("app-1", KEY, Some(CERT));
     iss.push_faults((0..20).map(|_| busy()));
@@ -402,7 +402,7 @@ fn r20_a_503_that_lasts_is_tried_four_times_and_the_error_says_so() {
 }
 
 #[test]
-fn r20_connection_refused_is_retried_up_to_retries() {
+fn connection_refused_is_retried_up_to_retries() {
     let sb = Sandbox::new();
     let refused = refused_port();
     let url = format!("http://127.0.0.1:{}/token", refused.port);
@@ -422,7 +422,7 @@ fn r20_connection_refused_is_retried_up_to_retries() {
 }
 
 #[test]
-fn r20_an_unresolvable_host_ends_after_one_attempt() {
+fn an_unresolvable_host_ends_after_one_attempt() {
     let sb = Sandbox::new();
     // .invalid never resolves (RFC 6761)
     let o = token_cmd(&sb, "https://nonexistent.invalid/token", &[]);

@@ -28,6 +28,22 @@ pub fn run(ctx: &Ctx, a: CurlArgs) -> CmdResult {
     // A template's header (1E's X-Tachyon-Authenticate, JD Edwards' jde-AIS-Auth) as `--format header` uses it.
     let header_name = r.settings.str(Key::HeaderName).map(String::from);
     let plan = crate::cli::cmd::token::plan(ctx, r)?;
+    if a.dry_run {
+        let mut out = ctx.client().dry_run(&plan)?.render();
+        let mut argv = vec![curl.display().to_string(), "--header".into(), "@/dev/fd/N".into()];
+        if let Some(m) = &a.request {
+            argv.extend(["--request".into(), m.clone()]);
+        }
+        argv.extend(a.curl_args.iter().map(|s| s.to_string_lossy().into_owned()));
+        argv.extend(["--url".into(), a.url.clone()]);
+        out.push_str(&format!(
+            "\n# then it would run: {} (the {} header read from a pipe)\n",
+            signet::text::sanitize(&argv.join(" "), 400),
+            header_name.as_deref().unwrap_or("Authorization")
+        ));
+        output::stdout(&out);
+        return Ok(0);
+    }
     let token = ctx.client().get_token(&plan).map_err(Failure::Lib)?.token;
     // `curl -v` prints the header it sends: on GitHub Actions the runner masks it in the log.
     output::github_mask(&ctx.env, token.access_token.expose());
