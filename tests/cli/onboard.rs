@@ -305,7 +305,7 @@ fn warn_expiry_applies_to_every_signing_command() {
     );
     let (code, err) = run("assert", &["--warn-expiry", "soon"]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.starts_with("error: invalid warn_expiry 'soon'"), "{err}");
+    assert!(err.starts_with("error: invalid --warn-expiry 'soon'"), "{err}");
 }
 
 #[test]
