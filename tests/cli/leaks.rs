@@ -129,3 +129,76 @@ fn the_passphrase_cannot_be_a_flag_value() {
         assert_eq!(o.status.code(), Some(2), "{flag}");
     }
 }
+
+/// `signet exec` used to hand the child every secret signet read from its environment.
+#[test]
+fn exec_child_gets_the_token_but_not_signets_secrets() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", "rsa2048.pkcs8.pem", None);
+    let cfg = sb.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[profile.enc]\nkey = \"{}\"\npassphrase_env = \"MY_KEY_PASS\"\nclient_id = \"ci\"\ntoken_url = \"{}\"\n",
+            fixture_str("rsa2048.enc.pem"),
+            iss.token_url()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &cfg,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .unwrap();
+    let secrets = [
+        ("SIGNET_PKCS11_PIN", "pin-4711"),
+        ("SIGNET_CACHE_KEY", "/nonexistent/cache-key-4711"),
+        ("SIGNET_CACHE_PASSWORD", "cache-pass-4711"),
+    ];
+    let check = |o: std::process::Output, names: &[&str]| {
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        assert!(out.contains("SIGNET_TOKEN="), "{out}");
+        for n in names {
+            assert!(!out.contains(&format!("{n}=")), "{n} reached the child: {out}");
+        }
+        assert!(!out.contains(PASSPHRASE) && !out.contains("4711"), "{out}");
+    };
+    // the passphrase in SIGNET_KEY_PASSPHRASE
+    let mut c = sb.signet();
+    c.args([
+        "exec",
+        "--key",
+        &fixture_str("rsa2048.enc.pem"),
+        "--client-id",
+        "ci",
+        "--token-url",
+        iss.token_url(),
+        "--",
+        "env",
+    ])
+    .env("SIGNET_KEY_PASSPHRASE", PASSPHRASE)
+    .envs(secrets);
+    check(
+        c.output().unwrap(),
+        &[
+            "SIGNET_KEY_PASSPHRASE",
+            "SIGNET_PKCS11_PIN",
+            "SIGNET_CACHE_KEY",
+            "SIGNET_CACHE_PASSWORD",
+        ],
+    );
+    // the passphrase in the variable a profile names
+    let mut c = sb.signet();
+    c.args([
+        "exec",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--profile",
+        "enc",
+        "--",
+        "env",
+    ])
+    .env("MY_KEY_PASS", PASSPHRASE);
+    check(c.output().unwrap(), &["MY_KEY_PASS"]);
+}

@@ -27,6 +27,7 @@ pub fn run(ctx: &Ctx, a: CurlArgs) -> CmdResult {
     let r = resolve(ctx, flags)?;
     // A template's header (1E's X-Tachyon-Authenticate, JD Edwards' jde-AIS-Auth) as `--format header` uses it.
     let header_name = r.settings.str(Key::HeaderName).map(String::from);
+    let passphrase_env = r.settings.str(Key::PassphraseEnv).map(String::from);
     let plan = crate::cli::cmd::token::plan(ctx, r)?;
     if a.dry_run {
         let mut out = ctx.client().dry_run(&plan)?.render();
@@ -60,6 +61,7 @@ pub fn run(ctx: &Ctx, a: CurlArgs) -> CmdResult {
     let (read_end, write_end) = pipe().map_err(|e| ConfigError::Usage(format!("cannot make a pipe for curl: {e}")))?;
     let fd: RawFd = std::os::fd::AsRawFd::as_raw_fd(&read_end);
     let mut cmd = std::process::Command::new(&curl);
+    exec::scrub_secrets(&mut cmd, passphrase_env.as_deref());
     cmd.arg("--header").arg(format!("@/dev/fd/{fd}"));
     if let Some(m) = &a.request {
         cmd.arg("--request").arg(m);

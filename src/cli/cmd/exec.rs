@@ -2,7 +2,8 @@
 
 use crate::cli::args::ExecArgs;
 use crate::cli::{flag_layer, output, resolve, CmdResult, Ctx, Failure};
-use signet::config::ConfigError;
+use signet::config::{ConfigError, Key};
+use signet::env::EnvVars;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> CmdResult {
         return Err(ConfigError::Usage(format!("--env '{}' is not a valid variable name", a.env)).into());
     }
     let r = resolve(ctx, flag_layer(&a.signing, &a.exchange)?)?;
+    let passphrase_env = r.settings.str(Key::PassphraseEnv).map(String::from);
     let plan = crate::cli::cmd::token::plan(ctx, r)?;
     if a.dry_run {
         let mut out = ctx.client().dry_run(&plan)?.render();
@@ -28,6 +30,7 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> CmdResult {
     let token = ctx.client().get_token(&plan).map_err(Failure::Lib)?.token;
     let pending = watch_signals();
     let mut cmd = std::process::Command::new(&a.command[0]);
+    scrub_secrets(&mut cmd, passphrase_env.as_deref());
     cmd.args(&a.command[1..]).env(&a.env, token.access_token.expose());
     let mut child = match cmd.spawn() {
         Ok(c) => c,
@@ -43,6 +46,23 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> CmdResult {
         }
     };
     Ok(wait(&mut child, &pending))
+}
+
+/// The secrets signet reads from its environment, removed from a child's: the child gets the
+/// token and nothing else secret. `passphrase_env` is the variable a profile names for the key's
+/// passphrase.
+pub fn scrub_secrets(cmd: &mut std::process::Command, passphrase_env: Option<&str>) {
+    for var in [
+        EnvVars::KEY_PASSPHRASE,
+        EnvVars::PKCS11_PIN,
+        EnvVars::CACHE_KEY,
+        EnvVars::CACHE_PASSWORD,
+    ] {
+        cmd.env_remove(var);
+    }
+    if let Some(var) = passphrase_env.filter(|v| !v.is_empty()) {
+        cmd.env_remove(var);
+    }
 }
 
 /// Starts watching SIGINT and SIGTERM for [`wait`] to forward. Called before the child starts,
