@@ -458,6 +458,45 @@ fn exec_forwards_sigterm_to_the_child() {
 }
 
 #[test]
+fn exec_forwards_sighup_and_sigquit_to_the_child_instead_of_orphaning_it() {
+    for (name, sig) in [("HUP", libc::SIGHUP), ("QUIT", libc::SIGQUIT)] {
+        let sb = Sandbox::new();
+        let iss = issuer_trusting("ci", KEY, None);
+        let marker = sb.path().join("got-term");
+        // the child says when its trap is installed; signet watches signals before it starts the child
+        let trapped = sb.path().join("trap-installed");
+        let script = format!(
+            "trap 'touch {}; exit 3' {name}; touch {}; while true; do sleep 0.05; done",
+            marker.display(),
+            trapped.display()
+        );
+        let mut c = sb.signet();
+        c.args([
+            "exec",
+            "--key",
+            &fixture_str(KEY),
+            "--client-id",
+            "ci",
+            "--token-url",
+            iss.token_url(),
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        let mut child = spawn(&c, std::process::Stdio::null());
+        assert!(
+            wait_for(Duration::from_secs(20), || trapped.exists()),
+            "the child never installed its trap"
+        );
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(3));
+        assert!(marker.exists(), "SIG{name} was not forwarded");
+    }
+}
+
+#[test]
 fn cache_list_names_the_identity_not_the_token() {
     let sb = Sandbox::new();
     let iss = issuer_trusting("ci", KEY, None);

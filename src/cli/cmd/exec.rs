@@ -65,11 +65,12 @@ pub fn scrub_secrets(cmd: &mut std::process::Command, passphrase_env: Option<&st
     }
 }
 
-/// Starts watching SIGINT and SIGTERM for [`wait`] to forward. Called before the child starts,
+/// Starts watching SIGINT, SIGTERM, SIGHUP and SIGQUIT for [`wait`] to forward. Called before the child starts,
 /// so that no signal arrives unforwarded.
 pub fn watch_signals() -> Arc<AtomicUsize> {
     let pending = Arc::new(AtomicUsize::new(0));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
         let _ = signal_hook::flag::register_usize(sig, pending.clone(), sig as usize);
     }
     pending
