@@ -326,12 +326,22 @@ fn retriable(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
+/// Whether a request to `url` may go through a proxy from the environment (`HTTPS_PROXY`,
+/// `ALL_PROXY`, …): only https to a host that is not loopback. A loopback destination is reached
+/// directly, and a plain-http request (which carries the assertion in clear) never leaves the host.
+fn may_use_proxy(url: &str) -> bool {
+    reqwest::Url::parse(url).is_ok_and(|u| u.scheme() == "https" && !is_loopback(&u))
+}
+
 /// Builds the HTTP client: rustls with the system's roots plus `--ca-file`, no redirects, signet's User-Agent.
 pub fn client(opts: &ExchangeOptions) -> Result<reqwest::Client, ExchangeError> {
     let mut b = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(format!("signet/{}", crate::VERSION))
         .connect_timeout(opts.timeout.min(Duration::from_secs(10)));
+    if !may_use_proxy(&opts.url) {
+        b = b.no_proxy();
+    }
     if let Some(path) = &opts.ca_file {
         let pem = std::fs::read(path).map_err(|e| ExchangeError::CaFile {
             path: path.clone(),
@@ -875,6 +885,20 @@ fn classify(e: reqwest::Error) -> SendError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_https_to_a_remote_host_may_use_a_proxy() {
+        assert!(may_use_proxy("https://idp.example.com/token"));
+        for u in [
+            "http://127.0.0.1:8080/token",
+            "https://127.0.0.1/token",
+            "https://[::1]/token",
+            "https://localhost/token",
+            "http://idp.example.com/token",
+        ] {
+            assert!(!may_use_proxy(u), "{u}");
+        }
+    }
 
     #[test]
     fn jwts_in_server_text_are_redacted() {

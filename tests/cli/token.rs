@@ -570,3 +570,27 @@ fn https_proxy_is_honoured() {
     let request = seen.join().unwrap();
     assert!(request.starts_with("CONNECT idp.example.com:443"), "{request}");
 }
+
+/// HTTP_PROXY and ALL_PROXY used to carry a loopback http:// request, assertion included, in
+/// clear to the proxy (and signet took the proxy's answer for the token).
+#[test]
+fn a_proxy_never_sees_a_loopback_or_plain_http_request() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("app-1", KEY, None);
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+        let o = sb
+            .token_cmd(KEY, "app-1", iss.token_url())
+            .args(["--no-cache", "--timeout", "3s"])
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .env(var, &proxy_url)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{var}: {}", stderr(&o));
+        assert!(!stdout(&o).trim().is_empty());
+        assert!(proxy.accept().is_err(), "{var}: the request went to the proxy");
+    }
+}
