@@ -27,6 +27,23 @@ pub struct Resolved {
 /// Resolves every setting: `flags` (the command line as a layer) > the environment > the profile
 /// > the template the settings name > the built-in defaults.
 ///
+/// A token URL with `user:password@` in it is refused before it is shown anywhere (the `-v` log,
+/// `config show`, errors, the cache, the assertion's `aud`); the message shows it without them.
+fn refuse_credentials(url: &str) -> Result<(), ConfigError> {
+    let Ok(mut u) = url::Url::parse(url) else {
+        return Ok(());
+    };
+    if u.username().is_empty() && u.password().is_none() {
+        return Ok(());
+    }
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    Err(ConfigError::Usage(format!(
+        "the token URL {} has credentials in it (user:password@): remove them; signet authenticates with the signed assertion",
+        crate::text::sanitize(u.as_str(), 200)
+    )))
+}
+
 /// The config file is `config_flag`, else `SIGNET_CONFIG`, else the user's default one; the
 /// profile is `profile_flag`, else `SIGNET_PROFILE`, else `default`. A profile or config file
 /// asked for must exist; the implicit `default` profile and the default file may be missing.
@@ -89,6 +106,9 @@ pub fn resolve_layers(
         }
         None => (first, None),
     };
+    if let Some(u) = settings.str(config::Key::TokenUrl) {
+        refuse_credentials(u)?;
+    }
     config::log_settings(&settings);
     Ok(Resolved {
         settings,

@@ -594,3 +594,26 @@ fn a_proxy_never_sees_a_loopback_or_plain_http_request() {
         assert!(proxy.accept().is_err(), "{var}: the request went to the proxy");
     }
 }
+
+/// `user:pass@` in a token URL used to appear in errors, -v, config show, cache list, the cache
+/// file and the assertion's `aud`.
+#[test]
+fn credentials_in_the_token_url_are_refused_without_showing_the_password() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("app-1", KEY, None);
+    let url = iss.token_url().replacen("http://", "http://admin:hunter2-secret@", 1);
+    let o = sb.token_cmd(KEY, "app-1", &url).arg("-vv").output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(err.contains("credentials"), "{err}");
+    assert!(!err.contains("hunter2") && !out.contains("hunter2"), "{err}");
+    assert!(!sb.cache_dir().exists() || std::fs::read_dir(sb.cache_dir()).unwrap().next().is_none());
+    let o = sb
+        .signet()
+        .args(["config", "show"])
+        .env("SIGNET_TOKEN_URL", &url)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!stdout(&o).contains("hunter2") && !stderr(&o).contains("hunter2"));
+}
