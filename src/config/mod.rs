@@ -421,7 +421,22 @@ pub fn shown_value(st: &Setting, value: &str) -> String {
     if st.content_env.is_some() && !std::path::Path::new(value).is_file() {
         return "(names no file; not shown, in case it is the secret itself)".into();
     }
-    value.to_string()
+    match st.key {
+        Key::Key => crate::key::redact_pin_value(value),
+        Key::CacheUrl => without_password(value),
+        _ => value.to_string(),
+    }
+}
+
+/// A URL with its password (if any) shown as `****`.
+fn without_password(value: &str) -> String {
+    match url::Url::parse(value) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("****"));
+            u.to_string()
+        }
+        _ => value.to_string(),
+    }
 }
 
 /// Looks a setting up by its config-file name.

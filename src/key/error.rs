@@ -145,7 +145,7 @@ pub enum KeyError {
         has: KeyType,
     },
     /// A key on a PKCS#11 token or in an ssh-agent could not be used.
-    #[error("{spec}: {reason}")]
+    #[error("{}: {reason}", super::spec::redact_pin_value(.spec))]
     Backend {
         /// The key spec as given (`pkcs11:…`, `ssh-agent:…`).
         spec: String,
@@ -153,7 +153,7 @@ pub enum KeyError {
         reason: String,
     },
     /// The key spec names a key source this build of signet leaves out.
-    #[error("{spec}: this signet was built without {what} support (Cargo feature `{feature}`)")]
+    #[error("{}: this signet was built without {what} support (Cargo feature `{feature}`)", super::spec::redact_pin_value(.spec))]
     NotBuilt {
         /// The key spec as given.
         spec: String,

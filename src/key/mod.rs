@@ -30,6 +30,7 @@ mod pkcs11;
 mod pkcs12;
 mod software;
 mod spec;
+pub(crate) use spec::redact_pin_value;
 
 #[cfg(feature = "pkcs11")]
 pub use pkcs11::Pkcs11Uri;

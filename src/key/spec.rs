@@ -108,12 +108,30 @@ impl KeySpec {
     }
 }
 
+/// A key spec with the value of any `pin-value=` attribute (refused, but it may be given)
+/// replaced by `****`, for every place a spec is shown: messages, `-v`, `config show`.
+pub fn redact_pin_value(spec: &str) -> String {
+    let mut out = String::with_capacity(spec.len());
+    let mut rest = spec;
+    while let Some(i) = rest.to_ascii_lowercase().find("pin-value=") {
+        let start = i + "pin-value=".len();
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find([';', '&', '?', '#'])
+            .map_or(rest.len(), |e| start + e);
+        out.push_str("****");
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 impl fmt::Display for KeySpec {
-    /// The spec as it was given.
+    /// The spec as it was given (a `pin-value=` redacted).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeySpec::File(p) => write!(f, "{}", p.display()),
-            KeySpec::Pkcs11(uri) => f.write_str(uri),
+            KeySpec::Pkcs11(uri) => f.write_str(&redact_pin_value(uri)),
             KeySpec::Agent(key) => write!(f, "ssh-agent:{key}"),
         }
     }
@@ -145,6 +163,19 @@ impl KeySourceOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pin_value_is_never_shown() {
+        assert_eq!(
+            redact_pin_value("pkcs11:object=k;pin-value=1234?module-path=/m.so&PIN-VALUE=99"),
+            "pkcs11:object=k;pin-value=****?module-path=/m.so&PIN-VALUE=****"
+        );
+        assert_eq!(redact_pin_value("pkcs11:object=k"), "pkcs11:object=k");
+        assert_eq!(
+            KeySpec::parse("pkcs11:object=k?pin-value=1234").to_string(),
+            "pkcs11:object=k?pin-value=****"
+        );
+    }
 
     #[test]
     fn a_spec_prints_as_it_was_given() {

@@ -202,3 +202,36 @@ fn exec_child_gets_the_token_but_not_signets_secrets() {
     .env("MY_KEY_PASS", PASSPHRASE);
     check(c.output().unwrap(), &["MY_KEY_PASS"]);
 }
+
+/// The Redis password in SIGNET_CACHE_URL used to be shown by `config show` and `-v`, and the
+/// PIN of a refused `pin-value=` by its error, `-vv` and `config show`.
+#[test]
+fn config_show_and_verbose_never_print_the_redis_password_or_a_pin_value() {
+    let sb = Sandbox::new();
+    let url = "redis://app:redis-pw-4711@127.0.0.1:1/0";
+    let key = "pkcs11:object=k?pin-value=pin-4711";
+    let o = sb
+        .signet()
+        .args(["config", "show", "--key", key])
+        .env("SIGNET_CACHE_URL", url)
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert!(out.contains("redis://app:****@127.0.0.1:1/0"), "{out}");
+    assert!(out.contains("pin-value=****"), "{out}");
+    assert!(
+        !out.contains("4711") && !stderr(&o).contains("4711"),
+        "{out}{}",
+        stderr(&o)
+    );
+    let o = sb
+        .signet()
+        .args(["assert", "-vv", "--key", key, "--client-id", "c", "--audience", "a"])
+        .env("SIGNET_CACHE_URL", url)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("pin-value is refused"), "{err}");
+    assert!(!err.contains("4711") && !stdout(&o).contains("4711"), "{err}");
+}
