@@ -245,15 +245,28 @@ pub(crate) fn missing_scheme(url: &str) -> Option<String> {
     })
 }
 
-/// Whether the URL's host is 127.0.0.0/8, ::1 or localhost.
+/// Whether the URL's host is 127.0.0.0/8, ::1, or `localhost` itself resolving to loopback
+/// addresses only. Any other name (`anything.localhost` included) could resolve, through
+/// /etc/hosts or DNS, to any address: it is not taken for loopback by its name.
 pub fn is_loopback(u: &reqwest::Url) -> bool {
     match u.host() {
-        Some(url::Host::Domain(d)) => {
-            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
-        }
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost") && localhost_is_loopback(),
+
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
+    }
+}
+
+/// Whether every address `localhost` resolves to is a loopback one (and it resolves at all).
+fn localhost_is_loopback() -> bool {
+    use std::net::ToSocketAddrs;
+    match ("localhost", 0).to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<_> = addrs.collect();
+            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
+        }
+        Err(_) => false,
     }
 }
 
@@ -885,6 +898,18 @@ fn classify(e: reqwest::Error) -> SendError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_under_localhost_is_not_loopback() {
+        for u in [
+            "http://anything.localhost/t",
+            "http://evil.localhost:8080/t",
+            "http://localhost.example.com/t",
+        ] {
+            assert!(matches!(check_url(u), Err(ExchangeError::Insecure { .. })), "{u}");
+        }
+        assert!(check_url("http://127.0.0.1/t").is_ok());
+    }
 
     #[test]
     fn only_https_to_a_remote_host_may_use_a_proxy() {
