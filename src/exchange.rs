@@ -588,7 +588,7 @@ fn refused(
 
 fn bad_response(url: &str, a: &Answer, f: ParseFailure) -> ExchangeError {
     let reason = match f {
-        ParseFailure::NotJson => match excerpt(a) {
+        ParseFailure::NotJson => match body_shape(a) {
             Some(e) => format!(
                 "the body is not JSON ({e}); if the endpoint answers with a plain-text token, use --token-path -"
             ),
@@ -599,6 +599,9 @@ fn bad_response(url: &str, a: &Answer, f: ParseFailure) -> ExchangeError {
         }
         ParseFailure::BadLifetime(v) => format!("its expires_in '{v}' is not a number of seconds ≥ 0"),
         ParseFailure::BadPlainToken => "the plain-text answer is empty or not a token".into(),
+        ParseFailure::BadTokenChars => {
+            "the token has a character outside visible ASCII (0x21–0x7E: no space, CR, LF, NUL or ESC); it is not printed or cached".into()
+        }
         ParseFailure::OAuth(o) => o.to_string(),
     };
     ExchangeError::BadResponse {
@@ -606,6 +609,43 @@ fn bad_response(url: &str, a: &Answer, f: ParseFailure) -> ExchangeError {
         status: a.status,
         reason,
     }
+}
+
+/// The shape of a 2xx body that could not be used — its length, content type, the class of its
+/// first bytes and where JSON parsing stopped — never its content: a 2xx body that is almost
+/// JSON (a BOM, trailing text, `NaN`) still carries the token.
+fn body_shape(a: &Answer) -> Option<String> {
+    if a.body.is_empty() {
+        return None;
+    }
+    let ct = a.content_type.as_deref().unwrap_or("unknown type");
+    let body = &a.body[..];
+    let start = if body.starts_with(b"\xef\xbb\xbf") {
+        "a UTF-8 byte-order mark".to_string()
+    } else {
+        match body.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => "whitespace only".into(),
+            Some(b) if b.is_ascii_alphabetic() => "a letter".into(),
+            Some(b) if b.is_ascii_digit() => "a digit".into(),
+            Some(b) if b.is_ascii_punctuation() => format!("'{}'", *b as char),
+            Some(b) if b.is_ascii() => "a control character".into(),
+            Some(_) => "a non-ASCII byte".into(),
+        }
+    };
+    let utf8 = if std::str::from_utf8(body).is_ok() {
+        ""
+    } else {
+        ", not valid UTF-8"
+    };
+    let position = match serde_json::from_slice::<serde_json::Value>(body) {
+        Err(e) if e.line() > 0 => format!(", JSON error at line {} column {}", e.line(), e.column()),
+        _ => String::new(),
+    };
+    Some(format!(
+        "{} bytes of {}, starting with {start}{utf8}{position}",
+        a.body.len(),
+        crate::text::sanitize(ct, 60)
+    ))
 }
 
 /// A short, sanitised excerpt of a body that is not an OAuth error, with its content type.
