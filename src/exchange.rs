@@ -447,10 +447,16 @@ async fn run<E>(
     let mut skew_corrected = false;
     let mut warnings = Vec::new();
     let mut backoff = FIRST_BACKOFF;
+    let mut sent: Vec<String> = Vec::new();
     loop {
         attempts += 1;
         attempt_count.set(attempts);
         let req = make_request(skew).map_err(Failed::Request)?;
+        // What this attempt sends that is secret, for redacting what the server says back.
+        sent.extend(crate::text::jwt_runs(req.body.expose()));
+        for (_, v) in &req.headers {
+            sent.extend(crate::text::jwt_runs(v.expose()));
+        }
         on_event(&Event::Sending { attempt: attempts });
         let started = Instant::now();
         let answer = send(client, &req).await;
@@ -496,7 +502,7 @@ async fn run<E>(
                             })
                         }
                         Err(ParseFailure::OAuth(o)) => {
-                            return Err(refused(&url, a.status, Some(o), None, offset).into());
+                            return Err(refused(&url, a.status, Some(o), None, offset, &sent).into());
                         }
                         Err(f) => return Err(bad_response(&url, &a, f).into()),
                     },
@@ -545,7 +551,7 @@ async fn run<E>(
                             }
                         }
                         let excerpt = if oauth.is_none() { excerpt(&a) } else { None };
-                        return Err(refused(&url, s, oauth, excerpt, offset).into());
+                        return Err(refused(&url, s, oauth, excerpt, offset, &sent).into());
                     }
                     s => {
                         return Err(ExchangeError::Server {
@@ -575,12 +581,19 @@ fn refused(
     oauth: Option<OAuthError>,
     excerpt: Option<String>,
     offset: Option<i64>,
+    sent: &[String],
 ) -> ExchangeError {
+    let redact = |t: String| crate::text::redact_secrets(&t, sent);
+    let oauth = oauth.map(|o| OAuthError {
+        error: redact(o.error),
+        description: o.description.map(redact),
+        uri: o.uri.map(redact),
+    });
     ExchangeError::Refused {
         url: url.into(),
         status,
         oauth,
-        excerpt,
+        excerpt: excerpt.map(redact),
         clock_offset: offset,
         hint: None,
     }
