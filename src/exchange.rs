@@ -321,6 +321,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(8);
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// Clock offsets up to this many seconds are normal and not corrected.
 pub const SKEW_TOLERANCE: i64 = 5;
+/// Clock offsets beyond this many seconds (15 minutes) are not corrected: one answer's `Date`
+/// must not make signet sign an assertion dated years away. The refusal then names the offset.
+pub const MAX_SKEW_CORRECTION: i64 = 15 * 60;
 
 fn retriable(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
@@ -538,7 +541,7 @@ async fn run<E>(
                         let oauth = token::parse_oauth_error(&a.body);
                         let time_problem = oauth.as_ref().is_some_and(is_time_error);
                         if let (true, Some(off), false) = (time_problem, offset, skew_corrected) {
-                            if off.abs() > SKEW_TOLERANCE {
+                            if off.abs() > SKEW_TOLERANCE && off.abs() <= MAX_SKEW_CORRECTION {
                                 skew_corrected = true;
                                 skew = off;
                                 warnings.push(format!(
