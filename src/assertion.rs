@@ -103,7 +103,11 @@ impl Claims {
         if !self.omit_nbf {
             m.insert("nbf".into(), now.into());
         }
-        m.insert("exp".into(), (now + self.lifetime as i64).into());
+        m.insert(
+            "exp".into(),
+            now.saturating_add(i64::try_from(self.lifetime).unwrap_or(i64::MAX))
+                .into(),
+        );
         for (k, v) in &self.extra {
             m.insert(k.clone(), v.clone());
         }

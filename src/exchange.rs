@@ -334,6 +334,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(8);
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// Clock offsets up to this many seconds are normal and not corrected.
 pub const SKEW_TOLERANCE: i64 = 5;
+/// Clock offsets beyond this many seconds (15 minutes) are not corrected: one answer's `Date`
+/// must not make signet sign an assertion dated years away. The refusal then names the offset.
+pub const MAX_SKEW_CORRECTION: i64 = 15 * 60;
 
 fn retriable(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
@@ -470,10 +473,16 @@ async fn run<E>(
     let mut skew_corrected = false;
     let mut warnings = Vec::new();
     let mut backoff = FIRST_BACKOFF;
+    let mut sent: Vec<String> = Vec::new();
     loop {
         attempts += 1;
         attempt_count.set(attempts);
         let req = make_request(skew).map_err(Failed::Request)?;
+        // What this attempt sends that is secret, for redacting what the server says back.
+        sent.extend(crate::text::jwt_runs(req.body.expose()));
+        for (_, v) in &req.headers {
+            sent.extend(crate::text::jwt_runs(v.expose()));
+        }
         on_event(&Event::Sending { attempt: attempts });
         let started = Instant::now();
         let answer = send(client, &req).await;
@@ -519,7 +528,7 @@ async fn run<E>(
                             })
                         }
                         Err(ParseFailure::OAuth(o)) => {
-                            return Err(refused(&url, a.status, Some(o), None, offset).into());
+                            return Err(refused(&url, a.status, Some(o), None, offset, &sent).into());
                         }
                         Err(f) => return Err(bad_response(&url, &a, f).into()),
                     },
@@ -555,7 +564,7 @@ async fn run<E>(
                         let oauth = token::parse_oauth_error(&a.body);
                         let time_problem = oauth.as_ref().is_some_and(is_time_error);
                         if let (true, Some(off), false) = (time_problem, offset, skew_corrected) {
-                            if off.abs() > SKEW_TOLERANCE {
+                            if off.abs() > SKEW_TOLERANCE && off.abs() <= MAX_SKEW_CORRECTION {
                                 skew_corrected = true;
                                 skew = off;
                                 warnings.push(format!(
@@ -568,7 +577,7 @@ async fn run<E>(
                             }
                         }
                         let excerpt = if oauth.is_none() { excerpt(&a) } else { None };
-                        return Err(refused(&url, s, oauth, excerpt, offset).into());
+                        return Err(refused(&url, s, oauth, excerpt, offset, &sent).into());
                     }
                     s => {
                         return Err(ExchangeError::Server {
@@ -598,12 +607,19 @@ fn refused(
     oauth: Option<OAuthError>,
     excerpt: Option<String>,
     offset: Option<i64>,
+    sent: &[String],
 ) -> ExchangeError {
+    let redact = |t: String| crate::text::redact_secrets(&t, sent);
+    let oauth = oauth.map(|o| OAuthError {
+        error: redact(o.error),
+        description: o.description.map(redact),
+        uri: o.uri.map(redact),
+    });
     ExchangeError::Refused {
         url: url.into(),
         status,
         oauth,
-        excerpt,
+        excerpt: excerpt.map(redact),
         clock_offset: offset,
         hint: None,
     }
@@ -611,7 +627,7 @@ fn refused(
 
 fn bad_response(url: &str, a: &Answer, f: ParseFailure) -> ExchangeError {
     let reason = match f {
-        ParseFailure::NotJson => match excerpt(a) {
+        ParseFailure::NotJson => match body_shape(a) {
             Some(e) => format!(
                 "the body is not JSON ({e}); if the endpoint answers with a plain-text token, use --token-path -"
             ),
@@ -622,6 +638,9 @@ fn bad_response(url: &str, a: &Answer, f: ParseFailure) -> ExchangeError {
         }
         ParseFailure::BadLifetime(v) => format!("its expires_in '{v}' is not a number of seconds ≥ 0"),
         ParseFailure::BadPlainToken => "the plain-text answer is empty or not a token".into(),
+        ParseFailure::BadTokenChars => {
+            "the token has a character outside visible ASCII (0x21–0x7E: no space, CR, LF, NUL or ESC); it is not printed or cached".into()
+        }
         ParseFailure::OAuth(o) => o.to_string(),
     };
     ExchangeError::BadResponse {
@@ -629,6 +648,43 @@ fn bad_response(url: &str, a: &Answer, f: ParseFailure) -> ExchangeError {
         status: a.status,
         reason,
     }
+}
+
+/// The shape of a 2xx body that could not be used — its length, content type, the class of its
+/// first bytes and where JSON parsing stopped — never its content: a 2xx body that is almost
+/// JSON (a BOM, trailing text, `NaN`) still carries the token.
+fn body_shape(a: &Answer) -> Option<String> {
+    if a.body.is_empty() {
+        return None;
+    }
+    let ct = a.content_type.as_deref().unwrap_or("unknown type");
+    let body = &a.body[..];
+    let start = if body.starts_with(b"\xef\xbb\xbf") {
+        "a UTF-8 byte-order mark".to_string()
+    } else {
+        match body.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => "whitespace only".into(),
+            Some(b) if b.is_ascii_alphabetic() => "a letter".into(),
+            Some(b) if b.is_ascii_digit() => "a digit".into(),
+            Some(b) if b.is_ascii_punctuation() => format!("'{}'", *b as char),
+            Some(b) if b.is_ascii() => "a control character".into(),
+            Some(_) => "a non-ASCII byte".into(),
+        }
+    };
+    let utf8 = if std::str::from_utf8(body).is_ok() {
+        ""
+    } else {
+        ", not valid UTF-8"
+    };
+    let position = match serde_json::from_slice::<serde_json::Value>(body) {
+        Err(e) if e.line() > 0 => format!(", JSON error at line {} column {}", e.line(), e.column()),
+        _ => String::new(),
+    };
+    Some(format!(
+        "{} bytes of {}, starting with {start}{utf8}{position}",
+        a.body.len(),
+        crate::text::sanitize(ct, 60)
+    ))
 }
 
 /// A short, sanitised excerpt of a body that is not an OAuth error, with its content type.

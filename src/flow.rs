@@ -686,9 +686,14 @@ fn with_hint(plan: &TokenPlan, e: crate::Error, signer: &Signer) -> crate::Error
         match clock_offset {
             Some(o) if o.abs() > exchange::SKEW_TOLERANCE => {
                 format!(
-                    "the local clock is {} the server's by {} s",
+                    "the local clock is {} the server's by {} s{}",
                     if o > 0 { "behind" } else { "ahead of" },
-                    o.abs()
+                    o.abs(),
+                    if o.abs() > exchange::MAX_SKEW_CORRECTION {
+                        " (more than 15 minutes: not corrected, fix whichever clock is wrong)"
+                    } else {
+                        ""
+                    }
                 )
             }
             Some(o) => format!("the local clock agrees with the server's within {} s", o.abs().max(1)),

@@ -503,7 +503,12 @@ fn check_var_value(template: &str, name: &str, var: &Var, value: &str) -> Result
                         && !l.starts_with('-')
                 });
             let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok());
-            if !host_ok || !port_ok {
+            // A URL parser reads some names as IPv4 addresses (`0` is 0.0.0.0, `0x7f.1` is
+            // 127.0.0.1): a host must come out of the URL as it went in.
+            let same_host = url::Url::parse(&format!("https://{host}/"))
+                .ok()
+                .is_some_and(|u| u.host_str() == Some(host.to_ascii_lowercase().as_str()));
+            if !host_ok || !port_ok || !same_host {
                 return Err(bad("it must be a host name (with an optional :port)"));
             }
         }
@@ -600,6 +605,18 @@ mod tests {
                 .map(|c| c[0].clone())
                 .unwrap_or_else(|| "value".into()),
         }
+    }
+
+    /// Found by the property test: a URL parser reads `0` as 0.0.0.0 and `0x7f.1` as 127.0.0.1,
+    /// so such a "host" would change more than the host.
+    #[test]
+    fn a_host_variable_the_url_parser_would_rewrite_is_refused() {
+        let t = load("okta").unwrap();
+        for bad in ["0", "0x7f.1", "1.2", "017700000001"] {
+            let e = t.check_vars(&[("domain".into(), bad.into())]);
+            assert!(e.is_err(), "{bad} accepted");
+        }
+        assert!(t.check_vars(&[("domain".into(), "dev-1.okta.com".into())]).is_ok());
     }
 
     #[test]

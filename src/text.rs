@@ -60,6 +60,56 @@ pub fn redact_jwts(s: &str) -> String {
         .collect()
 }
 
+/// The shortest run of a secret that [`redact_secrets`] replaces.
+pub const MIN_SECRET_RUN: usize = 16;
+
+/// Replaces every JWT-shaped run and every run of at least [`MIN_SECRET_RUN`] characters that
+/// also occurs in one of `secrets` (an assertion sent, a token received) with `[redacted]`, so a
+/// server echoing an assertion whole, split or truncated cannot make signet print it.
+///
+/// ```
+/// let a = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJjIn0.c2lnbmF0dXJlc2lnbmF0dXJl".to_string();
+/// let s = signet::text::redact_secrets("bad: JzdWIiOiJjIn0.c2lnbmF0dXJl…", &[a]);
+/// assert_eq!(s, "bad: [redacted]…");
+/// ```
+pub fn redact_secrets(s: &str, secrets: &[String]) -> String {
+    let s = redact_jwts(s);
+    let chars: Vec<char> = s.chars().collect();
+    let secrets: Vec<Vec<char>> = secrets
+        .iter()
+        .filter(|x| x.chars().count() >= MIN_SECRET_RUN)
+        .map(|x| x.chars().collect())
+        .collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let mut longest = 0;
+        for sec in &secrets {
+            for j in 0..sec.len() {
+                let n = chars[i..].iter().zip(&sec[j..]).take_while(|(a, b)| a == b).count();
+                longest = longest.max(n);
+            }
+        }
+        if longest >= MIN_SECRET_RUN {
+            out.push_str("[redacted]");
+            i += longest;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The JWT-shaped runs (`eyJ…` with two dots, of JWT characters) in `s`: the assertions in a
+/// request body or header.
+pub fn jwt_runs(s: &str) -> Vec<String> {
+    s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+        .filter(|w| w.starts_with("eyJ") && w.matches('.').count() >= 2)
+        .map(String::from)
+        .collect()
+}
+
 /// "s" unless `n` is one, for counts in messages.
 pub fn plural(n: u32) -> &'static str {
     if n == 1 {

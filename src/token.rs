@@ -113,6 +113,14 @@ pub enum ParseFailure {
     BadLifetime(String),
     /// Plain-text token that is empty or not printable.
     BadPlainToken,
+    /// The token has a character outside visible ASCII (0x21–0x7E): never printed, since CR, LF,
+    /// NUL or ESC in it would inject headers, workflow commands or environment variables.
+    BadTokenChars,
+}
+
+/// Whether a token is visible ASCII only (0x21–0x7E: RFC 6750's b64token and what providers use).
+pub fn is_visible_ascii(token: &str) -> bool {
+    !token.is_empty() && token.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
 
 /// How to read an answer.
@@ -176,8 +184,11 @@ pub fn parse_success(body: &[u8], shape: &ResponseShape, received_at: i64) -> Re
         let text = text.trim();
         // A JSON string body ("abc") is accepted too: some servers quote plain answers.
         let text = serde_json::from_str::<String>(text).unwrap_or_else(|_| text.to_string());
-        if text.is_empty() || text.chars().any(|c| c.is_control() || c == ' ') {
+        if text.is_empty() {
             return Err(ParseFailure::BadPlainToken);
+        }
+        if !is_visible_ascii(&text) {
+            return Err(ParseFailure::BadTokenChars);
         }
         let expires_at = jwt_exp_or_default(&text, shape.default_ttl, received_at);
         return Ok(Token {
@@ -200,6 +211,9 @@ pub fn parse_success(body: &[u8], shape: &ResponseShape, received_at: i64) -> Re
         }
         return Err(ParseFailure::NoToken(shape.token_path.clone()));
     };
+    if !is_visible_ascii(token) {
+        return Err(ParseFailure::BadTokenChars);
+    }
     let str_field = |k: &str| v.get(k).and_then(Value::as_str).map(|s| crate::text::sanitize(s, 2000));
     let expires_at = if let Some(n) = v.get("expires_in").and_then(number) {
         let n = n.map_err(ParseFailure::BadLifetime)?;
@@ -345,5 +359,34 @@ mod tests {
             "tok123"
         );
         assert!(parse_success(b"", &plain, 0).is_err());
+    }
+
+    #[test]
+    fn a_token_with_cr_lf_nul_esc_or_space_is_refused() {
+        let s = ResponseShape::default();
+        for bad in [
+            "a\\r\\nX-Evil: 1",
+            "a\\nb",
+            "a\\u0000b",
+            "a\\u001b[31m",
+            "a b",
+            "caf\\u00e9",
+        ] {
+            let body = format!(r#"{{"access_token":"{bad}"}}"#);
+            assert_eq!(
+                parse_success(body.as_bytes(), &s, 0).err(),
+                Some(ParseFailure::BadTokenChars),
+                "{bad}"
+            );
+        }
+        let plain = ResponseShape {
+            token_path: "-".into(),
+            default_ttl: 5,
+        };
+        assert_eq!(
+            parse_success(b"\"a\\r\\nb\"", &plain, 0).err(),
+            Some(ParseFailure::BadTokenChars)
+        );
+        assert!(parse_success(br#"{"access_token":"00D!AQ.x~_-+/="}"#, &s, 0).is_ok());
     }
 }

@@ -242,7 +242,12 @@ impl Entry {
 
     /// Whether at least `min_ttl` seconds are left at `now`.
     pub fn is_fresh(&self, now: i64, min_ttl: u64) -> bool {
-        self.expires_at - now >= min_ttl as i64
+        // Checked: an entry with expires_at = i64::MIN (or a min_ttl past i64::MAX) must not
+        // wrap into "fresh".
+        let Ok(min_ttl) = i64::try_from(min_ttl) else {
+            return false;
+        };
+        self.expires_at.checked_sub(now).is_some_and(|left| left >= min_ttl)
     }
 
     /// Whether it has not yet expired.
@@ -272,4 +277,27 @@ pub trait TokenStore: Send + Sync {
     fn entries(&self) -> Result<Vec<(CacheKey, Entry)>, CacheError>;
     /// Removes the entry for `key`; a missing one is not an error.
     fn remove(&self, key: &CacheKey) -> Result<(), CacheError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_expiring_at_i64_min_or_a_huge_min_ttl_never_wraps_into_fresh() {
+        let t = Token {
+            access_token: crate::secret::Secret::new("t".into()),
+            token_type: None,
+            scope: None,
+            obtained_at: 0,
+            expires_at: i64::MIN,
+            extra: Default::default(),
+        };
+        let mut e = Entry::new(&t, None, None, None);
+        assert!(!e.is_fresh(1_700_000_000, 60));
+        assert!(!e.is_valid(1_700_000_000));
+        e.expires_at = i64::MAX;
+        assert!(e.is_fresh(1_700_000_000, 60));
+        assert!(!e.is_fresh(1_700_000_000, 9_223_372_036_854_775_808));
+    }
 }

@@ -573,12 +573,18 @@ impl Settings {
         let Some((Raw::Str(v), origin)) = self.values.get(&key) else {
             return Ok(None);
         };
-        parse_duration(v, 1).map(Some).map_err(|reason| ConfigError::Invalid {
+        let invalid = |reason: String| ConfigError::Invalid {
             key: key.name().into(),
             value: crate::text::sanitize(v, 80),
             origin: origin.clone(),
             reason,
-        })
+        };
+        let n = parse_duration(v, 1).map_err(invalid)?;
+        let (max, shown) = max_secs(key);
+        if n > max {
+            return Err(invalid(format!("it is longer than the maximum, {shown}")));
+        }
+        Ok(Some(n))
     }
 
     /// A number of whole days (`14`, or with a unit: `36h` counts as 2 days), else the table's
@@ -635,6 +641,15 @@ impl Settings {
             // The table's defaults are plain seconds (checked when the crate compiles).
             None => self.parse_or_default::<u64>(key),
         }
+    }
+}
+
+/// The longest value a duration setting takes, and how a message names it: beyond it a value is
+/// a usage error, so no time arithmetic downstream can overflow (`--timeout` of 2^63 s panicked).
+pub fn max_secs(key: Key) -> (u64, &'static str) {
+    match key {
+        Key::Timeout => (86400, "1 day"),
+        _ => (366 * 86400, "1 year (366 days)"),
     }
 }
 
@@ -765,6 +780,26 @@ mod tests {
             assert!(parse_duration(big, 1).unwrap_err().contains("too long"), "{big}");
         }
         assert_eq!(parse_duration("18446744073709551615", 1), Ok(u64::MAX));
+    }
+
+    #[test]
+    fn a_duration_beyond_its_maximum_is_a_usage_error_not_a_panic() {
+        for (key, v) in [
+            (Key::Timeout, "9223372036854775807"),
+            (Key::Timeout, "2d"),
+            (Key::MinTtl, "9223372036854775808"),
+            (Key::Lifetime, "18446744073709551615"),
+            (Key::DefaultTtl, "367d"),
+        ] {
+            let e = Settings::from_values([(key, v)]).secs_or_default(key).unwrap_err();
+            assert!(e.to_string().contains("longer than the maximum"), "{e}");
+        }
+        assert_eq!(
+            Settings::from_values([(Key::Timeout, "1d")])
+                .secs_or_default(Key::Timeout)
+                .unwrap(),
+            86400
+        );
     }
 
     #[test]

@@ -184,3 +184,28 @@ fn no_key_at_all_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--key"));
 }
+
+#[test]
+fn a_huge_timeout_lifetime_or_min_ttl_is_a_usage_error_not_a_panic() {
+    let sb = Sandbox::new();
+    for (flag, v) in [
+        ("--timeout", "9223372036854775807"),
+        ("--timeout", "18446744073709551615"),
+        ("--min-ttl", "9223372036854775808"),
+        ("--lifetime", "18446744073709551615"),
+    ] {
+        let o = sb
+            .token_cmd("p256.pkcs8.pem", "c", "http://127.0.0.1:9/token")
+            .args([flag, v])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{flag} {v}: {}", stderr(&o));
+        assert!(stderr(&o).contains("maximum"), "{}", stderr(&o));
+    }
+    let o = sb
+        .token_cmd("p256.pkcs8.pem", "c", "http://127.0.0.1:9/token")
+        .env("SIGNET_TIMEOUT", "9223372036854775807")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

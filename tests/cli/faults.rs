@@ -17,7 +17,7 @@ fn token(sb: &Sandbox, iss: &Issuer, extra: &[&str]) -> std::process::Output {
 }
 
 /// Runs a fault after a good token is cached with --force-refresh, and checks the cache entry is untouched.
-fn fault_keeps_cache(fault: Fault, code: i32, needle: &str) {
+fn fault_keeps_cache(fault: Fault, code: i32, needle: &str) -> String {
     let sb = Sandbox::new();
     let iss = issuer_trusting("f", KEY, None);
     assert!(token(&sb, &iss, &[]).status.success());
@@ -34,6 +34,7 @@ fn fault_keeps_cache(fault: Fault, code: i32, needle: &str) {
     );
     assert!(err.lines().count() <= 2, "{err}");
     assert_eq!(std::fs::read(&entry).unwrap(), before, "cache untouched");
+    err
 }
 
 /// A raw TCP server on 127.0.0.1 that reads each request, writes `answer`, and closes.
@@ -347,4 +348,61 @@ fn full_disk_under_the_cache_folder_still_prints_the_token() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn a_token_with_control_characters_or_spaces_is_never_printed_or_cached() {
+    for bad in [
+        "Zq\r\nX-Evil: injected",
+        "Zq\nBASH_ENV=/tmp/x",
+        "Zq\u{0}nul",
+        "Zq\u{1b}[31mesc",
+        "Zq tab\tspace",
+    ] {
+        let err = fault_keeps_cache(
+            Fault::json(200, serde_json::json!({ "access_token": bad })),
+            5,
+            "visible ASCII",
+        );
+        assert!(
+            !err.contains("X-Evil") && !err.contains("BASH_ENV") && !err.contains("Zq"),
+            "{err}"
+        );
+    }
+    // plain-text answers too, and with --format header
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("f", KEY, None);
+    iss.push_faults((0..3).map(|_| Fault::Body(b"tok\r\nX-Evil: 1".to_vec())));
+    let o = token(&sb, &iss, &["--token-path", "-", "--format", "header"]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    assert!(!stderr(&o).contains("X-Evil"), "{}", stderr(&o));
+}
+
+#[test]
+fn an_almost_json_2xx_answer_never_shows_the_token() {
+    const T: &str = "SeCrEtAcCeSsToKeN0123456789";
+    let bodies: Vec<Vec<u8>> = vec![
+        [
+            b"\xef\xbb\xbf".to_vec(),
+            format!(r#"{{"access_token":"{T}"}}"#).into_bytes(),
+        ]
+        .concat(),
+        format!(r#"{{"access_token":"{T}"}} trailing"#).into_bytes(),
+        format!(r#"{{"access_token":"{T}","expires_in":NaN}}"#).into_bytes(),
+        format!(r#"{{"access_token":"{T}","expires_in":1e309}}"#).into_bytes(),
+        format!(r#"{{"access_token":"{T}",}}"#).into_bytes(),
+        [
+            format!(r#"{{"access_token":"{T}","x":""#).into_bytes(),
+            vec![0xff, 0xfe],
+            b"\"}".to_vec(),
+        ]
+        .concat(),
+        format!("access_token={T}&token_type=bearer").into_bytes(),
+    ];
+    for body in bodies {
+        let err = fault_keeps_cache(Fault::Body(body), 5, "not JSON");
+        assert!(!err.contains("SeCrEt") && !err.contains("0123456789"), "{err}");
+        assert!(err.contains("bytes"), "{err}");
+    }
 }

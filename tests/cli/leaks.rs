@@ -235,3 +235,81 @@ fn config_show_and_verbose_never_print_the_redis_password_or_a_pin_value() {
     assert!(err.contains("pin-value is refused"), "{err}");
     assert!(!err.contains("4711") && !stdout(&o).contains("4711"), "{err}");
 }
+
+/// A server on 127.0.0.1 that answers 400 with the assertion it received echoed by `echo`.
+fn echo_server(echo: fn(&str) -> serde_json::Value) -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/token", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten().take(20) {
+            let mut buf = vec![0u8; 65536];
+            let _ = c.set_read_timeout(Some(std::time::Duration::from_millis(300)));
+            let mut got = Vec::new();
+            while let Ok(n) = c.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                if String::from_utf8_lossy(&got).contains("client_assertion=") && got.ends_with(b"") {
+                    let t = String::from_utf8_lossy(&got);
+                    let a = t.split("client_assertion=").nth(1).unwrap_or("");
+                    let a: String = a
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+                        .collect();
+                    if a.matches('.').count() >= 2 && !a.ends_with('.') {
+                        break;
+                    }
+                }
+            }
+            let t = String::from_utf8_lossy(&got).to_string();
+            let a = t.split("client_assertion=").nth(1).unwrap_or("");
+            let a: String = a
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+                .collect();
+            let body = echo(&a).to_string();
+            let _ = c.write_all(
+                format!(
+                    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn an_assertion_echoed_in_an_oauth_error_is_never_printed() {
+    let echoes: [fn(&str) -> serde_json::Value; 4] = [
+        |a| serde_json::json!({"error": "invalid_client", "error_description": format!("bad assertion {a}")}),
+        |a| serde_json::json!({"error": "invalid_client", "error_description": format!("bad {}", &a[3..a.len() - 5])}),
+        |a| {
+            let (x, y) = a.split_at(a.len() / 2);
+            serde_json::json!({"error": format!("invalid_client {}", &x[4..]), "error_description": y})
+        },
+        |a| serde_json::json!({"error": "invalid_client", "error_description": format!("x{}", &a[10..])}),
+    ];
+    for echo in echoes {
+        let sb = Sandbox::new();
+        let url = echo_server(echo);
+        let o = sb
+            .token_cmd("p256.pkcs8.pem", "c", &url)
+            .args(["--timeout", "5", "--retries", "0"])
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{err}");
+        assert!(err.contains("invalid_client"), "{err}");
+        // no run of 16 characters of any JWT part survives
+        for w in err.split(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c))) {
+            for part in w.split('.') {
+                assert!(part.len() < 16 || !part.starts_with("eyJ"), "{err}");
+            }
+            assert!(w.len() < 24, "a long base64url run in: {err}");
+        }
+    }
+}

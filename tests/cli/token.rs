@@ -466,6 +466,20 @@ fn clock_skew_is_corrected_once_with_a_warning() {
 }
 
 #[test]
+fn a_date_ten_years_away_is_not_trusted_for_a_skew_correction() {
+    for years in [10i64, -10] {
+        let sb = Sandbox::new();
+        let iss = issuer_with("app-1", KEY, Some(CERT), |c| c.clock_offset = years * 365 * 86400);
+        let o = token_cmd(&sb, iss.token_url(), &[]);
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{err}");
+        assert_eq!(iss.request_count(), 1, "{err}");
+        assert!(err.contains("clock") && err.contains("not corrected"), "{err}");
+        assert!(err.contains(&(years.abs() * 365 * 86400).to_string()), "{err}");
+    }
+}
+
+#[test]
 fn no_output_contains_the_assertion_or_token() {
     let sb = Sandbox::new();
     let iss = issuer_trusting("app-1", KEY, Some(CERT));
