@@ -850,11 +850,27 @@ pub fn fetch_github_oidc(
                     },
                 })?;
             let status = resp.status().as_u16();
-            let body = resp.bytes().await.map_err(|_| ExchangeError::Network {
+            // The same cap as the token endpoint's answer: a huge body is refused as it arrives.
+            let too_large = || ExchangeError::BadResponse {
+                url: shown.clone(),
+                status,
+                reason: format!("the answer is larger than {} KiB", token::MAX_BODY / 1024),
+            };
+            if resp.content_length().is_some_and(|l| l as usize > token::MAX_BODY) {
+                return Err(too_large());
+            }
+            let mut resp = resp;
+            let mut body = Vec::new();
+            while let Some(chunk) = resp.chunk().await.map_err(|_| ExchangeError::Network {
                 url: shown.clone(),
                 reason: "the answer could not be read".into(),
                 attempts: 1,
-            })?;
+            })? {
+                if body.len() + chunk.len() > token::MAX_BODY {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
             if !(200..300).contains(&status) {
                 return Err(ExchangeError::Refused {
                     url: shown.clone(),

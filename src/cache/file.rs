@@ -192,7 +192,8 @@ impl TokenStore for FileStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io("entry", &p, e)),
         }
-        let _ = std::fs::remove_file(self.dir.join(format!("{}.lock", key.0)));
+        // The lock file stays: a process fetching this token holds a lock on it, and a new file
+        // at the same path would let the next process take a second lock (two requests).
         Ok(())
     }
 
@@ -258,5 +259,27 @@ impl TokenStore for FileStore {
                 Err(std::fs::TryLockError::Error(_)) => return Ok(Box::new(FileLock { _file: file })),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cache clear` used to unlink the lock file of an entry being fetched, so the next process
+    /// locked a new file and single flight broke.
+    #[test]
+    fn removing_an_entry_keeps_the_lock_of_a_fetch_in_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(&dir.path().join("c")).unwrap();
+        let key = CacheKey::for_identity("x");
+        let _held = store.lock(&key, Duration::from_secs(1), &mut || {}).unwrap();
+        store.remove(&key).unwrap();
+        let other = FileStore::open(&dir.path().join("c")).unwrap();
+        let again = other.lock(&key, Duration::from_millis(50), &mut || {});
+        assert!(
+            matches!(again, Err(CacheError::LockTimeout { .. })),
+            "a second lock was had"
+        );
     }
 }

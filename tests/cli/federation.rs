@@ -227,3 +227,42 @@ fn github_actions_oidc_token_exchanged_at_a_federated_issuer() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("id-token: write"), "{}", stderr(&o));
 }
+
+/// The GitHub OIDC answer used to be read without a limit (a 2 GB answer: 3.3 GB of memory); it
+/// has the token endpoint's 1 MiB cap.
+#[test]
+fn a_github_oidc_answer_over_the_size_cap_is_refused() {
+    let gh = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let gh_url = format!(
+        "http://127.0.0.1:{}/_apis/token?api-version=2.0",
+        gh.server_addr().to_ip().unwrap().port()
+    );
+    std::thread::spawn(move || {
+        if let Ok(req) = gh.recv() {
+            // 2 MiB, sent without a Content-Length (chunked), so only the running count can stop it.
+            let body = std::io::Cursor::new(vec![b'a'; 2 * 1024 * 1024]);
+            let _ = req.respond(tiny_http::Response::new(200.into(), vec![], body, None, None));
+        }
+    });
+    let sb = Sandbox::new();
+    let iss = federated_issuer();
+    let o = sb
+        .signet()
+        .args([
+            "token",
+            "--no-cache",
+            "--assertion-from",
+            "github-actions",
+            "--client-id",
+            "app-guid",
+            "--token-url",
+            iss.token_url(),
+        ])
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", &gh_url)
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-token")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(stderr(&o).contains("larger than 1024 KiB"), "{}", stderr(&o));
+    assert_eq!(iss.request_count(), 0);
+}
