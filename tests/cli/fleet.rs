@@ -372,3 +372,27 @@ fn a_local_hit_reads_no_cache_key_file() {
     );
     assert_eq!(iss.request_count(), 1);
 }
+
+/// `cache clear --expired` on Redis used to delete the fleet's valid entries: only expired ones
+/// go, and Redis drops those itself, so a valid shared entry stays.
+#[test]
+fn cache_clear_expired_keeps_the_fleets_valid_entries() {
+    let r = redis(&[], false);
+    let url = format!("redis://127.0.0.1:{}/0", r.port);
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("fleet", KEY, None);
+    let o = host(&sb, "a", &url, iss.token_url(), &[]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cache = |args: &[&str]| {
+        sb.signet()
+            .args(["cache"])
+            .args(args)
+            .args(["--cache-url", &url])
+            .env("SIGNET_CACHE_KEY", CACHE_KEY)
+            .output()
+            .unwrap()
+    };
+    let o = cache(&["clear", "--expired"]);
+    assert!(stdout(&o).contains("removed 0 shared cached tokens"), "{}", stdout(&o));
+    assert!(stdout(&cache(&["list"])).contains(iss.token_url()));
+}
