@@ -420,15 +420,16 @@ fn exec_passes_env_and_exit_codes() {
     assert_eq!(o.status.code(), Some(128 + 15));
 }
 
-#[test]
-fn exec_forwards_sigterm_to_the_child() {
+/// Runs `signet exec` with a child that traps `trap` (a shell signal name), sends `sig` to
+/// signet once the trap is installed, and checks the child got it (its trap exits 3).
+fn assert_exec_forwards(trap: &str, sig: libc::c_int) {
     let sb = Sandbox::new();
     let iss = issuer_trusting("ci", KEY, None);
-    let marker = sb.path().join("got-term");
+    let marker = sb.path().join("got-signal");
     // the child says when its trap is installed; signet watches signals before it starts the child
     let trapped = sb.path().join("trap-installed");
     let script = format!(
-        "trap 'touch {}; exit 3' TERM; touch {}; while true; do sleep 0.05; done",
+        "trap 'touch {}; exit 3' {trap}; touch {}; while true; do sleep 0.05; done",
         marker.display(),
         trapped.display()
     );
@@ -451,49 +452,21 @@ fn exec_forwards_sigterm_to_the_child() {
         wait_for(Duration::from_secs(20), || trapped.exists()),
         "the child never installed its trap"
     );
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(child.id() as i32, sig) };
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(3));
-    assert!(marker.exists());
+    assert_eq!(status.code(), Some(3), "SIG{trap}");
+    assert!(marker.exists(), "SIG{trap} was not forwarded");
+}
+
+#[test]
+fn exec_forwards_sigterm_to_the_child() {
+    assert_exec_forwards("TERM", libc::SIGTERM);
 }
 
 #[test]
 fn exec_forwards_sighup_and_sigquit_to_the_child_instead_of_orphaning_it() {
-    for (name, sig) in [("HUP", libc::SIGHUP), ("QUIT", libc::SIGQUIT)] {
-        let sb = Sandbox::new();
-        let iss = issuer_trusting("ci", KEY, None);
-        let marker = sb.path().join("got-term");
-        // the child says when its trap is installed; signet watches signals before it starts the child
-        let trapped = sb.path().join("trap-installed");
-        let script = format!(
-            "trap 'touch {}; exit 3' {name}; touch {}; while true; do sleep 0.05; done",
-            marker.display(),
-            trapped.display()
-        );
-        let mut c = sb.signet();
-        c.args([
-            "exec",
-            "--key",
-            &fixture_str(KEY),
-            "--client-id",
-            "ci",
-            "--token-url",
-            iss.token_url(),
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ]);
-        let mut child = spawn(&c, std::process::Stdio::null());
-        assert!(
-            wait_for(Duration::from_secs(20), || trapped.exists()),
-            "the child never installed its trap"
-        );
-        unsafe { libc::kill(child.id() as i32, sig) };
-        let status = child.wait().unwrap();
-        assert_eq!(status.code(), Some(3));
-        assert!(marker.exists(), "SIG{name} was not forwarded");
-    }
+    assert_exec_forwards("HUP", libc::SIGHUP);
+    assert_exec_forwards("QUIT", libc::SIGQUIT);
 }
 
 #[test]

@@ -210,22 +210,25 @@ fn github_actions_oidc_token_exchanged_at_a_federated_issuer() {
     assert_eq!(seen.lock().unwrap()[0].1, "api://AzureADTokenExchange");
     assert!(!stderr(&o).contains("gh-request-token"));
     // without the variables: a clear error naming the permission
-    let o = sb
-        .signet()
-        .args([
-            "token",
-            "--no-cache",
-            "--assertion-from",
-            "github-actions",
-            "--client-id",
-            "app-guid",
-            "--token-url",
-            iss.token_url(),
-        ])
-        .output()
-        .unwrap();
+    let o = github_token_cmd(&sb, &iss).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("id-token: write"), "{}", stderr(&o));
+}
+
+/// `signet token` with the assertion from GitHub's OIDC endpoint, uncached, at `iss`.
+fn github_token_cmd(sb: &Sandbox, iss: &signet::issuer::Issuer) -> assert_cmd::Command {
+    let mut c = sb.signet();
+    c.args([
+        "token",
+        "--no-cache",
+        "--assertion-from",
+        "github-actions",
+        "--client-id",
+        "app-guid",
+        "--token-url",
+        iss.token_url(),
+    ]);
+    c
 }
 
 /// The GitHub OIDC answer used to be read without a limit (a 2 GB answer: 3.3 GB of memory); it
@@ -246,18 +249,7 @@ fn a_github_oidc_answer_over_the_size_cap_is_refused() {
     });
     let sb = Sandbox::new();
     let iss = federated_issuer();
-    let o = sb
-        .signet()
-        .args([
-            "token",
-            "--no-cache",
-            "--assertion-from",
-            "github-actions",
-            "--client-id",
-            "app-guid",
-            "--token-url",
-            iss.token_url(),
-        ])
+    let o = github_token_cmd(&sb, &iss)
         .env("ACTIONS_ID_TOKEN_REQUEST_URL", &gh_url)
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-token")
         .output()
