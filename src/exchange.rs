@@ -359,7 +359,7 @@ pub fn client(opts: &ExchangeOptions) -> Result<reqwest::Client, ExchangeError> 
         b = b.no_proxy();
     }
     if let Some(path) = &opts.ca_file {
-        let pem = std::fs::read(path).map_err(|e| ExchangeError::CaFile {
+        let pem = crate::files::read(path, crate::files::FileKind::CaBundle).map_err(|e| ExchangeError::CaFile {
             path: path.clone(),
             reason: crate::text::io_reason(&e),
         })?;

@@ -18,6 +18,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::ConfigError;
 use crate::dry_run::{DryRun, RequestView, ShownAssertion};
 use crate::exchange::{self, Event, ExchangeError, Outcome};
+use crate::files::{self, FileKind};
 use crate::grant::{Grant, TokenRequest};
 use crate::key::{self, KeyError, KeySpec};
 use crate::plan::{External, TokenPlan};
@@ -370,7 +371,7 @@ impl Client {
         let mut make = |_skew: i64| -> Result<TokenRequest, crate::Error> {
             let assertion = match ext {
                 External::File(p) => {
-                    let bytes = key::read_secret_file(p).map_err(|e| KeyError::Read {
+                    let bytes = files::read_secret(p, FileKind::Assertion).map_err(|e| KeyError::AssertionRead {
                         path: p.clone(),
                         reason: crate::text::io_reason(&e),
                     })?;
@@ -441,7 +442,7 @@ impl Client {
     /// [`Client::dry_run`] for an assertion signet does not sign.
     fn dry_run_external(&self, plan: &TokenPlan, ext: &External) -> Result<DryRun, crate::Error> {
         let (note, assertion) = match ext {
-            External::File(p) => match key::read_secret_file(p) {
+            External::File(p) => match files::read_secret(p, FileKind::Assertion) {
                 Ok(bytes) => (
                     format!("the assertion is read from {} at every attempt", p.display()),
                     Some(String::from_utf8_lossy(&bytes).trim().to_string()),
