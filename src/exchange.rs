@@ -97,6 +97,16 @@ pub enum ExchangeError {
         /// Where it pointed (sanitised).
         location: String,
     },
+    /// The answer is not HTTP a client can read (a header over the client's limit, a malformed
+    /// header or status line, another protocol): not retried, since the server will answer so
+    /// again.
+    #[error("the answer from {url} is not valid HTTP: {reason} (is this the token endpoint's URL?)")]
+    NotHttp {
+        /// The URL.
+        url: String,
+        /// What was wrong, in words.
+        reason: String,
+    },
     /// A 2xx answer that is not understood.
     #[error("token endpoint {url} answered HTTP {status} but {reason}")]
     BadResponse {
@@ -488,6 +498,7 @@ async fn run<E>(
         let answer = send(client, &req).await;
         let (pause, last_err): (Duration, ExchangeError) = match answer {
             Err(SendError::Tls(reason)) => return Err(ExchangeError::Tls { url, reason }.into()),
+            Err(SendError::NotHttp(reason)) => return Err(ExchangeError::NotHttp { url, reason }.into()),
             // A name that does not resolve now will not resolve in two seconds either.
             Err(SendError::Unresolved(reason)) => return Err(ExchangeError::Network { url, reason, attempts }.into()),
             Err(SendError::TooLarge(status)) => {
@@ -756,6 +767,8 @@ enum SendError {
     Unresolved(String),
     Tls(String),
     TooLarge(u16),
+    /// The answer does not parse as HTTP: not worth retrying.
+    NotHttp(String),
 }
 
 async fn send(client: &reqwest::Client, req: &TokenRequest) -> Result<Answer, SendError> {
@@ -848,6 +861,10 @@ pub fn fetch_github_oidc(
                         status,
                         reason: "the answer is too large".into(),
                     },
+                    SendError::NotHttp(reason) => ExchangeError::NotHttp {
+                        url: shown.clone(),
+                        reason,
+                    },
                 })?;
             let status = resp.status().as_u16();
             // The same cap as the token endpoint's answer: a huge body is refused as it arrives.
@@ -922,6 +939,19 @@ pub fn parse_retry_after(v: &str, now: i64) -> Option<Duration> {
 }
 
 fn classify(e: reqwest::Error) -> SendError {
+    let mut src: Option<&dyn std::error::Error> = Some(&e);
+    while let Some(s) = src {
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            if h.is_parse_status() {
+                return SendError::NotHttp("its status code does not parse".into());
+            }
+            if h.is_parse() {
+                // hyper's own words: "message head is too large", "invalid HTTP header parsed"…
+                return SendError::NotHttp(crate::text::sanitize(&h.to_string(), 80));
+            }
+        }
+        src = s.source();
+    }
     let mut chain = String::new();
     let mut src: Option<&dyn std::error::Error> = Some(&e);
     while let Some(s) = src {

@@ -24,6 +24,8 @@ struct Run {
 fn measured(cmd: assert_cmd::Command) -> Run {
     use std::os::unix::process::ExitStatusExt;
     let start = Instant::now();
+    // Reaped below by wait4, which also gives the rusage that Child::wait would not.
+    #[allow(clippy::zombie_processes)]
     let mut child = spawn(&cmd, std::process::Stdio::null());
     let mut err = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || {
