@@ -223,7 +223,7 @@ impl Client {
         };
         match FileStore::open(dir) {
             Ok(local) => Some(Arc::new(TieredStore::new(
-                local,
+                local.with_warnings(self.warn.clone()),
                 plan.cache.shared.clone(),
                 TierOptions {
                     min_ttl: plan.cache.min_ttl,
