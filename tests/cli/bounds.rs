@@ -59,7 +59,14 @@ fn within_bounds(what: &str, r: &Run) {
         "{what}: took {:?}, over --timeout {TIMEOUT_SECS} s + 1 s",
         r.took
     );
-    assert_eq!(r.stderr.lines().count(), 1, "{what}: one line: {}", r.stderr);
+    // One error line, and at most a hint after it (the contract's "Exit codes and errors").
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert!(lines[0].starts_with("error: "), "{what}: {}", r.stderr);
+    assert!(
+        lines.len() == 1 || lines.len() == 2 && lines[1].starts_with("hint: "),
+        "{what}: {}",
+        r.stderr
+    );
 }
 
 fn assert_with(sb: &Sandbox, key: &Path, extra: &[&str]) -> Run {
@@ -383,4 +390,97 @@ fn a_passphrase_may_come_through_a_pipe() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// A server on 127.0.0.1 that answers every connection with `head`, then `body_chunk` over and
+/// over (every `pause`) until the client goes away.
+fn streaming_server(head: &'static [u8], body_chunk: &'static [u8], pause: Duration) -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/token", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten().take(20) {
+            std::thread::spawn(move || {
+                let mut c = c;
+                let mut buf = [0u8; 65536];
+                let _ = c.set_read_timeout(Some(Duration::from_millis(200)));
+                let _ = c.read(&mut buf);
+                if c.write_all(head).is_err() {
+                    return;
+                }
+                while c.write_all(body_chunk).is_ok() {
+                    if !pause.is_zero() {
+                        std::thread::sleep(pause);
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn endless_and_slow_answers_stay_within_memory_and_time() {
+    const CHUNK: &[u8] = &[b'a'; 65536];
+    let endless = streaming_server(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2147483648\r\n\r\n{\"access_token\":\"",
+        CHUNK,
+        Duration::ZERO,
+    );
+    let chunked = streaming_server(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"10000\r\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
+        Duration::ZERO,
+    );
+    let trickle = streaming_server(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+        b" ",
+        Duration::from_millis(300),
+    );
+    let header_trickle = streaming_server(b"HTTP/1.1 200 OK\r\n", b"X-Slow: a\r\n", Duration::from_millis(300));
+    let sb = Sandbox::new();
+    let key = fixture_str("p256.pkcs8.pem");
+    for (what, url) in [
+        ("a 2 GiB answer", &endless),
+        ("an endless chunked answer", &chunked),
+        ("a body trickling past --timeout", &trickle),
+        ("headers trickling past --timeout", &header_trickle),
+    ] {
+        let mut c = sb.signet();
+        c.args([
+            "token",
+            "--key",
+            &key,
+            "--client-id",
+            "c",
+            "--token-url",
+            url,
+            "--no-cache",
+        ])
+        .args(["--timeout", &TIMEOUT_SECS.to_string()]);
+        let r = measured(c);
+        assert_eq!(r.code, 5, "{what}: {}", r.stderr);
+        within_bounds(what, &r);
+    }
+    // GitHub's OIDC endpoint, endless too.
+    let mut c = sb.signet();
+    c.args([
+        "token",
+        "--client-id",
+        "c",
+        "--token-url",
+        "https://127.0.0.1:9/token",
+        "--no-cache",
+    ])
+    .args([
+        "--assertion-from",
+        "github-actions",
+        "--timeout",
+        &TIMEOUT_SECS.to_string(),
+    ])
+    .env("ACTIONS_ID_TOKEN_REQUEST_URL", format!("{endless}?x=1"))
+    .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runner-secret");
+    let r = measured(c);
+    assert_eq!(r.code, 5, "GitHub OIDC: {}", r.stderr);
+    within_bounds("a 2 GiB GitHub OIDC answer", &r);
 }
