@@ -484,3 +484,30 @@ fn endless_and_slow_answers_stay_within_memory_and_time() {
     assert_eq!(r.code, 5, "GitHub OIDC: {}", r.stderr);
     within_bounds("a 2 GiB GitHub OIDC answer", &r);
 }
+
+#[test]
+fn the_fuzz_corpus_seeds_load_or_fail_cleanly() {
+    // `make fuzz` starts from these; `make test` checks each still ends in a value or an error,
+    // and that the extreme-parameter seeds are refused by the key-derivation limits.
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let pass = signet::Secret::new("fuzz".to_string());
+    let mut extreme = 0;
+    for dir in ["key_file", "pkcs12"] {
+        for e in std::fs::read_dir(corpus.join(dir)).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let bytes = std::fs::read(e.path()).unwrap();
+            let started = Instant::now();
+            let r = signet::key::load_key_bytes(&bytes, Path::new("seed"), Some(&pass));
+            if name.contains("2^") || name.contains("scrypt-p") {
+                extreme += 1;
+                assert!(
+                    matches!(r, Err(signet::key::KeyError::KdfLimit { .. })),
+                    "{dir}/{name}: {:?}",
+                    r.err()
+                );
+                assert!(started.elapsed() < Duration::from_secs(1), "{dir}/{name}");
+            }
+        }
+    }
+    assert!(extreme >= 6, "the extreme seeds are in the corpus ({extreme})");
+}
