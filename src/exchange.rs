@@ -100,12 +100,14 @@ pub enum ExchangeError {
     /// The answer is not HTTP a client can read (a header over the client's limit, a malformed
     /// header or status line, another protocol): not retried, since the server will answer so
     /// again.
-    #[error("the answer from {url} is not valid HTTP: {reason} (is this the token endpoint's URL?)")]
+    #[error("the answer from {url} is not valid HTTP: {reason} (is this {endpoint}?)")]
     NotHttp {
         /// The URL.
         url: String,
         /// What was wrong, in words.
         reason: String,
+        /// What the URL should have been, and where it came from.
+        endpoint: &'static str,
     },
     /// A 2xx answer that is not understood.
     #[error("token endpoint {url} answered HTTP {status} but {reason}")]
@@ -498,7 +500,14 @@ async fn run<E>(
         let answer = send(client, &req).await;
         let (pause, last_err): (Duration, ExchangeError) = match answer {
             Err(SendError::Tls(reason)) => return Err(ExchangeError::Tls { url, reason }.into()),
-            Err(SendError::NotHttp(reason)) => return Err(ExchangeError::NotHttp { url, reason }.into()),
+            Err(SendError::NotHttp(reason)) => {
+                return Err(ExchangeError::NotHttp {
+                    url,
+                    reason,
+                    endpoint: "the token endpoint's URL",
+                }
+                .into())
+            }
             // A name that does not resolve now will not resolve in two seconds either.
             Err(SendError::Unresolved(reason)) => return Err(ExchangeError::Network { url, reason, attempts }.into()),
             Err(SendError::TooLarge(status)) => {
@@ -864,6 +873,7 @@ pub fn fetch_github_oidc(
                     SendError::NotHttp(reason) => ExchangeError::NotHttp {
                         url: shown.clone(),
                         reason,
+                        endpoint: "GitHub's OIDC endpoint, from ACTIONS_ID_TOKEN_REQUEST_URL",
                     },
                 })?;
             let status = resp.status().as_u16();

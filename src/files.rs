@@ -82,6 +82,10 @@ pub fn read_text(path: &Path, kind: FileKind) -> io::Result<String> {
     String::from_utf8(read(path, kind)?).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
+/// How long a pipe may take to give its whole content (a passphrase from `pass` or a vault CLI
+/// comes in milliseconds; a writer that never closes must not hold the job).
+pub const PIPE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn read_into(path: &Path, kind: FileKind, buf: &mut Vec<u8>) -> io::Result<()> {
     let mut opts = std::fs::OpenOptions::new();
     opts.read(true);
@@ -91,40 +95,94 @@ fn read_into(path: &Path, kind: FileKind, buf: &mut Vec<u8>) -> io::Result<()> {
     let f = opts.open(path)?;
     let meta = f.metadata()?;
     let max = kind.max_bytes();
-    let ft = meta.file_type();
-    if !ft.is_file() {
-        #[cfg(unix)]
-        let pipe = std::os::unix::fs::FileTypeExt::is_fifo(&ft);
-        #[cfg(not(unix))]
-        let pipe = false;
-        if !(pipe && kind == FileKind::Passphrase) {
-            return Err(refused(format!("{}, not a regular file", describe(&ft))));
-        }
-        // A pipe from the shell (`<(…)`) has its writer already; one with no writer reads as
-        // empty at once. Blocking reads from here on, so a slow writer is waited for.
-        #[cfg(unix)]
-        {
-            use std::os::fd::AsRawFd;
-            // SAFETY: fcntl on a descriptor this function owns; no memory is passed.
-            unsafe {
-                let fd = f.as_raw_fd();
-                let flags = libc::fcntl(fd, libc::F_GETFL);
-                if flags >= 0 {
-                    libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
-                }
-            }
-        }
-    }
     let too_big = || refused(format!("larger than {} KiB, too large for {}", max / 1024, kind.noun()));
     if meta.len() > max {
         return Err(too_big());
     }
-    buf.reserve_exact(meta.len() as usize + 1);
-    f.take(max + 1).read_to_end(buf)?;
+    // Sized once: the buffer never reallocates, so no copy of a secret is left in freed memory.
+    // A file whose size the kernel does not report (procfs, a pipe) gets room for the cap.
+    let room = if meta.len() > 0 { meta.len() + 1 } else { max + 1 };
+    buf.reserve_exact(room as usize);
+    let ft = meta.file_type();
+    if ft.is_file() {
+        f.take(max + 1).read_to_end(buf)?;
+    } else if is_pipe(&ft) && kind == FileKind::Passphrase {
+        read_pipe(&f, max, buf)?;
+    } else {
+        let advice = if is_pipe(&ft) && kind == FileKind::Key {
+            ": signet reads a key file more than once; write the key to a file with mode 600"
+        } else {
+            ""
+        };
+        return Err(refused(format!("{}, not a regular file{advice}", describe(&ft))));
+    }
     if buf.len() as u64 > max {
         return Err(too_big());
     }
     Ok(())
+}
+
+fn is_pipe(ft: &std::fs::FileType) -> bool {
+    #[cfg(unix)]
+    return std::os::unix::fs::FileTypeExt::is_fifo(ft);
+    #[cfg(not(unix))]
+    return false;
+}
+
+/// Reads a pipe (opened non-blocking) to its end, at most `max` + 1 bytes, within
+/// [`PIPE_DEADLINE`]. Waiting in poll rather than read: a FIFO whose writer has not opened yet
+/// reads as an end of file at once, while poll waits for the writer (Linux reports no hang-up
+/// before a writer has come).
+#[cfg(unix)]
+fn read_pipe(f: &std::fs::File, max: u64, buf: &mut Vec<u8>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let deadline = std::time::Instant::now() + PIPE_DEADLINE;
+    let mut chunk = [0u8; 4096];
+    let mut r = f;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(refused(format!(
+                "a pipe that did not end within {} s",
+                PIPE_DEADLINE.as_secs()
+            )));
+        }
+        let mut pfd = libc::pollfd {
+            fd: f.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, for a descriptor this function borrows.
+        let n = unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(i32::MAX as u128) as i32) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            continue;
+        }
+        match r.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(k) => {
+                let room = (max + 1 - buf.len() as u64).min(k as u64) as usize;
+                buf.extend_from_slice(&chunk[..room]);
+                zeroize::Zeroize::zeroize(&mut chunk[..k]);
+                if buf.len() as u64 > max {
+                    return Ok(());
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn read_pipe(f: &std::fs::File, max: u64, buf: &mut Vec<u8>) -> io::Result<()> {
+    f.take(max + 1).read_to_end(buf).map(|_| ())
 }
 
 fn describe(ft: &std::fs::FileType) -> &'static str {
@@ -189,9 +247,28 @@ mod tests {
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         // SAFETY: a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        assert!(read(&fifo, FileKind::Key).unwrap_err().to_string().contains("FIFO"));
-        // A passphrase may come through a pipe; one with no writer reads as empty, at once.
-        assert!(read_secret(&fifo, FileKind::Passphrase).unwrap().is_empty());
+        assert!(read(&fifo, FileKind::Key)
+            .unwrap_err()
+            .to_string()
+            .contains("write the key to a file"));
+    }
+
+    #[test]
+    fn a_passphrase_fifo_is_waited_for_until_its_writer_comes() {
+        // Opened before its writer: it must not read as an empty passphrase.
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let writer_path = fifo.clone();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            std::fs::write(writer_path, b"late passphrase\n").unwrap();
+        });
+        let got = read_secret(&fifo, FileKind::Passphrase).unwrap();
+        assert_eq!(&got[..], b"late passphrase\n");
+        writer.join().unwrap();
     }
 
     #[test]
@@ -209,19 +286,7 @@ mod tests {
             // The reader stops early and closes: a broken pipe here is expected.
             let _ = w.write_all(&vec![b'x'; 4 * FileKind::Passphrase.max_bytes() as usize]);
         });
-        // Until the writer thread is blocked in its open, the FIFO has no writer and reads as
-        // empty: try again then.
-        let e = loop {
-            match read_secret(&fifo, FileKind::Passphrase) {
-                Ok(b) if b.is_empty() => std::thread::sleep(std::time::Duration::from_millis(10)),
-                Ok(b) => panic!(
-                    "read {} bytes through a cap of {}",
-                    b.len(),
-                    FileKind::Passphrase.max_bytes()
-                ),
-                Err(e) => break e,
-            }
-        };
+        let e = read_secret(&fifo, FileKind::Passphrase).unwrap_err();
         assert!(e.to_string().contains("too large"), "{e}");
         writer.join().unwrap();
     }

@@ -173,7 +173,7 @@ pub enum KeyError {
     },
     /// The file's key derivation asks for more work or memory than signet spends (see
     /// [`crate::key::kdf`]).
-    #[error("{path} asks for {parameter} = {value} to derive its decryption key, over signet's limit of {max}: files from OpenSSL, Windows and Key Vault stay far below it; re-encrypt the key: openssl pkcs8 -topk8 -v2 aes-256-cbc -iter 600000 -in OLD -out NEW")]
+    #[error("{path} asks for {parameter} = {value}, over signet's limit of {max} (files from OpenSSL, Windows and Key Vault stay far below it); re-encrypt it: {fix}")]
     KdfLimit {
         /// The file.
         path: PathBuf,
@@ -183,6 +183,8 @@ pub enum KeyError {
         value: u64,
         /// signet's limit.
         max: u64,
+        /// A command that writes the file again with ordinary parameters.
+        fix: &'static str,
     },
     /// The crypto backend refused to sign (should not happen with a loaded key).
     #[error("signing with {alg} failed")]

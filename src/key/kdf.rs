@@ -7,25 +7,34 @@
 //! below what hurts a CI runner.
 //!
 //! The parameters are found by scanning the DER for the algorithm identifiers that carry them,
-//! so one check covers an encrypted PKCS#8 and every bag and MAC of a PKCS#12 alike; only a
-//! bag inside another bag's encrypted content stays out of sight until that is decrypted (and
-//! the PKCS#12 reader caps those itself, at 1,000,000 iterations and 1 GiB of scrypt memory).
+//! so one check covers an encrypted PKCS#8 and every bag and MAC of a PKCS#12 alike, each
+//! derivation and all of them together (a PKCS#12 reader tries every bag, whatever the
+//! passphrase). Only a bag inside another bag's encrypted content stays out of sight until
+//! that is decrypted, which takes the file's passphrase; the PKCS#12 reader caps those itself
+//! (1,000,000 iterations, 1 GiB of scrypt memory).
 
 use super::KeyError;
 use der::asn1::OctetStringRef;
 use der::{AnyRef, Decode, Reader, SliceReader};
 use std::path::Path;
 
-/// The most PBKDF2 iterations signet runs in an encrypted PKCS#8 (RFC 8018's figure "for
-/// especially critical keys").
-pub const MAX_PBKDF2_ITERATIONS: u64 = 10_000_000;
-/// The most iterations of a PKCS#12's MAC or PBE, and of PBKDF2 inside a PKCS#12: the PKCS#12
+/// The most PBKDF2 iterations of one derivation in an encrypted PKCS#8: 3⅓ times OWASP's
+/// 600,000, about a second of CPU with HMAC-SHA-256 (2½ with SHA-512).
+pub const MAX_PBKDF2_ITERATIONS: u64 = 2_000_000;
+/// The most iterations of one derivation in a PKCS#12 (its MAC, a PBE, PBKDF2): the PKCS#12
 /// reader's own limit, so that a file over it gets this message rather than "damaged".
 pub const MAX_PKCS12_ITERATIONS: u64 = 1_000_000;
-/// The most memory scrypt may use, 128·N·r bytes: 256 MiB, 16 times OpenSSL's default.
-pub const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
-/// The most scrypt work, 128·N·r·p bytes mixed: four times [`MAX_SCRYPT_MEMORY`].
-pub const MAX_SCRYPT_WORK: u64 = 4 * MAX_SCRYPT_MEMORY;
+/// The most iterations of all derivations in one file together: a PKCS#12 derives once per
+/// encrypted bag and once for its MAC, and its reader tries every bag whatever the passphrase.
+pub const MAX_TOTAL_ITERATIONS: u64 = 2_000_000;
+/// The most key derivations in one file (OpenSSL writes three: the key bag, the certificate
+/// safe, the MAC).
+pub const MAX_DERIVATIONS: u64 = 16;
+/// The most memory scrypt may use, 128·N·r bytes: 128 MiB, 8 times OpenSSL's default.
+pub const MAX_SCRYPT_MEMORY: u64 = 128 << 20;
+/// The most scrypt work, 128·N·r·p bytes mixed: twice [`MAX_SCRYPT_MEMORY`] (OpenSSL's
+/// default is 16 MiB).
+pub const MAX_SCRYPT_WORK: u64 = 2 * MAX_SCRYPT_MEMORY;
 /// The largest scrypt parallelization parameter p.
 pub const MAX_SCRYPT_P: u64 = 16;
 
@@ -35,14 +44,23 @@ const SCRYPT: &[u8] = &[0x06, 0x09, 0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x
 /// pkcs-12PbeIds (1.2.840.113549.1.12.1), followed by one byte naming the cipher.
 const PKCS12_PBE: &[u8] = &[0x06, 0x0a, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x0c, 0x01];
 
-/// Which container the DER is: the PBKDF2 limit differs.
+/// Which container the DER is: the limits and the advice differ.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Container {
     Pkcs8,
     Pkcs12,
 }
 
-/// Refuses a key file whose key derivation asks for more than the limits above, naming the
+impl Container {
+    fn fix(self) -> &'static str {
+        match self {
+            Container::Pkcs8 => "openssl pkcs8 -topk8 -v2 aes-256-cbc -iter 600000 -in OLD.pem -out NEW.pem",
+            Container::Pkcs12 => "openssl pkcs12 -in OLD.pfx -nodes | openssl pkcs12 -export -out NEW.pfx",
+        }
+    }
+}
+
+/// Refuses a key file whose key derivations ask for more than the limits above, naming the
 /// parameter. Parameters that do not parse are left to the decoder, which refuses them.
 pub(super) fn check(der: &[u8], path: &Path, container: Container) -> Result<(), KeyError> {
     let over = |parameter: &'static str, value: u64, max: u64| {
@@ -52,20 +70,45 @@ pub(super) fn check(der: &[u8], path: &Path, container: Container) -> Result<(),
                 parameter,
                 value,
                 max,
+                fix: container.fix(),
             })
         } else {
             Ok(())
         }
     };
-    let pbkdf2_max = match container {
+    let one_max = match container {
         Container::Pkcs8 => MAX_PBKDF2_ITERATIONS,
         Container::Pkcs12 => MAX_PKCS12_ITERATIONS,
     };
+    let mut iterations: Vec<(&'static str, u64)> = vec![];
+    let mut derivations = 0u64;
     for at in find(der, PBKDF2) {
-        if let Some([iterations]) = ints_after_salt::<1>(&der[at + PBKDF2.len()..]) {
-            over("the PBKDF2 iteration count", iterations, pbkdf2_max)?;
+        if let Some([n]) = ints_after_salt::<1>(&der[at + PBKDF2.len()..]) {
+            iterations.push(("the PBKDF2 iteration count", n));
         }
     }
+    if container == Container::Pkcs12 {
+        for at in find(der, PKCS12_PBE) {
+            // The OID, one byte more for the cipher, then SEQUENCE { salt, iterations }.
+            if let Some([n]) = der.get(at + PKCS12_PBE.len() + 1..).and_then(ints_after_salt::<1>) {
+                iterations.push(("the PKCS#12 PBE iteration count", n));
+            }
+        }
+        if let Some(n) = mac_iterations(der) {
+            iterations.push(("the PKCS#12 MAC iteration count", n));
+        }
+    }
+    let mut total = 0u64;
+    for (parameter, n) in &iterations {
+        over(parameter, *n, one_max)?;
+        total = total.saturating_add(*n);
+        derivations += 1;
+    }
+    over(
+        "the iterations of all its key derivations together",
+        total,
+        MAX_TOTAL_ITERATIONS,
+    )?;
     for at in find(der, SCRYPT) {
         if let Some([n, r, p]) = ints_after_salt::<3>(&der[at + SCRYPT.len()..]) {
             over("the scrypt parallelization p", p, MAX_SCRYPT_P)?;
@@ -76,20 +119,10 @@ pub(super) fn check(der: &[u8], path: &Path, container: Container) -> Result<(),
                 memory.saturating_mul(p),
                 MAX_SCRYPT_WORK,
             )?;
+            derivations += 1;
         }
     }
-    if container == Container::Pkcs12 {
-        for at in find(der, PKCS12_PBE) {
-            // The OID, one byte more for the cipher, then SEQUENCE { salt, iterations }.
-            if let Some([iterations]) = der.get(at + PKCS12_PBE.len() + 1..).and_then(ints_after_salt::<1>) {
-                over("the PKCS#12 PBE iteration count", iterations, MAX_PKCS12_ITERATIONS)?;
-            }
-        }
-        if let Some(iterations) = mac_iterations(der) {
-            over("the PKCS#12 MAC iteration count", iterations, MAX_PKCS12_ITERATIONS)?;
-        }
-    }
-    Ok(())
+    over("the number of key derivations", derivations, MAX_DERIVATIONS)
 }
 
 fn find<'a>(hay: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
@@ -153,4 +186,70 @@ fn unsigned(int: AnyRef<'_>) -> u64 {
         return u64::MAX;
     }
     digits.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `OID, SEQUENCE { salt, iterations }`: what a PBKDF2 occurrence looks like to the scan.
+    fn pbkdf2_params(iterations: u32) -> Vec<u8> {
+        let it = iterations.to_be_bytes();
+        let mut params = vec![0x04, 0x08, 1, 2, 3, 4, 5, 6, 7, 8, 0x02, 0x05, 0x00];
+        params.extend_from_slice(&it);
+        let mut out = PBKDF2.to_vec();
+        out.push(0x30);
+        out.push(params.len() as u8);
+        out.extend(params);
+        out
+    }
+
+    fn refused_for(der: &[u8], container: Container) -> Option<&'static str> {
+        match check(der, Path::new("k"), container) {
+            Err(KeyError::KdfLimit { parameter, .. }) => Some(parameter),
+            Err(e) => panic!("{e}"),
+            Ok(()) => None,
+        }
+    }
+
+    #[test]
+    fn each_derivation_and_all_of_them_together_are_bounded() {
+        // One PKCS#12 derivation at its limit is fine; five of them are 5 M iterations in all,
+        // which a reader trying every bag would run whatever the passphrase.
+        let one = pbkdf2_params(MAX_PKCS12_ITERATIONS as u32);
+        assert_eq!(refused_for(&one, Container::Pkcs12), None);
+        assert_eq!(
+            refused_for(&pbkdf2_params(MAX_PKCS12_ITERATIONS as u32 + 1), Container::Pkcs12),
+            Some("the PBKDF2 iteration count")
+        );
+        assert_eq!(
+            refused_for(&one.repeat(5), Container::Pkcs12),
+            Some("the iterations of all its key derivations together")
+        );
+        // Many cheap derivations: a count limit.
+        assert_eq!(
+            refused_for(&pbkdf2_params(2048).repeat(17), Container::Pkcs12),
+            Some("the number of key derivations")
+        );
+        assert_eq!(refused_for(&pbkdf2_params(2048).repeat(3), Container::Pkcs12), None);
+        // A PKCS#8 has its own, higher, one-derivation limit.
+        assert_eq!(
+            refused_for(&pbkdf2_params(MAX_PBKDF2_ITERATIONS as u32), Container::Pkcs8),
+            None
+        );
+        assert_eq!(
+            refused_for(&pbkdf2_params(MAX_PBKDF2_ITERATIONS as u32 + 1), Container::Pkcs8),
+            Some("the PBKDF2 iteration count")
+        );
+    }
+
+    #[test]
+    fn integers_are_read_whatever_their_length() {
+        fn der(v: &[u8]) -> AnyRef<'_> {
+            AnyRef::new(der::Tag::Integer, v).unwrap()
+        }
+        assert_eq!(unsigned(der(&[0x00, 0x80])), 128);
+        assert_eq!(unsigned(der(&[0x01, 0, 0, 0, 0, 0, 0, 0, 0])), u64::MAX);
+        assert_eq!(unsigned(der(&[0xff])), 0, "negative");
+    }
 }

@@ -119,7 +119,11 @@ fn pbes1_scheme(der: &[u8]) -> Option<&'static str> {
         Some(_) => return Some("PKCS#12 PBE with RC2 (pbeWithSHAAnd40BitRC2-CBC)"),
         None => {}
     }
-    at(&PKCS5_PBES1).map(|_| "PKCS#5 v1.5 PBES1 (DES or RC2 with MD5 or SHA-1)")
+    // pkcs-5 1, 3, 4, 6, 10, 11 are PBES1; 13 is PBES2, which is no PBES1 whatever went wrong.
+    match at(&PKCS5_PBES1) {
+        Some(1 | 3 | 4 | 6 | 10 | 11) => Some("PKCS#5 v1.5 PBES1 (DES or RC2 with MD5 or SHA-1)"),
+        _ => None,
+    }
 }
 
 /// Decrypts an `EncryptedPrivateKeyInfo` (PBES2 with PBKDF2 (HMAC-SHA-1 or SHA-2) or scrypt, AES-CBC or 3DES).
@@ -129,6 +133,9 @@ pub(super) fn decrypt_pkcs8(
     passphrase: Option<&Secret<String>>,
 ) -> Result<SecretBytes, KeyError> {
     use pkcs8::der::Decode;
+    // Before the decoder, which refuses an iteration count past u32 as malformed: the limit's
+    // message says more.
+    super::kdf::check(der, path, super::kdf::Container::Pkcs8)?;
     let info = pkcs8::EncryptedPrivateKeyInfoRef::from_der(der).map_err(|_| match pbes1_scheme(der) {
         Some(cipher) => KeyError::UnsupportedCipher {
             path: path.into(),
@@ -140,7 +147,6 @@ pub(super) fn decrypt_pkcs8(
             reason: "not an encrypted PKCS#8 structure",
         },
     })?;
-    super::kdf::check(der, path, super::kdf::Container::Pkcs8)?;
     let Some(pass) = passphrase else {
         return Err(KeyError::PassphraseRequired { path: path.into() });
     };
