@@ -969,6 +969,7 @@ fn classify(e: reqwest::Error) -> SendError {
         chain.push(' ');
         src = s.source();
     }
+    tracing::debug!("transport error: {}", crate::text::sanitize(&chain, 300));
     let lower = chain.to_ascii_lowercase();
     if lower.contains("certificate")
         || lower.contains("unknownissuer")
@@ -987,6 +988,21 @@ fn classify(e: reqwest::Error) -> SendError {
         || lower.contains("name resolution")
     {
         return SendError::Unresolved("the host name could not be resolved".into());
+    }
+    // A body that does not decode as HTTP framing (a chunk size line that is not hex): hyper
+    // reports it as an I/O error of kind InvalidInput or InvalidData. TLS failures, which can
+    // be InvalidData too, are classified above.
+    let mut src: Option<&dyn std::error::Error> = Some(&e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+            ) {
+                return SendError::NotHttp(crate::text::sanitize(&io.to_string(), 80));
+            }
+        }
+        src = s.source();
     }
     let reason = if lower.contains("connection refused") {
         "connection refused".into()

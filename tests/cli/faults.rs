@@ -447,6 +447,10 @@ fn a_permanent_protocol_error_is_not_retried() {
             b"HTTP/1.1 two hundred OK\r\n\r\n".to_vec(),
         ),
         ("not HTTP at all", b"SSH-2.0-OpenSSH_9.2\r\n".to_vec()),
+        (
+            "a chunk size that is not hex",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n".to_vec(),
+        ),
     ];
     let sb = Sandbox::new();
     for (what, answer) in cases {
