@@ -99,22 +99,27 @@ fn read_into(path: &Path, kind: FileKind, buf: &mut Vec<u8>) -> io::Result<()> {
     if meta.len() > max {
         return Err(too_big());
     }
-    // Sized once: the buffer never reallocates, so no copy of a secret is left in freed memory.
-    // A file whose size the kernel does not report (procfs, a pipe) gets room for the cap.
-    let room = if meta.len() > 0 { meta.len() + 1 } else { max + 1 };
-    buf.reserve_exact(room as usize);
     let ft = meta.file_type();
-    if ft.is_file() {
-        f.take(max + 1).read_to_end(buf)?;
-    } else if is_pipe(&ft) && kind == FileKind::Passphrase {
-        read_pipe(&f, max, buf)?;
-    } else {
+    let pipe = is_pipe(&ft) && kind == FileKind::Passphrase;
+    if !ft.is_file() && !pipe {
         let advice = if is_pipe(&ft) && kind == FileKind::Key {
             ": signet reads a key file more than once; write the key to a file with mode 600"
         } else {
             ""
         };
         return Err(refused(format!("{}, not a regular file{advice}", describe(&ft))));
+    }
+    // Sized once: the buffer never reallocates, so no copy of a secret is left in freed memory.
+    // A file whose size the kernel does not report (procfs, a pipe) gets room for a passphrase's
+    // cap, 64 KiB: a pipe (only passphrases come through one) never reallocates either, and
+    // a procfs file does not make the wipe-on-free allocator wipe megabytes it never used.
+    let unknown = FileKind::Passphrase.max_bytes().min(max);
+    let room = if meta.len() > 0 { meta.len() + 1 } else { unknown + 1 };
+    buf.reserve_exact(room as usize);
+    if pipe {
+        read_pipe(&f, max, buf)?;
+    } else {
+        f.take(max + 1).read_to_end(buf)?;
     }
     if buf.len() as u64 > max {
         return Err(too_big());

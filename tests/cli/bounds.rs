@@ -49,6 +49,7 @@ fn measured(cmd: assert_cmd::Command) -> Run {
 }
 
 fn within_bounds(what: &str, r: &Run) {
+    eprintln!("{what}: peak RSS {} KiB, {:?}", r.peak_rss_kib, r.took);
     assert!(
         r.peak_rss_kib <= MAX_RSS_KIB,
         "{what}: peak RSS {} KiB over {MAX_RSS_KIB} KiB",
