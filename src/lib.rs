@@ -59,6 +59,9 @@
 // failed command, off every hot path: their size does not matter, their text does.
 #![allow(clippy::result_large_err)]
 
+// The token agent brings hyper's server half and tokio's sockets, which the core does not need.
+#[cfg(feature = "serve")]
+pub mod agent;
 pub mod alg;
 mod alloc;
 pub mod assertion;
