@@ -192,7 +192,7 @@ impl Agent {
             .into());
         }
         // What would fail every request fails here instead, with its exit code: no token URL, a
-        // key that cannot be read or decrypted (and its warnings, said once).
+        // key that cannot be read or decrypted.
         if plan.grant != crate::grant::Grant::SelfSigned {
             plan.token_url()?;
         }
@@ -250,13 +250,21 @@ impl Agent {
 fn bind(listen: &Listen) -> Result<(Listener, Bound), crate::Error> {
     match listen {
         Listen::Tcp(addr) => {
-            let std = std::net::TcpListener::bind(addr)
-                .map_err(|e| ConfigError::Usage(format!("--listen {addr}: {}", crate::text::io_reason(&e))))?;
-            std.set_nonblocking(true)
-                .and_then(|_| std.local_addr())
-                .and_then(|a| Ok((tokio::net::TcpListener::from_std(std)?, a)))
+            // A backlog of 1024 (std's is 128): a burst of connections beyond the ones served at
+            // once waits in the kernel's queue instead of retrying its handshake seconds later.
+            let bound = || -> std::io::Result<(tokio::net::TcpListener, SocketAddr)> {
+                let socket = match addr {
+                    SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+                    SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+                };
+                socket.bind(*addr)?;
+                let l = socket.listen(1024)?;
+                let a = l.local_addr()?;
+                Ok((l, a))
+            };
+            bound()
                 .map(|(l, a)| (Listener::Tcp(l), Bound::Tcp(a)))
-                .map_err(|e| ConfigError::Usage(format!("--listen {addr}: {e}")).into())
+                .map_err(|e| ConfigError::Usage(format!("--listen {addr}: {}", crate::text::io_reason(&e))).into())
         }
         Listen::Unix(path) => {
             let std = listen::bind_unix(path)?;

@@ -4,6 +4,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+/// The token agent: exec --serve and serve, with the real SDKs and raw HTTP.
+mod agent;
 /// Key formats, algorithms, headers and claims; signatures checked by openssl.
 mod assert;
 /// The cache: single flight, freshness, safety, outputs, exec.
