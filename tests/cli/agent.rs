@@ -318,11 +318,9 @@ fn raw(addr: &str, head: &str) -> Answer {
 }
 
 fn azure_get(addr: &str, resource: &str, extra: &str) -> Answer {
-    raw(
-        addr,
-        &format!("GET /msi/token?api-version=2019-08-01&resource={resource} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}")
-            .trim_end(),
-    )
+    let head =
+        format!("GET /msi/token?api-version=2019-08-01&resource={resource} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}");
+    raw(addr, head.trim_end())
 }
 
 #[test]
