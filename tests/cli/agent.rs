@@ -748,3 +748,55 @@ fn refresh_ahead_fetches_before_expiry_with_no_caller_waiting_and_idle_tokens_st
     std::thread::sleep(Duration::from_secs(7));
     assert_eq!(iss.request_count(), 3, "an idle identity is still refreshed");
 }
+
+#[test]
+fn a_failed_refresh_keeps_serving_the_valid_token_backs_off_and_warns() {
+    let sb = Sandbox::new();
+    // tokens of 9 s; --min-ttl 1: the refresh is due at 6 s
+    let iss = issuer_with("app", KEY, Some(CERT), |c| c.expires_in = Some(9));
+    let agent = Served::start(&serve_cmd(&sb, iss.token_url(), &["--min-ttl", "1", "--retries", "0"]));
+    let addr = agent.addr();
+    let secret = agent.secret().to_string();
+    let auth = format!("X-IDENTITY-HEADER: {secret}");
+    let first = azure_get(&addr, "api://f", &auth).json();
+    let token = first["access_token"].as_str().unwrap().to_string();
+    let exp: i64 = first["expires_on"].as_str().unwrap().parse().unwrap();
+    let down = || signet::issuer::Fault::json(503, serde_json::json!({"error": "temporarily_unavailable"}));
+    iss.push_faults([down(), down()]);
+    assert!(
+        wait_for(Duration::from_secs(9), || iss.request_count() >= 2),
+        "no refresh"
+    );
+    let failed_at = Instant::now();
+    // the refresh failed: the valid token is still served, at once
+    let a = azure_get(&addr, "api://f", &auth);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["access_token"].as_str(), Some(token.as_str()));
+    // retried after a backoff, not in a loop
+    assert!(
+        wait_for(Duration::from_secs(6), || iss.request_count() >= 3),
+        "no retry"
+    );
+    assert!(
+        failed_at.elapsed() >= Duration::from_millis(1500),
+        "retried after {:?}",
+        failed_at.elapsed()
+    );
+    let metrics = || raw(&addr, &format!("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}")).body;
+    let two_failures = "signet_agent_fetch_failures_total{identity=\"api://f/.default\"} 2";
+    assert!(
+        wait_for(Duration::from_secs(3), || metrics().contains(two_failures)),
+        "{}",
+        metrics()
+    );
+    // once it has expired, the next caller gets a new one (the issuer is back)
+    while signet::clock::now() <= exp {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let a = azure_get(&addr, "api://f", &auth);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_ne!(a.json()["access_token"].as_str(), Some(token.as_str()));
+    let (_, log) = agent.terminate();
+    assert!(log.contains("warning: refreshing the cached token failed"), "{log}");
+    assert_no_secrets(&log, &[&secret, &token]);
+}
