@@ -37,6 +37,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! With the `serve` feature, [`agent`] serves such plans' tokens to unmodified SDKs over a loopback
+//! port or a unix socket (Azure's managed-identity and Google's metadata-server protocols), as
+//! `signet serve` and `signet exec --serve` do.
+//!
 //! The pieces are usable on their own:
 //!
 //! ```
