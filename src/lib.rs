@@ -37,7 +37,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! With the `serve` feature, [`agent`] serves such plans' tokens to unmodified SDKs over a loopback
+//! With the `serve` feature, the `agent` module serves such plans' tokens to unmodified SDKs over a loopback
 //! port or a unix socket (Azure's managed-identity and Google's metadata-server protocols), as
 //! `signet serve` and `signet exec --serve` do.
 //!
