@@ -25,19 +25,21 @@ impl Info {
     /// From the client id and, for a service-account key file, its `client_email` and
     /// `project_id` (read as JSON; the private key in it is not looked at).
     pub fn new(client_id: Option<&str>, key_file: Option<&Path>) -> Info {
-        let file: Option<serde_json::Value> = key_file
+        // Only these two fields are kept: the private key in the same file is skipped by the
+        // parser, never copied out of the (zeroized) bytes.
+        #[derive(serde::Deserialize)]
+        struct Account {
+            client_email: Option<String>,
+            project_id: Option<String>,
+        }
+        let file: Option<Account> = key_file
             .filter(|p| p.extension().is_some_and(|e| e == "json"))
             .and_then(|p| crate::key::read_secret_file(p).ok())
             .and_then(|b| serde_json::from_slice(&b).ok());
-        let field = |k: &str| {
-            file.as_ref()
-                .and_then(|v| v.get(k))
-                .and_then(|v| v.as_str())
-                .map(String::from)
-        };
+        let (email, project_id) = file.map_or((None, None), |a| (a.client_email, a.project_id));
         Info {
-            email: client_id.map(String::from).or_else(|| field("client_email")),
-            project_id: field("project_id"),
+            email: client_id.map(String::from).or(email),
+            project_id,
         }
     }
 }
