@@ -94,34 +94,15 @@ def install(src, name):
     return dst
 
 
-AGENT_CLIENT = r"""
-import http.client, sys, time
-host, port, secret, n, interval = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
-c = http.client.HTTPConnection(host, port)
-path = "/msi/token?api-version=2019-08-01&resource=api://bench"
-headers = {"X-IDENTITY-HEADER": secret, "Host": "127.0.0.1"}
-for _ in range(20):
-    c.request("GET", path, headers=headers); c.getresponse().read()
-sys.stdin.readline()  # every client connected and warm: go
-out, start = [], time.perf_counter()
-for i in range(n):
-    if interval:
-        time.sleep(max(0.0, start + i * interval - time.perf_counter()))
-    t = time.perf_counter_ns()
-    c.request("GET", path, headers=headers)
-    r = c.getresponse(); r.read()
-    out.append(time.perf_counter_ns() - t)
-    assert r.status == 200
-print(time.perf_counter() - start, " ".join(map(str, out)))
-"""
-
-
 def agent_bench(key, clients=64):
-    """The token agent (`signet serve`) warm, from `clients` Python clients that each keep one
-    loopback connection: answers/s with every client asking back to back, and p50/p99 of one
-    answer when they ask at 2,000 answers/s together (back to back, 64 clients on 2 cores queue
-    behind each other: Little's law, not the agent, sets that latency). The client's own
-    http.client time is included. Then the agent's peak RSS after serving 100 identities."""
+    """The token agent (`signet serve`) warm, asked by benches/load/agent_client.rs (std-only Rust,
+    built here with rustc -O: Python's http.client alone costs ~0.2 ms a request): `clients`
+    threads, each on one kept-alive loopback connection. Answers/s with every client asking back
+    to back; p50/p99 of one answer when they ask at 2,000/s together (back to back, 64 clients on
+    2 cores queue behind each other, and Little's law, not the agent, sets that latency). Then
+    the agent's peak RSS (VmHWM) after it has served 100 identities."""
+    client = WORK / "agent_client"
+    sh(f"rustc -O --edition 2021 -o {client} {ROOT}/benches/load/agent_client.rs")
     proc = subprocess.Popen([str(SIGNET), "serve", "--listen", "127.0.0.1:0"] + key.split(), stdout=subprocess.PIPE, text=True)
     env = {}
     for line in proc.stdout:
@@ -129,27 +110,12 @@ def agent_bench(key, clients=64):
             break
         k, v = line.split("=", 1)
         env[k] = v.split("; export")[0].strip("'")
-    host, port = env["IDENTITY_ENDPOINT"].split("/")[2].split(":")
+    addr = env["IDENTITY_ENDPOINT"].split("/")[2]
     secret = env["IDENTITY_HEADER"]
-    (WORK / "agent_client.py").write_text(AGENT_CLIENT)
-
-    def run(n, interval):
-        ps = [subprocess.Popen([PY, str(WORK / "agent_client.py"), host, port, secret, str(n), str(interval)],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(clients)]
-        time.sleep(2)
-        for p in ps:
-            p.stdin.write("\n"); p.stdin.flush()
-        lat, longest = [], 0.0
-        for p in ps:
-            secs, *ns = p.communicate()[0].split()
-            longest = max(longest, float(secs))
-            lat += [int(x) for x in ns]
-        lat.sort()
-        return len(lat) / longest, lat[len(lat) // 2] / 1e6, lat[int(len(lat) * 0.99)] / 1e6
-
     try:
-        rate, _, _ = run(500, 0)
-        _, p50, p99 = run(200, clients / 2000)
+        rate = float(sh(f"{client} {addr} {secret} {clients} 2000 0").split()[0])
+        _, p50, p99 = (float(x) for x in sh(f"{client} {addr} {secret} {clients} 300 2000").split())
+        host, port = addr.split(":")
         for i in range(100):
             c = http.client.HTTPConnection(host, int(port))
             c.request("GET", f"/msi/token?api-version=2019-08-01&resource=api://bench-{i}", headers={"X-IDENTITY-HEADER": secret})
@@ -412,7 +378,7 @@ def main():
                     f"{p50:.3f} / {p99:.3f} ms", p50 <= 0.2 and p99 <= 1.0))
     targets.append(("agent answers/s, 64 clients back to back ≥ 5,000", f"{rate:,.0f}", rate >= 5000))
     targets.append(("agent peak RSS with 100 identities ≤ 20 MiB", f"{agent_rss} KiB", agent_rss <= 20 * 1024))
-    rows.append(("agent", f"warm agent token, one of 64 kept-alive Python clients at 2,000/s (p50; p99 {p99:.3f} ms)", p50 / 1000, p50 / 1000 / r["trivial Rust binary"][0]))
+    rows.append(("agent", f"warm agent token, one of 64 kept-alive clients at 2,000/s (p50; p99 {p99:.3f} ms)", p50 / 1000, p50 / 1000 / r["trivial Rust binary"][0]))
     write(rows, conc_median, conc_requests, budget, rss_hit, rss_cold, inproc, speed, rsa, targets, linking, backend_rows)
     shutil.rmtree(WORK, ignore_errors=True)
 
