@@ -192,6 +192,7 @@ def main():
         # MSAL Python's cache hit: it insists on an https authority with OpenID discovery, so a
         # second issuer sits behind stunnel with the test CA, and MSAL's file cache is warmed once.
         msal_hit = None
+        certcred = None
         msal_procs = []
         if shutil.which("stunnel") and subprocess.run([PY, "-c", "import msal"], capture_output=True).returncode == 0:
             p2 = int(sh("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'"))
@@ -217,6 +218,22 @@ def main():
             os.environ["REQUESTS_CA_BUNDLE"] = str(FIX / "ca.crt.pem")
             sh(f"{PY} {WORK}/msal_hit.py {WORK}/msal-cache.json")
             msal_hit = ("MSAL Python cache hit (file cache, https discovery)", f"{PY} {WORK}/msal_hit.py {WORK}/msal-cache.json")
+            # azure-identity's own certificate credential (what a job uses without the agent),
+            # from the venv `make test-deps` makes: its first token and its in-process cache.
+            sdk_py = ROOT / "target/sdk-venv/bin/python"
+            if sdk_py.exists():
+                (WORK / "bundle.pem").write_text((FIX / "rsa2048.pkcs8.pem").read_text() + (FIX / "rsa2048.crt.pem").read_text())
+                (WORK / "certcred.py").write_text(
+                    "import time\n"
+                    "from azure.identity import CertificateCredential\n"
+                    f"c = CertificateCredential('tenant', 'bench', certificate_path='{WORK}/bundle.pem', authority='https://127.0.0.1:{p2}', disable_instance_discovery=True)\n"
+                    "t = time.perf_counter(); c.get_token('api://certcred/.default'); first = time.perf_counter() - t\n"
+                    "t = time.perf_counter()\n"
+                    "for _ in range(2000): c.get_token('api://certcred/.default')\n"
+                    "print(first, (time.perf_counter() - t) / 2000)\n")
+                certcred = tuple(float(x) for x in sh(f"{sdk_py} {WORK}/certcred.py").split())
+            else:
+                MISSING.append("azure-identity CertificateCredential (needs target/sdk-venv: make test-deps)")
         else:
             MISSING.append("MSAL Python (needs stunnel and `msal`)")
         # peers a user might pick instead, when `make bench-peers` installed them
@@ -379,6 +396,13 @@ def main():
     targets.append(("agent answers/s, 64 clients back to back ≥ 5,000", f"{rate:,.0f}", rate >= 5000))
     targets.append(("agent peak RSS with 100 identities ≤ 20 MiB", f"{agent_rss} KiB", agent_rss <= 20 * 1024))
     rows.append(("agent", f"warm agent token, one of 64 kept-alive clients at 2,000/s (p50; p99 {p99:.3f} ms)", p50 / 1000, p50 / 1000 / r["trivial Rust binary"][0]))
+    # Side by side: the same kind of token without the agent, as ratios to the agent's p50.
+    hit_s = r["signet token (cache hit)"][0]
+    rows.append(("agent", f"`signet token` cache hit, a process per call: {hit_s / (p50 / 1000):.0f}× the agent's p50", 0.0, 0.0))
+    if certcred:
+        first, cached = certcred
+        rows.append(("agent", "azure-identity CertificateCredential, first token in process (sign + exchange)", first, first / r["trivial Rust binary"][0]))
+        rows.append(("agent", f"azure-identity CertificateCredential, cached get_token in process ({cached / (p50 / 1000):.2f}× the agent's p50)", cached, cached / r["trivial Rust binary"][0]))
     write(rows, conc_median, conc_requests, budget, rss_hit, rss_cold, inproc, speed, rsa, targets, linking, backend_rows)
     shutil.rmtree(WORK, ignore_errors=True)
 
