@@ -752,8 +752,8 @@ fn refresh_ahead_fetches_before_expiry_with_no_caller_waiting_and_idle_tokens_st
 #[test]
 fn a_failed_refresh_keeps_serving_the_valid_token_backs_off_and_warns() {
     let sb = Sandbox::new();
-    // tokens of 9 s; --min-ttl 1: the refresh is due at 6 s
-    let iss = issuer_with("app", KEY, Some(CERT), |c| c.expires_in = Some(9));
+    // tokens of 12 s; --min-ttl 1: the refresh is due at 8 s, its retry 2 s later
+    let iss = issuer_with("app", KEY, Some(CERT), |c| c.expires_in = Some(12));
     let agent = Served::start(&serve_cmd(&sb, iss.token_url(), &["--min-ttl", "1", "--retries", "0"]));
     let addr = agent.addr();
     let secret = agent.secret().to_string();
@@ -764,7 +764,7 @@ fn a_failed_refresh_keeps_serving_the_valid_token_backs_off_and_warns() {
     let down = || signet::issuer::Fault::json(503, serde_json::json!({"error": "temporarily_unavailable"}));
     iss.push_faults([down(), down()]);
     assert!(
-        wait_for(Duration::from_secs(9), || iss.request_count() >= 2),
+        wait_for(Duration::from_secs(11), || iss.request_count() >= 2),
         "no refresh"
     );
     let failed_at = Instant::now();
