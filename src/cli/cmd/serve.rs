@@ -123,9 +123,17 @@ fn secret(path: Option<&std::path::Path>) -> Result<Secret<String>, signet::Erro
     }
 }
 
-/// A value as one POSIX shell word.
+/// A value as one POSIX shell word: as is when it needs no quoting (as `ssh-agent -s` prints its
+/// socket), else in single quotes.
 fn sh(w: &str) -> String {
-    format!("'{}'", w.replace('\'', r"'\''"))
+    let plain = !w.is_empty()
+        && w.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+,".contains(&b));
+    if plain {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', r"'\''"))
+    }
 }
 
 /// The client environment as `ssh-agent -s` prints it. With `--secret-file` the secret is not
