@@ -213,7 +213,7 @@ async fn route(req: &Request<Incoming>, shared: &Shared) -> Answer {
     let path = req.uri().path();
     let query = req.uri().query().unwrap_or("");
     match path {
-        "/healthz" => return Answer::text(StatusCode::OK, "text/plain", "ok\n".into()),
+        "/healthz" => return Answer::text(StatusCode::OK, "text/plain", "ok".into()),
         "/metrics" => return metrics::answer(req, shared),
         _ => {}
     }

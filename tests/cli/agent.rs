@@ -412,7 +412,7 @@ fn guards_secret_host_origin_flavor_path_body() {
     assert!(a.json()["expires_in"].as_i64().unwrap() > 200);
     // health, and metrics behind the secret
     let a = raw(&addr, "GET /healthz HTTP/1.1\r\nHost: localhost");
-    assert_eq!((a.status, a.body.as_str()), (200, "ok\n"));
+    assert_eq!((a.status, a.body.as_str()), (200, "ok"));
     let a = raw(&addr, &format!("GET /metrics HTTP/1.1\r\nHost: [::1]\r\n{ok_secret}"));
     assert_eq!(a.status, 200);
     assert!(
