@@ -45,6 +45,10 @@ core:
 	bad="$$(echo "$$deps" | grep -E '^($(CORE_FORBIDDEN)) ' | sort -u)"; \
 	if [ -n "$$bad" ]; then echo "make core: the core depends on $$bad" >&2; exit 1; fi; \
 	echo "make core: $$(echo "$$deps" | sort -u | wc -l) crates, none of $(CORE_FORBIDDEN)"
+	@# hyper and tokio are in the core through reqwest; the token agent's halves of them are not.
+	@feats="$$($(CARGO) tree --no-default-features -e normal,features --prefix none)" || exit 1; \
+	bad="$$(echo "$$feats" | grep -E '^(hyper feature "server"|tokio feature "rt-multi-thread")' | sort -u)"; \
+	if [ -n "$$bad" ]; then echo "make core: the core has the agent's $$bad" >&2; exit 1; fi
 
 ## The integration tests again, against the binary `make release` builds (not part of `make test`:
 ## a second, release build of everything would double CI's time).
@@ -63,6 +67,7 @@ else \
 fi
 endef
 
+SDK_VENV = target/sdk-venv
 test-deps:
 	@command -v cargo-deb >/dev/null || $(CARGO) install cargo-deb --version 3.8.0 --locked --quiet
 	@command -v openssl >/dev/null || (apt-get update -qq && apt-get install -y -qq openssl)
@@ -71,6 +76,14 @@ test-deps:
 	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
 	@test -e /usr/lib/softhsm/libsofthsm2.so && command -v pkcs11-tool >/dev/null || (apt-get update -qq && apt-get install -y -qq softhsm2 opensc)
 	@command -v ssh-agent >/dev/null && command -v ssh-keygen >/dev/null || (apt-get update -qq && apt-get install -y -qq openssh-client)
+	@# The SDKs the token agent is tested with, pinned, in a venv (Debian's Python is externally
+	@# managed); reinstalled when the requirements change.
+	@if [ ! -f $(SDK_VENV)/.installed ] || [ tests/sdk/requirements.txt -nt $(SDK_VENV)/.installed ]; then \
+	  { test -x $(SDK_VENV)/bin/python || python3 -m venv $(SDK_VENV) 2>/dev/null \
+	    || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv --clear $(SDK_VENV); }; } && \
+	  $(SDK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt && \
+	  touch $(SDK_VENV)/.installed; \
+	fi
 	@# npm ci whenever the lock file is newer than what is installed, so a version change lands.
 	@if [ -f tests/oidc/package-lock.json ]; then \
 	  if [ ! -f tests/oidc/node_modules/.package-lock.json ] || [ tests/oidc/package-lock.json -nt tests/oidc/node_modules/.package-lock.json ]; then \

@@ -37,6 +37,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! With the `serve` feature, the `agent` module serves such plans' tokens to unmodified SDKs over a loopback
+//! port or a unix socket (Azure's managed-identity and Google's metadata-server protocols), as
+//! `signet serve` and `signet exec --serve` do.
+//!
 //! The pieces are usable on their own:
 //!
 //! ```
@@ -59,6 +63,9 @@
 // failed command, off every hot path: their size does not matter, their text does.
 #![allow(clippy::result_large_err)]
 
+// The token agent brings hyper's server half and tokio's sockets, which the core does not need.
+#[cfg(feature = "serve")]
+pub mod agent;
 pub mod alg;
 mod alloc;
 pub mod assertion;

@@ -148,6 +148,8 @@ pub enum Command {
     /// Run a command with the token in an environment variable
     #[command(after_help = EXEC_AFTER_HELP)]
     Exec(ExecArgs),
+    /// Serve tokens to SDKs on a loopback port or a unix socket (the token agent) until stopped
+    Serve(ServeArgs),
     /// Run curl with the token's header read from a pipe (never in curl's argv or environment)
     Curl(CurlArgs),
     /// Decode a JWT's header and claims without verifying it
@@ -338,10 +340,39 @@ pub struct ExecArgs {
     /// Sign, and print the token request that would be sent (assertions decoded, secrets hidden); send nothing, touch no cache, run nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Instead of a token in CMD's environment, a token endpoint for CMD's lifetime (the token agent on 127.0.0.1), which its SDKs find through IDENTITY_ENDPOINT/IDENTITY_HEADER (azure) or GCE_METADATA_HOST (gce)
+    #[arg(help_heading = OUTPUT)]
+    #[arg(long, conflicts_with = "dry_run")]
+    pub serve: bool,
+    /// With --serve: the protocols served, comma-separated: azure, gce (default: azure, or gce with a google template)
+    #[arg(help_heading = OUTPUT)]
+    #[arg(long, value_delimiter = ',', value_name = "PROTOCOL", requires = "serve")]
+    pub serve_protocol: Vec<String>,
     /// The command and its arguments (after --)
     #[arg(help_heading = Option::<&str>::None)]
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+/// `signet serve`: the token agent as a service.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub signing: SigningArgs,
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+    /// Where to listen: 127.0.0.1:PORT, [::1]:PORT (port 0: a free one) or unix:PATH (made 0600; its folder must not be writable by others)
+    #[arg(help_heading = "Agent")]
+    #[arg(long, value_name = "ADDRESS")]
+    pub listen: String,
+    /// The protocols served, comma-separated: azure, gce (default: azure, or gce with a google template)
+    #[arg(help_heading = "Agent")]
+    #[arg(long, value_delimiter = ',', value_name = "PROTOCOL")]
+    pub serve_protocol: Vec<String>,
+    /// The secret clients send (X-IDENTITY-HEADER): read from PATH, or generated and written there (0600) when PATH does not exist; without it a fresh one is printed
+    #[arg(help_heading = "Agent")]
+    #[arg(long, value_name = "PATH")]
+    pub secret_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -150,6 +150,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Token(a) => cmd::token::run(&ctx, a),
         Command::Exec(a) => cmd::exec::run(&ctx, a),
         Command::Curl(a) => cmd::curl::run(&ctx, a),
+        Command::Serve(a) => cmd::serve::run(&ctx, a),
         Command::Inspect(a) => cmd::inspect::run(&ctx, a),
         Command::Thumbprint(a) => cmd::thumbprint::run(&ctx, a),
         Command::Cache(c) => cmd::cache::run(&ctx, c),

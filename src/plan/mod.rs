@@ -138,6 +138,7 @@ impl External {
 
 /// Everything needed to get a token, resolved and typed: what to sign, where to send it, how
 /// to cache the answer.
+#[derive(Clone)]
 pub struct TokenPlan {
     /// The private key: a file, a PKCS#11 URI or an ssh-agent key, parsed once from `--key`.
     pub(crate) key: Option<KeySpec>,

@@ -8,6 +8,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+/// The token agent: exec --serve and serve, with the real SDKs and raw HTTP.
+mod agent;
 /// Key formats, algorithms, headers and claims; signatures checked by openssl.
 mod assert;
 /// Resource bounds on bad input: key derivation limits, devices, FIFOs, huge files.

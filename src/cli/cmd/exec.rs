@@ -27,6 +27,9 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> CmdResult {
         output::stdout(&out);
         return Ok(0);
     }
+    if a.serve {
+        return crate::cli::cmd::serve::exec(ctx, &a, plan, passphrase_env.as_deref());
+    }
     let token = ctx.client().get_token(&plan).map_err(Failure::Lib)?.token;
     let pending = watch_signals();
     let mut cmd = std::process::Command::new(&a.command[0]);

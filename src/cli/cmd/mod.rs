@@ -9,6 +9,7 @@ pub mod exec;
 pub mod inspect;
 pub mod keygen;
 pub mod keys;
+pub mod serve;
 pub mod templates;
 pub mod thumbprint;
 pub mod token;
