@@ -67,6 +67,7 @@ pub mod cache;
 mod category;
 pub mod clock;
 pub mod config;
+pub mod dpop;
 pub mod dry_run;
 pub mod env;
 mod error;
