@@ -750,6 +750,11 @@ fn flatten(f: exchange::Failed<crate::Error>) -> crate::Error {
 /// a usable token URL (the self-signed grant needs none).
 fn check_exchange(plan: &TokenPlan) -> Result<(), crate::Error> {
     plan.check_exchange_requirements()?;
+    if plan.mtls {
+        return Err(
+            ConfigError::Usage("--mtls and --client-auth tls are not available in this build yet".into()).into(),
+        );
+    }
     if plan.dpop.is_some() && plan.grant == Grant::SelfSigned {
         return Err(ConfigError::Usage(
             "--dpop needs a token endpoint: the self-signed grant makes the token itself, which no DPoP proof can bind"

@@ -14,6 +14,8 @@ mod config;
 mod curl;
 /// Keys on a PKCS#11 token (SoftHSM2) and in an ssh-agent.
 mod custody;
+/// DPoP (RFC 9449): oidc-provider's dPoP feature, proofs checked by a jose resource server.
+mod dpop;
 /// `--dry-run` and the requests `-v` shows.
 mod dry_run;
 /// Bad inputs: each with its exit code and one-line message.

@@ -12,6 +12,9 @@
 //   READY <port> http://127.0.0.1:<port>/token
 // A startup failure prints `ERROR <message>` to stderr and exits 1. SIGTERM/SIGINT exit 0.
 // Set OIDC_DEBUG=1 to see oidc-provider's own notices and warnings (on stderr).
+// OIDC_DPOP=1 turns on features.dPoP (RFC 9449; a client registered with
+// "dpop_bound_access_tokens": true then needs a proof); OIDC_DPOP=nonce also gives it a
+// nonceSecret and requires a server nonce in every proof.
 //
 // What this provider accepts in a client assertion (lib/shared/jwt_client_auth.js and
 // lib/helpers/oidc_context.js `clientJwtAuthExpectedAudience` in the installed version):
@@ -95,6 +98,13 @@ async function main() {
   signing.use = 'sig';
   signing.alg = 'RS256';
 
+  // DPoP: ES256, EdDSA and the RSA algorithms, so that a --dpop-key of any kind signet reads works.
+  const dpopMode = process.env.OIDC_DPOP || '';
+  const dPoP = {
+    enabled: dpopMode !== '' && dpopMode !== '0',
+    ...(dpopMode === 'nonce' ? { nonceSecret: crypto.randomBytes(32), requireNonce: () => true } : {}),
+  };
+
   const provider = new Provider(issuer, {
     clients,
     jwks: { keys: [signing] },
@@ -108,6 +118,7 @@ async function main() {
         'EdDSA',
         'HS256', 'HS384', 'HS512',
       ],
+      dPoPSigningAlgValues: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'],
     },
     scopes: ['openid', 'offline_access', 'api:read', 'api:write'],
     ttl: { ClientCredentials: ACCESS_TOKEN_TTL },
@@ -115,6 +126,7 @@ async function main() {
       devInteractions: { enabled: false },
       introspection: { enabled: true },
       clientCredentials: { enabled: true },
+      dPoP,
       // client_credentials access tokens are only issued for a resource server: without a
       // `resource` parameter the default one is used.
       resourceIndicators: {
