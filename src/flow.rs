@@ -433,10 +433,16 @@ impl Client {
                 warnings: vec![],
             });
         }
-        let opts = plan.exchange_options()?;
+        let mut opts = plan.exchange_options()?;
+        if plan.mtls {
+            opts.client_identity = Some(crate::mtls::identity(plan, signer.bundle())?);
+        }
         let mut make = |a: &Attempt| -> Result<TokenRequest, crate::Error> {
             let at = self.clock.now() + a.skew;
-            let mut req = plan.request(signer, at)?;
+            let mut req = match plan.tls_client_auth {
+                true => crate::mtls::request(plan)?,
+                false => plan.request(signer, at)?,
+            };
             add_dpop_proof(&mut req, dpop, a, at)?;
             log_request(&req);
             Ok(req)
@@ -539,7 +545,26 @@ impl Client {
                 signer.bundle().source.display()
             ));
         }
-        let mut req = plan.request(&signer, now)?;
+        let mut req = match plan.tls_client_auth {
+            true => crate::mtls::request(plan)?,
+            false => plan.request(&signer, now)?,
+        };
+        if plan.mtls {
+            crate::mtls::identity(plan, signer.bundle())?;
+            notes.push(format!(
+                "the TLS client certificate is {}{}",
+                signer
+                    .bundle()
+                    .leaf()
+                    .map(|c| c.subject().to_string())
+                    .unwrap_or_default(),
+                if plan.tls_client_auth {
+                    ", which alone authenticates the client (no assertion)"
+                } else {
+                    ""
+                }
+            ));
+        }
         self.dry_run_dpop(plan, &mut req, &mut notes)?;
         Ok(DryRun {
             request: Some(RequestView::of(&req)),
@@ -750,10 +775,12 @@ fn flatten(f: exchange::Failed<crate::Error>) -> crate::Error {
 /// a usable token URL (the self-signed grant needs none).
 fn check_exchange(plan: &TokenPlan) -> Result<(), crate::Error> {
     plan.check_exchange_requirements()?;
-    if plan.mtls {
-        return Err(
-            ConfigError::Usage("--mtls and --client-auth tls are not available in this build yet".into()).into(),
-        );
+    crate::mtls::check_plan(plan)?;
+    if plan.mtls && (plan.external.is_some() || plan.grant == Grant::SelfSigned) {
+        return Err(ConfigError::Usage(
+            "--mtls presents the --key and --cert on the token request: it does not go with an external assertion or the self-signed grant".into(),
+        )
+        .into());
     }
     if plan.dpop.is_some() && plan.grant == Grant::SelfSigned {
         return Err(ConfigError::Usage(

@@ -79,6 +79,7 @@ pub mod inspect;
 #[cfg(feature = "issuer")]
 pub mod issuer;
 pub mod key;
+mod mtls;
 mod plan;
 pub mod resolve;
 pub mod secret;

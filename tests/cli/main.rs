@@ -36,6 +36,8 @@ mod inspect;
 mod issuer;
 /// Nothing secret in any output.
 mod leaks;
+/// mTLS (RFC 8705): oidc-provider's mTLS feature over https with client certificates.
+mod mtls;
 /// Interop with oidc-provider, a real OpenID provider.
 mod oidc;
 /// Onboarding: jwk/jwks, check, certificate validity.
