@@ -522,6 +522,12 @@ pub struct IssuerArgs {
     /// URL clients reach the issuer at, when a TLS terminator sits in front of it
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// Require DPoP proofs (RFC 9449) and issue DPoP-bound tokens (cnf.jkt, token_type DPoP)
+    #[arg(long)]
+    pub dpop: bool,
+    /// With DPoP: the nonce every proof must carry (else 400 use_dpop_nonce with it); implies --dpop
+    #[arg(long, value_name = "NONCE")]
+    pub dpop_nonce: Option<String>,
 }
 
 #[derive(Args, Debug)]

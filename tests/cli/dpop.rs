@@ -413,3 +413,62 @@ fn a_bearer_answer_to_dpop_is_a_warning_and_weak_or_certificate_dpop_keys_exit_3
         assert!(line.starts_with("error: --dpop-key "), "{bad}: {line}");
     }
 }
+
+#[test]
+fn signet_issuer_in_its_dpop_mode_and_the_demo_show_a_dpop_exchange() {
+    let sb = Sandbox::new();
+    let mut c = sb.signet();
+    c.args([
+        "issuer",
+        "--client-id",
+        "ci",
+        "--trust",
+        &fixture_str(KEY),
+        "--dpop-nonce",
+        "n-42",
+    ]);
+    let mut child = spawn(&c, Stdio::piped());
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .strip_prefix("READY ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .trim()
+        .to_string();
+    let plain = sb.token_cmd(KEY, "ci", &url).output().unwrap();
+    let bound = sb
+        .token_cmd(KEY, "ci", &url)
+        .args(["--dpop", "--format", "json"])
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        plain.status.code(),
+        Some(4),
+        "a bearer request is refused: {}",
+        stderr(&plain)
+    );
+    assert!(
+        stderr(&plain).contains("DPoP proof JWT not provided"),
+        "{}",
+        stderr(&plain)
+    );
+    let v = json_of(&bound);
+    assert_eq!(v["token_type"], "DPoP");
+    assert_eq!(
+        decode(v["access_token"].as_str().unwrap()).claims["cnf"]["jkt"],
+        v["dpop_jkt"]
+    );
+
+    let o = sb.signet().arg("demo").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("signet answered once: 2 requests, token_type DPoP"),
+        "{out}"
+    );
+    assert!(out.contains(r#""typ":"dpop+jwt""#), "{out}");
+}
