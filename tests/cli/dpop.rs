@@ -472,3 +472,54 @@ fn signet_issuer_in_its_dpop_mode_and_the_demo_show_a_dpop_exchange() {
     );
     assert!(out.contains(r#""typ":"dpop+jwt""#), "{out}");
 }
+
+#[test]
+fn the_okta_template_and_a_profile_turn_dpop_on() {
+    let iss = issuer_with("okta-app", "rsa2048.pkcs8.pem", None, |c| {
+        c.dpop = true;
+        c.dpop_nonce = Some("okta-nonce".into());
+    });
+    let sb = Sandbox::new();
+    let okta = |dpop: &str| {
+        sb.token_cmd("rsa2048.pkcs8.pem", "okta-app", iss.token_url())
+            .args(["--template", "okta", "--var", "domain=example.okta.com", "--var", dpop])
+            .args(["--scope", "okta.users.read", "--format", "json"])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(okta("dpop=off").status.code(), Some(4));
+    let v = json_of(&okta("dpop=on"));
+    assert_eq!(v["token_type"], "DPoP");
+    assert_eq!(
+        iss.request_count(),
+        3,
+        "one refused bearer request, then the nonce round"
+    );
+    // A profile's `dpop = true`, shown by config show as the profile's.
+    let config = sb.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile.ci]\nkey = \"{}\"\nclient_id = \"okta-app\"\ntoken_url = \"{}\"\ndpop = true\n",
+            fixture_str("rsa2048.pkcs8.pem"),
+            iss.token_url()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        sb.signet()
+            .args(["--config", config.to_str().unwrap(), "--profile", "ci"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let v = json_of(&run(&["token", "--format", "json"]));
+    assert!(v["dpop_jkt"].is_string(), "{v}");
+    let shown = stdout(&run(&["config", "show"]));
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("dpop") && l.contains("profile 'ci'")),
+        "{shown}"
+    );
+}
