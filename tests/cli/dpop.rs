@@ -523,3 +523,43 @@ fn the_okta_template_and_a_profile_turn_dpop_on() {
         "{shown}"
     );
 }
+
+#[test]
+fn the_dpop_key_and_the_token_stay_out_of_verbose_logs_and_cache_list() {
+    let iss = issuer_with("ci", KEY, None, |c| {
+        c.dpop = true;
+        c.dpop_nonce = Some("v-nonce".into());
+    });
+    let sb = Sandbox::new();
+    let run = |args: &[&str]| {
+        sb.signet()
+            .args([
+                "-vv",
+                "token",
+                "--dpop",
+                "--key",
+                &fixture_str(KEY),
+                "--client-id",
+                "ci",
+            ])
+            .args(["--token-url", iss.token_url()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let first = run(&[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let token = stdout(&first).trim().to_string();
+    let entry: Value = serde_json::from_slice(&std::fs::read(sb.entry_file()).unwrap()).unwrap();
+    let key = entry["dpop_key"].as_str().unwrap().to_string();
+    let again = run(&[]);
+    let list = sb.signet().args(["cache", "list"]).output().unwrap();
+    for o in [&first, &again, &list] {
+        let err = stderr(o);
+        assert!(!err.contains(&key) && !stdout(o).contains(&key));
+        assert!(!err.contains(&token), "{err}");
+        assert_no_secrets(&err, &[]);
+    }
+    // The proof is logged by its shape only.
+    assert!(stderr(&first).contains("DPoP"), "{}", stderr(&first));
+}
