@@ -892,6 +892,11 @@ fn with_hint(plan: &TokenPlan, e: crate::Error, signer: &Signer) -> crate::Error
         .or_else(|| {
             // AADSTS codes live in the description; a time error anywhere gets the clock fact.
             let lower = desc.to_ascii_lowercase();
+            if plan.dpop.is_none() && (code.to_ascii_lowercase().contains("dpop") || lower.contains("dpop")) {
+                return Some(
+                    "the token endpoint wants DPoP proofs for this client: give --dpop (or --dpop-key PATH)".into(),
+                );
+            }
             if lower.contains("expired") || lower.contains("not yet valid") || lower.contains("issued in the future") {
                 Some(format!("assertion times were refused: {}", facts["offset"]))
             } else {
@@ -1312,6 +1317,21 @@ mod tests {
         assert!(w
             .iter()
             .any(|w| w.kind == WarningKind::Answer && w.message.contains("token_type Bearer")));
+    }
+
+    #[test]
+    fn a_refusal_that_asks_for_dpop_says_to_give_it() {
+        let iss = issuer_trusting(&[("rsa2048.pkcs8.pem", "rsa2048.crt.pem")]);
+        let s = setup(MemoryStore::new());
+        iss.push_faults([Fault::json(
+            400,
+            serde_json::json!({"error": "invalid_dpop_proof", "error_description": "The DPoP proof JWT header is missing."}),
+        )]);
+        let e = s.client.get_token(&plan(&iss, &[])).unwrap_err();
+        assert_eq!(
+            e.hint(),
+            Some("the token endpoint wants DPoP proofs for this client: give --dpop (or --dpop-key PATH)")
+        );
     }
 
     #[test]
