@@ -119,6 +119,16 @@ pub enum ExchangeError {
         /// Whether a client certificate was presented.
         presented: bool,
     },
+    /// The answer is not HTTP a client can read (a header over the client's limit, a malformed
+    /// header or status line, another protocol): not retried, since the server will answer so
+    /// again.
+    #[error("the answer from {url} is not valid HTTP: {reason} (is this the token endpoint's URL?)")]
+    NotHttp {
+        /// The URL.
+        url: String,
+        /// What was wrong, in words.
+        reason: String,
+    },
     /// A 2xx answer that is not understood.
     #[error("token endpoint {url} answered HTTP {status} but {reason}")]
     BadResponse {
@@ -399,7 +409,7 @@ pub fn client(opts: &ExchangeOptions) -> Result<reqwest::Client, ExchangeError> 
         b = b.identity(id.clone());
     }
     if let Some(path) = &opts.ca_file {
-        let pem = std::fs::read(path).map_err(|e| ExchangeError::CaFile {
+        let pem = crate::files::read(path, crate::files::FileKind::CaBundle).map_err(|e| ExchangeError::CaFile {
             path: path.clone(),
             reason: crate::text::io_reason(&e),
         })?;
@@ -564,6 +574,7 @@ async fn run<E>(
                 }
                 .into())
             }
+            Err(SendError::NotHttp(reason)) => return Err(ExchangeError::NotHttp { url, reason }.into()),
             // A name that does not resolve now will not resolve in two seconds either.
             Err(SendError::Unresolved(reason)) => return Err(ExchangeError::Network { url, reason, attempts }.into()),
             Err(SendError::TooLarge(status)) => {
@@ -883,6 +894,8 @@ enum SendError {
     /// The server asked for a TLS client certificate (none presented), or refused the one given.
     ClientCertificate,
     TooLarge(u16),
+    /// The answer does not parse as HTTP: not worth retrying.
+    NotHttp(String),
 }
 
 async fn send(client: &reqwest::Client, req: &TokenRequest) -> Result<Answer, SendError> {
@@ -986,6 +999,10 @@ pub fn fetch_github_oidc(
                         url: shown.clone(),
                         presented: false,
                     },
+                    SendError::NotHttp(reason) => ExchangeError::NotHttp {
+                        url: shown.clone(),
+                        reason,
+                    },
                 })?;
             let status = resp.status().as_u16();
             // The same cap as the token endpoint's answer: a huge body is refused as it arrives.
@@ -1060,6 +1077,19 @@ pub fn parse_retry_after(v: &str, now: i64) -> Option<Duration> {
 }
 
 fn classify(e: reqwest::Error) -> SendError {
+    let mut src: Option<&dyn std::error::Error> = Some(&e);
+    while let Some(s) = src {
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            if h.is_parse_status() {
+                return SendError::NotHttp("its status code does not parse".into());
+            }
+            if h.is_parse() {
+                // hyper's own words: "message head is too large", "invalid HTTP header parsed"…
+                return SendError::NotHttp(crate::text::sanitize(&h.to_string(), 80));
+            }
+        }
+        src = s.source();
+    }
     let mut chain = String::new();
     let mut src: Option<&dyn std::error::Error> = Some(&e);
     while let Some(s) = src {

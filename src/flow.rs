@@ -19,6 +19,7 @@ use crate::config::ConfigError;
 use crate::dpop::{DpopKey, DpopSource};
 use crate::dry_run::{DryRun, RequestView, ShownAssertion};
 use crate::exchange::{self, Attempt, Event, ExchangeError, Outcome};
+use crate::files::{self, FileKind};
 use crate::grant::{Grant, TokenRequest};
 use crate::key::{self, KeyError, KeySpec};
 use crate::plan::{External, TokenPlan};
@@ -304,7 +305,7 @@ impl Client {
         };
         match FileStore::open(dir) {
             Ok(local) => Some(Arc::new(TieredStore::new(
-                local,
+                local.with_warnings(self.warn.clone()),
                 plan.cache.shared.clone(),
                 TierOptions {
                     min_ttl: plan.cache.min_ttl,
@@ -481,7 +482,7 @@ impl Client {
         let mut make = |a: &Attempt| -> Result<TokenRequest, crate::Error> {
             let assertion = match ext {
                 External::File(p) => {
-                    let bytes = key::read_secret_file(p).map_err(|e| KeyError::Read {
+                    let bytes = files::read_secret(p, FileKind::Assertion).map_err(|e| KeyError::AssertionRead {
                         path: p.clone(),
                         reason: crate::text::io_reason(&e),
                     })?;
@@ -576,7 +577,7 @@ impl Client {
     /// [`Client::dry_run`] for an assertion signet does not sign.
     fn dry_run_external(&self, plan: &TokenPlan, ext: &External) -> Result<DryRun, crate::Error> {
         let (note, assertion) = match ext {
-            External::File(p) => match key::read_secret_file(p) {
+            External::File(p) => match files::read_secret(p, FileKind::Assertion) {
                 Ok(bytes) => (
                     format!("the assertion is read from {} at every attempt", p.display()),
                     Some(String::from_utf8_lossy(&bytes).trim().to_string()),

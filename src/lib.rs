@@ -72,6 +72,7 @@ pub mod dry_run;
 pub mod env;
 mod error;
 pub mod exchange;
+pub mod files;
 mod flow;
 pub mod grant;
 pub mod inspect;

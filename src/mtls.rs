@@ -83,7 +83,7 @@ fn not_a_file(why: &str, kind: &str) -> ConfigError {
 
 /// The private key of a key file as DER with its PEM label: what the file holds, decrypted.
 fn key_der(path: &Path, passphrase: Option<&Secret<String>>) -> Result<(&'static str, SecretBytes), KeyError> {
-    let bytes = key::read_secret_file(path).map_err(|e| KeyError::Read {
+    let bytes = crate::files::read_secret(path, crate::files::FileKind::Key).map_err(|e| KeyError::Read {
         path: path.into(),
         reason: crate::text::io_reason(&e),
     })?;

@@ -146,7 +146,7 @@ pub struct Template {
 /// Finds a template by name (built in) or path (see [`is_path`]).
 pub fn load(name_or_path: &str) -> Result<Template, ConfigError> {
     let (text, source) = if is_path(name_or_path) {
-        let t = std::fs::read_to_string(name_or_path).map_err(|e| {
+        let t = crate::files::read_text(name_or_path.as_ref(), crate::files::FileKind::Template).map_err(|e| {
             ConfigError::Template(format!(
                 "cannot read template {name_or_path}: {}",
                 crate::text::io_reason(&e)

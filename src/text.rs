@@ -38,6 +38,8 @@ pub fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        // signet's own reasons (crate::files) are already worded for the user.
+        _ if e.raw_os_error().is_none() && e.get_ref().is_some() => e.to_string(),
         _ => {
             let s = e.to_string();
             s.split(" (os error").next().unwrap_or(&s).to_lowercase()

@@ -3,6 +3,7 @@
 
 use super::{CacheError, CacheKey, Entry, LockGuard, TokenStore};
 use crate::env::{Env, EnvVars};
+use crate::warning::{Warning, WarningKind, WarningSink};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -27,10 +28,34 @@ pub fn default_dir(env: &Env) -> Option<PathBuf> {
     dirs::cache_dir().map(|d| d.join("signet"))
 }
 
-/// The file store.
-#[derive(Debug)]
+/// The file store. Each entry names the cache key it was written for (`written_for`): an entry
+/// copied or renamed to another identity's file is a miss there, as a Redis entry is (whose key
+/// is bound as associated data).
 pub struct FileStore {
     dir: PathBuf,
+    warn: Option<WarningSink>,
+}
+
+impl std::fmt::Debug for FileStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileStore")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An entry as the file holds it: the entry and the key it was written for.
+#[derive(serde::Serialize)]
+struct Stored<'a> {
+    written_for: &'a str,
+    #[serde(flatten)]
+    entry: &'a Entry,
+}
+
+/// The one field read to check an entry's binding (the token is not kept twice).
+#[derive(serde::Deserialize)]
+struct WrittenFor {
+    written_for: Option<String>,
 }
 
 fn io(what: &'static str, path: &Path, e: std::io::Error) -> CacheError {
@@ -98,7 +123,16 @@ impl FileStore {
                 });
             }
         }
-        Ok(FileStore { dir: dir.to_path_buf() })
+        Ok(FileStore {
+            dir: dir.to_path_buf(),
+            warn: None,
+        })
+    }
+
+    /// Where to report what the store fixed on its own (an entry readable by others, made 0600).
+    pub fn with_warnings(mut self, sink: WarningSink) -> FileStore {
+        self.warn = Some(sink);
+        self
     }
 
     /// Opens an existing folder without creating it (for `cache list`/`clear`).
@@ -118,7 +152,8 @@ impl FileStore {
         self.dir.join(format!("{}.json", key.0))
     }
 
-    fn read_entry(path: &Path) -> Result<Option<Entry>, CacheError> {
+    /// Reads the entry at `path`, which must have been written for `key`.
+    fn read_entry(&self, path: &Path, key: &CacheKey) -> Result<Option<Entry>, CacheError> {
         let mut opts = OpenOptions::new();
         opts.read(true);
         #[cfg(unix)]
@@ -147,9 +182,61 @@ impl FileStore {
         if meta.len() > crate::token::MAX_BODY as u64 * 2 {
             return Ok(None);
         }
+        #[cfg(unix)]
+        self.tighten(&f, &meta, path);
         let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(meta.len() as usize + 1));
         f.read_to_end(&mut buf).map_err(|e| io("entry", path, e))?;
-        Ok(Entry::parse(&buf))
+        let Some(entry) = Entry::parse(&buf) else {
+            return Ok(None);
+        };
+        match serde_json::from_slice::<WrittenFor>(&buf)
+            .ok()
+            .and_then(|w| w.written_for)
+        {
+            Some(k) if k == key.0 => Ok(Some(entry)),
+            Some(_) => {
+                // Our own file in our own folder, only misnamed: a miss, and the fetch that
+                // follows replaces it.
+                if let Some(warn) = &self.warn {
+                    warn(&Warning::new(
+                        WarningKind::Cache,
+                        format!(
+                            "the cache entry {} was written for another identity (copied or renamed?): ignoring it",
+                            path.display()
+                        ),
+                    ));
+                }
+                Ok(None)
+            }
+            // Written by a signet before entries were bound: a miss, fetched and rewritten once.
+            None => Ok(None),
+        }
+    }
+
+    /// An entry that group or others can read (restored from a backup, copied by hand) is made
+    /// 0600 through the open descriptor, with a warning: the token may have been read.
+    #[cfg(unix)]
+    fn tighten(&self, f: &File, meta: &std::fs::Metadata, path: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 == 0 {
+            return;
+        }
+        let fixed = f.set_permissions(std::fs::Permissions::from_mode(0o600)).is_ok();
+        if let Some(warn) = &self.warn {
+            let what = if fixed {
+                "its mode is now 600"
+            } else {
+                "and its mode could not be changed"
+            };
+            warn(&Warning::new(
+                WarningKind::Cache,
+                format!(
+                    "the cache entry {} was readable by group or others (mode {mode:o}): {what}; the token in it may have been read",
+                    path.display()
+                ),
+            ));
+        }
     }
 }
 
@@ -172,8 +259,9 @@ impl TokenStore for FileStore {
             if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
                 continue;
             }
-            if let Ok(Some(e)) = Self::read_entry(&de.path()) {
-                out.push((CacheKey(hex.to_string()), e));
+            let key = CacheKey(hex.to_string());
+            if let Ok(Some(e)) = self.read_entry(&de.path(), &key) {
+                out.push((key, e));
             }
         }
         out.sort_by(|a, b| {
@@ -198,7 +286,7 @@ impl TokenStore for FileStore {
     }
 
     fn get(&self, key: &CacheKey) -> Result<Option<Entry>, CacheError> {
-        Self::read_entry(&self.entry_path(key))
+        self.read_entry(&self.entry_path(key), key)
     }
 
     fn put(&self, key: &CacheKey, entry: &Entry) -> Result<(), CacheError> {
@@ -209,7 +297,11 @@ impl TokenStore for FileStore {
             .suffix(".tmp")
             .tempfile_in(&self.dir)
             .map_err(|e| io("entry cannot be written in", &self.dir, e))?;
-        let json = zeroize::Zeroizing::new(serde_json::to_vec(entry).unwrap_or_default());
+        let stored = Stored {
+            written_for: &key.0,
+            entry,
+        };
+        let json = zeroize::Zeroizing::new(serde_json::to_vec(&stored).unwrap_or_default());
         tmp.write_all(&json)
             .map_err(|e| io("entry cannot be written:", &path, e))?;
         tmp.as_file()

@@ -148,7 +148,8 @@ impl RedisStore {
         let shown = url.shown.clone();
         let client = match ca_file.filter(|_| url.url.starts_with("rediss:")) {
             Some(ca) => {
-                let pem = std::fs::read(ca).map_err(|e| err(&shown, "CA file", e))?;
+                let pem =
+                    crate::files::read(ca, crate::files::FileKind::CaBundle).map_err(|e| err(&shown, "CA file", e))?;
                 redis::Client::build_with_tls(
                     url.url.as_str(),
                     redis::TlsCertificates {

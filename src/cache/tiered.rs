@@ -121,7 +121,7 @@ impl SharedCache {
     pub fn connect(&self, timeout: Duration, min_ttl: u64) -> Result<Box<dyn TokenStore>, CacheError> {
         let text = match &self.key {
             CacheKeySource::File(p) => {
-                let bytes = crate::key::read_secret_file(p).map_err(|e| {
+                let bytes = crate::files::read_secret(p, crate::files::FileKind::CacheKey).map_err(|e| {
                     CacheError::Config(format!(
                         "cannot read cache key file {}: {}",
                         p.display(),

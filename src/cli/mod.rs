@@ -36,6 +36,9 @@ impl Ctx {
     pub fn client(&self) -> signet::Client {
         let (quiet, verbose) = (self.quiet, self.verbose);
         let waited = self.waited.clone();
+        // The flow looks at an entry twice (before and under the lock): the same line twice
+        // says nothing more.
+        let shown = std::sync::Mutex::new(std::collections::HashSet::<String>::new());
         signet::Client::new().on_warning(move |w| match w.kind {
             signet::WarningKind::Waiting => {
                 tracing::debug!("{}", w.message);
@@ -44,7 +47,11 @@ impl Ctx {
                 }
             }
             signet::WarningKind::Retry if verbose > 0 => {}
-            _ => output::warn(quiet, &w.message),
+            _ => {
+                if shown.lock().map(|mut s| s.insert(w.message.clone())).unwrap_or(true) {
+                    output::warn(quiet, &w.message)
+                }
+            }
         })
     }
 

@@ -35,7 +35,7 @@ pub struct Profile {
 /// Reads profile `name` from `path`. `explicit` says whether the user asked for this profile
 /// (then a missing file or profile is an error) or it is the implicit `default`.
 pub fn load_profile(path: &Path, name: &str, explicit: bool) -> Result<Option<Profile>, ConfigError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::files::read_text(path, crate::files::FileKind::Config) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(None),
         Err(e) => {

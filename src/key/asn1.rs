@@ -53,7 +53,10 @@ mod tests {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures")
             .join(fixture);
-        pem::parse(std::fs::read(p).unwrap()).unwrap().contents().to_vec()
+        pem::parse(crate::files::read(&p, crate::files::FileKind::Key).unwrap())
+            .unwrap()
+            .contents()
+            .to_vec()
     }
 
     #[test]

@@ -15,6 +15,15 @@ pub enum KeyError {
         /// The OS error, in words.
         reason: String,
     },
+    /// The assertion file (`--assertion-file`: a federated token signet sends as it is) could
+    /// not be read. A key error: it stands where the key would.
+    #[error("cannot read assertion file {path}: {reason}")]
+    AssertionRead {
+        /// The file.
+        path: PathBuf,
+        /// The OS error, or signet's reason, in words.
+        reason: String,
+    },
     /// The file holds a certificate or public key, not a private key.
     #[error(
         "{path} holds {what}, not a private key: give the private key with --key (and the certificate with --cert)"
@@ -161,6 +170,19 @@ pub enum KeyError {
         what: &'static str,
         /// The Cargo feature that brings it.
         feature: &'static str,
+    },
+    /// The file's key derivation asks for more work or memory than signet spends (see
+    /// [`crate::key::kdf`]).
+    #[error("{path} asks for {parameter} = {value} to derive its decryption key, over signet's limit of {max}: files from OpenSSL, Windows and Key Vault stay far below it; re-encrypt the key: openssl pkcs8 -topk8 -v2 aes-256-cbc -iter 600000 -in OLD -out NEW")]
+    KdfLimit {
+        /// The file.
+        path: PathBuf,
+        /// The parameter, in words.
+        parameter: &'static str,
+        /// Its value in the file.
+        value: u64,
+        /// signet's limit.
+        max: u64,
     },
     /// The crypto backend refused to sign (should not happen with a loaded key).
     #[error("signing with {alg} failed")]

@@ -2,6 +2,7 @@
 //! file, its permissions, and certificate files.
 
 use super::{parse_certificates, Certificate, KeyError};
+use crate::files::{self, FileKind};
 use crate::secret::{Secret, SecretBytes};
 use std::path::Path;
 use zeroize::Zeroizing;
@@ -24,15 +25,10 @@ pub fn permission_warning(path: &Path) -> Option<String> {
     None
 }
 
-/// Reads a file into zeroizing memory, with an error that names it.
+/// Reads a key file into zeroizing memory (a regular file of at most
+/// [`FileKind::Key`]'s size: see [`crate::files`]).
 pub fn read_secret_file(path: &Path) -> std::io::Result<SecretBytes> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let len = f.metadata().map(|m| m.len() as usize).unwrap_or(0);
-    // Reserve up front so the buffer never reallocates and leaves key bytes behind.
-    let mut buf = Zeroizing::new(Vec::with_capacity(len + 1));
-    f.read_to_end(&mut buf)?;
-    Ok(buf)
+    files::read_secret(path, FileKind::Key)
 }
 
 /// Reads a passphrase file: one trailing newline (LF or CRLF) is not part of the passphrase.
@@ -52,7 +48,7 @@ pub fn read_pin_file(path: &Path) -> Result<Secret<String>, KeyError> {
 }
 
 fn read_secret_text(path: &Path) -> std::io::Result<Secret<String>> {
-    let bytes = read_secret_file(path)?;
+    let bytes = files::read_secret(path, FileKind::Passphrase)?;
     let mut s = Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned());
     let len = s.len();
     if s.ends_with("\r\n") {
@@ -75,7 +71,7 @@ fn read_secret_text(path: &Path) -> std::io::Result<Secret<String>> {
 /// ```
 pub fn load_certificates(path: &Path) -> Result<Vec<Certificate>, KeyError> {
     // Certificates are public: a plain read, not the zeroizing one.
-    let bytes = std::fs::read(path).map_err(|e| KeyError::CertRead {
+    let bytes = files::read(path, FileKind::Certificate).map_err(|e| KeyError::CertRead {
         path: path.into(),
         reason: crate::text::io_reason(&e),
     })?;

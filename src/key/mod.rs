@@ -24,6 +24,7 @@ mod cert;
 mod error;
 mod files;
 mod jwk;
+pub mod kdf;
 mod pem_file;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;

@@ -140,6 +140,7 @@ pub(super) fn decrypt_pkcs8(
             reason: "not an encrypted PKCS#8 structure",
         },
     })?;
+    super::kdf::check(der, path, super::kdf::Container::Pkcs8)?;
     let Some(pass) = passphrase else {
         return Err(KeyError::PassphraseRequired { path: path.into() });
     };

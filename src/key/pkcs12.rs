@@ -39,6 +39,7 @@ pub(super) fn key_der(
 }
 
 pub(super) fn load(bytes: &[u8], path: &Path, passphrase: Option<&Secret<String>>) -> Result<KeyBundle, KeyError> {
+    super::kdf::check(bytes, path, super::kdf::Container::Pkcs12)?;
     let pass = passphrase.map(|p| p.expose().as_str()).unwrap_or("");
     let store = match p12_keystore::KeyStore::from_pkcs12(bytes, pass, p12_keystore::Pkcs12ImportPolicy::Relaxed) {
         Ok(s) => s,
@@ -85,6 +86,7 @@ pub(super) fn certificates(
     path: &Path,
     passphrase: Option<&Secret<String>>,
 ) -> Result<Vec<Certificate>, KeyError> {
+    super::kdf::check(bytes, path, super::kdf::Container::Pkcs12)?;
     let pass = passphrase.map(|p| p.expose().as_str()).unwrap_or("");
     let store = p12_keystore::KeyStore::from_pkcs12(bytes, pass, p12_keystore::Pkcs12ImportPolicy::Relaxed)
         .map_err(|e| map_error(e, path, passphrase.is_some()))?;

@@ -2,7 +2,8 @@
 
 use super::TokenPlan;
 use crate::cache::CacheKey;
-use crate::key::{self, KeyError, KeySpec};
+use crate::files::FileKind;
+use crate::key::{KeyError, KeySpec};
 use std::path::Path;
 
 impl TokenPlan {
@@ -17,7 +18,8 @@ impl TokenPlan {
 
 fn file_hash(p: &Path, cert: bool) -> Result<String, KeyError> {
     use aws_lc_rs::digest::{digest, SHA256};
-    let bytes = key::read_secret_file(p).map_err(|e| {
+    let kind = if cert { FileKind::Certificate } else { FileKind::Key };
+    let bytes = crate::files::read_secret(p, kind).map_err(|e| {
         let reason = crate::text::io_reason(&e);
         if cert {
             KeyError::CertRead { path: p.into(), reason }

@@ -602,3 +602,63 @@ fn a_hit_reads_no_passphrase_file() {
     );
     assert!(!err.contains("passphrase.txt"), "{err}");
 }
+
+#[test]
+fn a_world_readable_entry_is_tightened_with_a_warning() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    json_token(&sb, &iss, &[]);
+    let f = entry_file(&sb);
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = cmd(&sb, &iss, &[]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("readable by group or others (mode 644)") && stderr(&o).contains("now 600"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(iss.request_count(), 1, "still a hit");
+    assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
+    // Once tightened, no warning.
+    let o = cmd(&sb, &iss, &[]).output().unwrap();
+    assert!(!stderr(&o).contains("readable"), "{}", stderr(&o));
+}
+
+#[test]
+fn an_entry_copied_under_another_identitys_name_is_a_miss() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    let a = json_token(&sb, &iss, &[]);
+    let a_file = entry_file(&sb);
+    let b = json_token(&sb, &iss, &["--scope", "other"]);
+    assert_eq!(iss.request_count(), 2);
+    let b_file = std::fs::read_dir(sb.cache_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "json") && *p != a_file)
+        .unwrap();
+    // A's entry planted under B's name: B must not get A's token.
+    std::fs::copy(&a_file, &b_file).unwrap();
+    let o = cmd(&sb, &iss, &["--scope", "other", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).matches("written for another identity").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
+    let again: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(iss.request_count(), 3, "a miss and a fetch");
+    assert_ne!(again["access_token"], a["access_token"]);
+    assert_eq!(again["cached"], false, "{again}");
+    let _ = b;
+    // The fetch rewrote B's entry for B: a hit from now on.
+    let o = cmd(&sb, &iss, &["--scope", "other", "--format", "json", "-v"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["cached"], true, "{}", stderr(&o));
+}

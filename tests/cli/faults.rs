@@ -406,3 +406,69 @@ fn an_almost_json_2xx_answer_never_shows_the_token() {
         assert!(err.contains("bytes"), "{err}");
     }
 }
+
+/// A raw TCP server that answers every connection with `answer` and counts the connections.
+fn counting_server(answer: Vec<u8>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/token", l.local_addr().unwrap());
+    let n = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = n.clone();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten().take(50) {
+            count.fetch_add(1, Ordering::SeqCst);
+            let mut buf = [0u8; 65536];
+            let _ = c.set_read_timeout(Some(Duration::from_millis(200)));
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(&answer);
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    (url, n)
+}
+
+#[test]
+fn a_permanent_protocol_error_is_not_retried() {
+    let big = [
+        b"HTTP/1.1 200 OK\r\nX-Big: ".to_vec(),
+        vec![b'a'; 1 << 20],
+        b"\r\n\r\n{}".to_vec(),
+    ]
+    .concat();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("a 1 MiB header", big),
+        (
+            "a header line without a colon",
+            b"HTTP/1.1 200 OK\r\nNo colon here\r\nContent-Length: 2\r\n\r\n{}".to_vec(),
+        ),
+        (
+            "a status line that is not HTTP",
+            b"HTTP/1.1 two hundred OK\r\n\r\n".to_vec(),
+        ),
+        ("not HTTP at all", b"SSH-2.0-OpenSSH_9.2\r\n".to_vec()),
+    ];
+    let sb = Sandbox::new();
+    for (what, answer) in cases {
+        let (url, connections) = counting_server(answer);
+        let started = std::time::Instant::now();
+        let o = sb
+            .token_cmd(KEY, "f", &url)
+            .args(["--timeout", "10", "--retries", "5"])
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(5), "{what}: {err}");
+        assert!(err.contains("not valid HTTP"), "{what}: {err}");
+        assert_eq!(
+            connections.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "{what}: retried: {err}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{what}: {:?}",
+            started.elapsed()
+        );
+    }
+}

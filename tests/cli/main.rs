@@ -1,11 +1,17 @@
 //! signet's integration tests: one binary, one module per area. Every network test talks to an
 //! issuer on 127.0.0.1 started by the test itself.
 
+// The disallowed methods (clippy.toml) are the library's rules: tests and benches read their
+// fixtures and the process environment directly.
+#![allow(clippy::disallowed_methods)]
+
 #[path = "../common/mod.rs"]
 mod common;
 
 /// Key formats, algorithms, headers and claims; signatures checked by openssl.
 mod assert;
+/// Resource bounds on bad input: key derivation limits, devices, FIFOs, huge files.
+mod bounds;
 /// The cache: single flight, freshness, safety, outputs, exec.
 mod cache;
 /// Config file, profiles, layering, completions, verbose logs.

@@ -51,7 +51,7 @@ fn format_rule(name: &str) -> Option<KidFrom> {
 
 fn load_cert(ctx: &Ctx, a: &ThumbprintArgs) -> Result<Certificate, signet::Error> {
     let path = &a.cert;
-    let bytes = std::fs::read(path).map_err(|e| KeyError::CertRead {
+    let bytes = signet::files::read(path, signet::files::FileKind::Certificate).map_err(|e| KeyError::CertRead {
         path: path.clone(),
         reason: signet::text::io_reason(&e),
     })?;

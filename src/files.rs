@@ -1,0 +1,228 @@
+//! Reading the files signet is given (keys, certificates, passphrases, CA bundles, assertions,
+//! configuration and templates): regular files only, each kind with a size cap, so that
+//! `/dev/zero` given as `--key` or a FIFO nobody writes to cannot exhaust memory or hang a job.
+//!
+//! The caps are far above any real file of the kind (a PKCS#12 with a long chain is a few KiB,
+//! the Mozilla CA bundle about 220 KiB) and low enough that a bad input costs a few MiB at most:
+//! the size is checked before reading, and the read stops one byte past the cap for files whose
+//! size the kernel does not report (procfs).
+
+use crate::secret::SecretBytes;
+use std::io::{self, Read};
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// What a file is read as: it sets the size cap and the word for it in errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileKind {
+    /// A private key file (PEM, DER, PKCS#12, a service-account JSON file).
+    Key,
+    /// A certificate file (`--cert`, `signet thumbprint`).
+    Certificate,
+    /// A passphrase or PIN file; a pipe is accepted too (`--key-passphrase-file <(pass show k)`).
+    Passphrase,
+    /// A PEM bundle of CA certificates (`--ca-file`, the Redis CA).
+    CaBundle,
+    /// An assertion signet sends without signing (`--assertion-file`).
+    Assertion,
+    /// The shared cache's encryption key file.
+    CacheKey,
+    /// A configuration (profiles) file.
+    Config,
+    /// A template file.
+    Template,
+}
+
+impl FileKind {
+    /// The largest file of this kind signet reads, in bytes.
+    pub const fn max_bytes(self) -> u64 {
+        const KIB: u64 = 1024;
+        const MIB: u64 = 1024 * KIB;
+        match self {
+            FileKind::Key | FileKind::Certificate => 4 * MIB,
+            FileKind::CaBundle => 16 * MIB,
+            FileKind::Assertion | FileKind::Config | FileKind::Template => MIB,
+            FileKind::Passphrase | FileKind::CacheKey => 64 * KIB,
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            FileKind::Key => "a key file",
+            FileKind::Certificate => "a certificate file",
+            FileKind::Passphrase => "a passphrase file",
+            FileKind::CaBundle => "a CA bundle",
+            FileKind::Assertion => "an assertion file",
+            FileKind::CacheKey => "a cache key file",
+            FileKind::Config => "a configuration file",
+            FileKind::Template => "a template file",
+        }
+    }
+}
+
+/// Reads a public file (a certificate, a CA bundle, configuration) of `kind`.
+pub fn read(path: &Path, kind: FileKind) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    read_into(path, kind, &mut buf)?;
+    Ok(buf)
+}
+
+/// Reads a file that holds a secret (a key, a passphrase, an assertion) into memory that is
+/// wiped when dropped; the buffer is sized before reading so it never reallocates and leaves
+/// copies behind.
+pub fn read_secret(path: &Path, kind: FileKind) -> io::Result<SecretBytes> {
+    let mut buf = Zeroizing::new(Vec::new());
+    read_into(path, kind, &mut buf)?;
+    Ok(buf)
+}
+
+/// Reads a UTF-8 file of `kind` (configuration, templates).
+pub fn read_text(path: &Path, kind: FileKind) -> io::Result<String> {
+    String::from_utf8(read(path, kind)?).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
+fn read_into(path: &Path, kind: FileKind, buf: &mut Vec<u8>) -> io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    // Non-blocking open: opening a FIFO that nobody writes to would otherwise wait forever.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NONBLOCK);
+    let f = opts.open(path)?;
+    let meta = f.metadata()?;
+    let max = kind.max_bytes();
+    let ft = meta.file_type();
+    if !ft.is_file() {
+        #[cfg(unix)]
+        let pipe = std::os::unix::fs::FileTypeExt::is_fifo(&ft);
+        #[cfg(not(unix))]
+        let pipe = false;
+        if !(pipe && kind == FileKind::Passphrase) {
+            return Err(refused(format!("{}, not a regular file", describe(&ft))));
+        }
+        // A pipe from the shell (`<(…)`) has its writer already; one with no writer reads as
+        // empty at once. Blocking reads from here on, so a slow writer is waited for.
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: fcntl on a descriptor this function owns; no memory is passed.
+            unsafe {
+                let fd = f.as_raw_fd();
+                let flags = libc::fcntl(fd, libc::F_GETFL);
+                if flags >= 0 {
+                    libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+                }
+            }
+        }
+    }
+    let too_big = || refused(format!("larger than {} KiB, too large for {}", max / 1024, kind.noun()));
+    if meta.len() > max {
+        return Err(too_big());
+    }
+    buf.reserve_exact(meta.len() as usize + 1);
+    f.take(max + 1).read_to_end(buf)?;
+    if buf.len() as u64 > max {
+        return Err(too_big());
+    }
+    Ok(())
+}
+
+fn describe(ft: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if ft.is_char_device() {
+            return "a character device";
+        }
+        if ft.is_block_device() {
+            return "a block device";
+        }
+        if ft.is_socket() {
+            return "a socket";
+        }
+    }
+    if ft.is_dir() {
+        "a folder"
+    } else {
+        "not a file"
+    }
+}
+
+fn refused(reason: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_over_its_kinds_cap_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big");
+        let f = std::fs::File::create(&p).unwrap();
+        f.set_len(FileKind::Passphrase.max_bytes() + 1).unwrap();
+        let e = read_secret(&p, FileKind::Passphrase).unwrap_err();
+        assert!(e.to_string().contains("too large for a passphrase file"), "{e}");
+        // The same size is fine for a key file.
+        assert_eq!(
+            read(&p, FileKind::Key).unwrap().len() as u64,
+            FileKind::Passphrase.max_bytes() + 1
+        );
+    }
+
+    #[test]
+    fn devices_folders_and_fifos_are_not_read() {
+        assert!(read(Path::new("/dev/zero"), FileKind::Key)
+            .unwrap_err()
+            .to_string()
+            .contains("character device"));
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read(dir.path(), FileKind::Config)
+            .unwrap_err()
+            .to_string()
+            .contains("folder"));
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(read(&fifo, FileKind::Key).unwrap_err().to_string().contains("FIFO"));
+        // A passphrase may come through a pipe; one with no writer reads as empty, at once.
+        assert!(read_secret(&fifo, FileKind::Passphrase).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_pipe_that_writes_past_the_cap_is_cut_off() {
+        // A pipe has no size to check up front: the read itself stops one byte past the cap.
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let writer_path = fifo.clone();
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            let mut w = std::fs::OpenOptions::new().write(true).open(writer_path).unwrap();
+            // The reader stops early and closes: a broken pipe here is expected.
+            let _ = w.write_all(&vec![b'x'; 4 * FileKind::Passphrase.max_bytes() as usize]);
+        });
+        // Until the writer thread is blocked in its open, the FIFO has no writer and reads as
+        // empty: try again then.
+        let e = loop {
+            match read_secret(&fifo, FileKind::Passphrase) {
+                Ok(b) if b.is_empty() => std::thread::sleep(std::time::Duration::from_millis(10)),
+                Ok(b) => panic!(
+                    "read {} bytes through a cap of {}",
+                    b.len(),
+                    FileKind::Passphrase.max_bytes()
+                ),
+                Err(e) => break e,
+            }
+        };
+        assert!(e.to_string().contains("too large"), "{e}");
+        writer.join().unwrap();
+    }
+}
