@@ -563,3 +563,25 @@ fn the_dpop_key_and_the_token_stay_out_of_verbose_logs_and_cache_list() {
     // The proof is logged by its shape only.
     assert!(stderr(&first).contains("DPoP"), "{}", stderr(&first));
 }
+
+#[test]
+fn with_no_cache_the_dpop_key_lives_for_the_process_only() {
+    let iss = issuer_with("ci", KEY, None, |c| c.dpop = true);
+    let sb = Sandbox::new();
+    let get = || {
+        json_of(
+            &sb.token_cmd(KEY, "ci", iss.token_url())
+                .args(["--dpop", "--no-cache", "--format", "json"])
+                .output()
+                .unwrap(),
+        )
+    };
+    let (a, b) = (get(), get());
+    assert_ne!(a["dpop_jkt"], b["dpop_jkt"], "a new key per process");
+    assert_eq!(
+        decode(b["access_token"].as_str().unwrap()).claims["cnf"]["jkt"],
+        b["dpop_jkt"]
+    );
+    let written = std::fs::read_dir(sb.cache_dir()).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(written, 0, "nothing written to the cache");
+}
