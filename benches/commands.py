@@ -174,6 +174,27 @@ def main():
         t0 = r["trivial Rust binary"][0]
         for label in r:
             rows.append(("cache", label, r[label][0], r[label][0] / t0))
+        # DPoP: a second issuer in its DPoP mode (with a nonce, as Okta); the cache hit of a
+        # DPoP-bound token reads the generated key from the entry, and `dpop proof` signs an ES256 proof.
+        iss_dpop = subprocess.Popen([str(SIGNET), "issuer", "--client-id", "bench", "--trust", str(FIX / "rsa2048.crt.pem"),
+                                     "--dpop-nonce", "bench-nonce"], stdout=subprocess.PIPE, text=True)
+        dpop_url = iss_dpop.stdout.readline().split()[1]
+        dkey = f"--key {FIX}/rsa2048.pkcs8.pem --cert {FIX}/rsa2048.crt.pem --client-id bench --token-url {dpop_url} --dpop"
+        try:
+            sh(f"{SIGNET} token {dkey}")  # warm the cache
+            api = f"{base}/stats"
+            (WORK / "hdr").write_text("Authorization: Bearer " + sh(f"{SIGNET} token {key}").strip() + "\n")
+            d = hyperfine([
+                ("trivial Rust binary", trivial),
+                ("signet token --dpop (cache hit)", f"{SIGNET} token {dkey}"),
+                ("signet dpop proof (cache hit)", f"{SIGNET} dpop proof --method GET --url https://api.example.com/v1/items {dkey}"),
+                ("curl with the header given (GET the issuer's /stats)", f"curl -s -o /dev/null -H @{WORK}/hdr {api}"),
+                ("signet curl (cache hit, same GET)", f"{SIGNET} curl --url {api} {key} -- -s -o /dev/null"),
+            ])
+        finally:
+            iss_dpop.terminate()
+        for label in d:
+            rows.append(("dpop", label, d[label][0], d[label][0] / d["trivial Rust binary"][0]))
         assert_rows = [
             ("trivial Rust binary", trivial),
             ("trivial Rust binary, static no-PIE", trivial_static),
@@ -370,8 +391,14 @@ def main():
     med = {label: m for _, label, m, _ in rows}  # a label measured twice: its last group (peers)
     hit = r["signet token (cache hit)"][0] / r["trivial Rust binary"][0]
     rs256 = a["signet assert RS256 (PEM PKCS#8)"][0] / a["trivial Rust binary"][0]
+    dpop_hit = d["signet token --dpop (cache hit)"][0] / d["trivial Rust binary"][0]
+    proof_hit = d["signet dpop proof (cache hit)"][0] / d["trivial Rust binary"][0]
+    curl_over = d["signet curl (cache hit, same GET)"][0] - d["curl with the header given (GET the issuer's /stats)"][0]
     targets = [
         ("cache-hit `signet token` ≤ 1.15× the trivial Rust binary", f"{hit:.2f}×", hit <= 1.15),
+        ("cache-hit `signet token --dpop` ≤ 1.15× the trivial Rust binary", f"{dpop_hit:.2f}×", dpop_hit <= 1.15),
+        ("cache-hit `signet dpop proof` ≤ 1.3× the trivial Rust binary", f"{proof_hit:.2f}×", proof_hit <= 1.3),
+        ("`signet curl` over plain curl with the header given ≤ 1.5 ms", fmt_ms(curl_over), curl_over <= 0.0015),
     ]
     msal = peer.get("MSAL Python cache hit (file cache, https discovery)")
     if msal:

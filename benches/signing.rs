@@ -146,5 +146,32 @@ fn cache(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, signing, rsa_backends, loading, cache);
+/// What DPoP adds to a cache hit: the generated key read back from the entry (checked against
+/// its thumbprint), and one ES256 proof with `ath` (what `signet dpop proof` signs).
+fn dpop(c: &mut Criterion) {
+    let key = signet::dpop::DpopKey::generate().unwrap();
+    let stored = key.stored().unwrap();
+    let jkt = key.jkt().to_string();
+    let mut g = c.benchmark_group("dpop");
+    g.bench_function("key_from_entry", |bch| {
+        bch.iter(|| black_box(signet::dpop::DpopKey::from_stored(stored.expose(), &jkt).unwrap()))
+    });
+    g.bench_function("proof_es256", |bch| {
+        bch.iter(|| {
+            black_box(
+                key.proof(
+                    "GET",
+                    "https://api.example.com/v1/items?page=2",
+                    None,
+                    Some("eyJtoken"),
+                    1_700_000_000,
+                )
+                .unwrap(),
+            )
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, signing, rsa_backends, loading, cache, dpop);
 criterion_main!(benches);

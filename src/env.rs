@@ -46,6 +46,9 @@ impl EnvVars {
     pub const KUBERNETES_EXEC_INFO: &'static str = "KUBERNETES_EXEC_INFO";
     /// Where `signet curl` looks for curl. Not in [`EnvVars::ALL`]: tests keep the harness's PATH.
     pub const PATH: &'static str = "PATH";
+    /// Set, not read: `signet exec` gives the child `SIGNET_TOKEN_TYPE=DPoP` with a DPoP-bound
+    /// token (the scheme its `Authorization` header needs), and removes it otherwise.
+    pub const TOKEN_TYPE: &'static str = "SIGNET_TOKEN_TYPE";
     /// Where the default cache and config folders are.
     pub const XDG_CACHE_HOME: &'static str = "XDG_CACHE_HOME";
     pub const XDG_CONFIG_HOME: &'static str = "XDG_CONFIG_HOME";

@@ -4,6 +4,7 @@ use crate::assertion::AssertionError;
 use crate::cache::CacheError;
 use crate::category::Category;
 use crate::config::ConfigError;
+use crate::dpop::DpopError;
 use crate::exchange::ExchangeError;
 use crate::inspect::InspectError;
 use crate::key::KeyError;
@@ -27,6 +28,9 @@ pub enum Error {
     /// JWT decoding.
     #[error(transparent)]
     Inspect(#[from] InspectError),
+    /// The DPoP key (`--dpop-key`, or generating one).
+    #[error(transparent)]
+    Dpop(#[from] DpopError),
     /// The token cache (fatal only where the cache itself is the job, or its lock timed out).
     #[error(transparent)]
     Cache(#[from] CacheError),
@@ -49,6 +53,7 @@ impl Error {
             Error::Exchange(e) => e.category(),
             Error::Inspect(_) => Category::Usage,
             Error::Cache(e) => e.category(),
+            Error::Dpop(e) => e.category(),
             Error::ForcedRefresh(_) => Category::Network,
         }
     }

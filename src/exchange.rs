@@ -97,6 +97,28 @@ pub enum ExchangeError {
         /// Where it pointed (sanitised).
         location: String,
     },
+    /// A DPoP nonce round that cannot go on: the server asked again for a nonce after the one it
+    /// gave was sent, or gave none signet may send back.
+    #[error("token request refused at {url}: {reason}")]
+    DpopNonce {
+        /// The URL.
+        url: String,
+        /// What the server did, in words (a nonce it gave is named, sanitised).
+        reason: String,
+    },
+    /// The token endpoint wants a TLS client certificate that signet did not present, or refused
+    /// the one it did (`--mtls`).
+    #[error("TLS handshake with {url} failed: {}", if *.presented {
+        "the token endpoint refused the TLS client certificate (--mtls): check that it is the certificate registered for the client, signed by a CA the endpoint trusts"
+    } else {
+        "the token endpoint asks for a TLS client certificate and signet presented none: give --mtls (the --key and --cert become the client certificate)"
+    })]
+    ClientCertificate {
+        /// The URL.
+        url: String,
+        /// Whether a client certificate was presented.
+        presented: bool,
+    },
     /// The answer is not HTTP a client can read (a header over the client's limit, a malformed
     /// header or status line, another protocol): not retried, since the server will answer so
     /// again.
@@ -143,7 +165,7 @@ impl ExchangeError {
         use crate::category::Category::*;
         match self {
             ExchangeError::Insecure { .. } | ExchangeError::BadUrl { .. } | ExchangeError::CaFile { .. } => Usage,
-            ExchangeError::Refused { .. } => Refused,
+            ExchangeError::Refused { .. } | ExchangeError::DpopNonce { .. } => Refused,
             _ => Network,
         }
     }
@@ -296,6 +318,21 @@ pub struct ExchangeOptions {
     /// Retries after a failure worth retrying (connection failure, timeout, 408, 429, 5xx):
     /// at most `retries + 1` requests, all within `timeout`.
     pub retries: u32,
+    /// DPoP: answer one `use_dpop_nonce` with the server's `DPoP-Nonce`, and check that the
+    /// answer's `token_type` is `DPoP`. The request builder signs the proofs.
+    pub dpop: bool,
+    /// mTLS: the TLS client certificate (and key) presented to the token endpoint.
+    pub client_identity: Option<reqwest::Identity>,
+}
+
+/// What one attempt's request is built for: the clock-skew correction to sign with and the DPoP
+/// nonce the server asked for, if any.
+#[derive(Clone, Debug, Default)]
+pub struct Attempt {
+    /// Seconds to add to the local clock for this attempt's times.
+    pub skew: i64,
+    /// The server's `DPoP-Nonce`, once it asked for one (`use_dpop_nonce`).
+    pub dpop_nonce: Option<String>,
 }
 
 /// `--retries`' default, from the settings table: 3 retries, at most 4 requests. Enough to ride
@@ -370,6 +407,9 @@ pub fn client(opts: &ExchangeOptions) -> Result<reqwest::Client, ExchangeError> 
     if !may_use_proxy(&opts.url) {
         b = b.no_proxy();
     }
+    if let Some(id) = &opts.client_identity {
+        b = b.identity(id.clone());
+    }
     if let Some(path) = &opts.ca_file {
         let pem = crate::files::read(path, crate::files::FileKind::CaBundle).map_err(|e| ExchangeError::CaFile {
             path: path.clone(),
@@ -416,6 +456,16 @@ pub fn exchange_blocking<E>(
     make_request: &mut dyn FnMut(i64) -> Result<TokenRequest, E>,
     on_event: &mut dyn FnMut(&Event),
 ) -> Result<Outcome, Failed<E>> {
+    exchange_blocking_with(opts, &mut |a: &Attempt| make_request(a.skew), on_event)
+}
+
+/// [`exchange_blocking`] with a request builder that sees the whole [`Attempt`] (the DPoP
+/// nonce as well as the skew), for requests that carry a DPoP proof.
+pub fn exchange_blocking_with<E>(
+    opts: &ExchangeOptions,
+    make_request: &mut dyn FnMut(&Attempt) -> Result<TokenRequest, E>,
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<Outcome, Failed<E>> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -424,13 +474,22 @@ pub fn exchange_blocking<E>(
             reason: format!("runtime: {e}"),
             attempts: 0,
         })?;
-    rt.block_on(exchange(opts, make_request, on_event))
+    rt.block_on(exchange_with(opts, make_request, on_event))
 }
 
 /// The exchange itself; see [`exchange_blocking`].
 pub async fn exchange<E>(
     opts: &ExchangeOptions,
     make_request: &mut dyn FnMut(i64) -> Result<TokenRequest, E>,
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<Outcome, Failed<E>> {
+    exchange_with(opts, &mut |a: &Attempt| make_request(a.skew), on_event).await
+}
+
+/// The exchange itself; see [`exchange_blocking_with`].
+pub async fn exchange_with<E>(
+    opts: &ExchangeOptions,
+    make_request: &mut dyn FnMut(&Attempt) -> Result<TokenRequest, E>,
     on_event: &mut dyn FnMut(&Event),
 ) -> Result<Outcome, Failed<E>> {
     check_url(&opts.url)?;
@@ -460,6 +519,9 @@ struct Answer {
     retry_after: Option<Duration>,
     location: Option<String>,
     content_type: Option<String>,
+    /// `DPoP-Nonce`, as bytes turned to text (a byte that is not ASCII shows as U+FFFD, which
+    /// the nonce check then refuses).
+    dpop_nonce: Option<String>,
     body: Vec<u8>,
     received_at: i64,
 }
@@ -475,10 +537,13 @@ async fn run<E>(
     client: &reqwest::Client,
     deadline: Instant,
     attempt_count: &std::cell::Cell<u32>,
-    make_request: &mut dyn FnMut(i64) -> Result<TokenRequest, E>,
+    make_request: &mut dyn FnMut(&Attempt) -> Result<TokenRequest, E>,
     on_event: &mut dyn FnMut(&Event),
 ) -> Result<Outcome, Failed<E>> {
     let url = opts.url.clone();
+    // The DPoP nonce sent back, once the server asked for one; asked again after that, the
+    // exchange ends (one extra round, as for the clock).
+    let mut dpop_nonce: Option<String> = None;
     let mut attempts = 0u32;
     let mut retries_left = opts.retries;
     let mut skew = 0i64;
@@ -489,7 +554,11 @@ async fn run<E>(
     loop {
         attempts += 1;
         attempt_count.set(attempts);
-        let req = make_request(skew).map_err(Failed::Request)?;
+        let req = make_request(&Attempt {
+            skew,
+            dpop_nonce: dpop_nonce.clone(),
+        })
+        .map_err(Failed::Request)?;
         // What this attempt sends that is secret, for redacting what the server says back.
         sent.extend(crate::text::jwt_runs(req.body.expose()));
         for (_, v) in &req.headers {
@@ -500,6 +569,13 @@ async fn run<E>(
         let answer = send(client, &req).await;
         let (pause, last_err): (Duration, ExchangeError) = match answer {
             Err(SendError::Tls(reason)) => return Err(ExchangeError::Tls { url, reason }.into()),
+            Err(SendError::ClientCertificate) => {
+                return Err(ExchangeError::ClientCertificate {
+                    url,
+                    presented: opts.client_identity.is_some(),
+                }
+                .into())
+            }
             Err(SendError::NotHttp(reason)) => {
                 return Err(ExchangeError::NotHttp {
                     url,
@@ -541,11 +617,14 @@ async fn run<E>(
                 match a.status {
                     200..=299 => match token::parse_success(&a.body, &opts.shape, a.received_at) {
                         Ok(token) => {
+                            if opts.dpop {
+                                warnings.extend(dpop_token_type_warning(token.token_type.as_deref()));
+                            }
                             return Ok(Outcome {
                                 token,
                                 attempts,
                                 warnings,
-                            })
+                            });
                         }
                         Err(ParseFailure::OAuth(o)) => {
                             return Err(refused(&url, a.status, Some(o), None, offset, &sent).into());
@@ -582,6 +661,10 @@ async fn run<E>(
                     }
                     s if (400..500).contains(&s) => {
                         let oauth = token::parse_oauth_error(&a.body);
+                        if opts.dpop && oauth.as_ref().is_some_and(|o| o.error == "use_dpop_nonce") {
+                            dpop_nonce = Some(next_dpop_nonce(&url, a.dpop_nonce.as_deref(), dpop_nonce.as_deref())?);
+                            continue;
+                        }
                         let time_problem = oauth.as_ref().is_some_and(is_time_error);
                         if let (true, Some(off), false) = (time_problem, offset, skew_corrected) {
                             if off.abs() > SKEW_TOLERANCE && off.abs() <= MAX_SKEW_CORRECTION {
@@ -618,6 +701,48 @@ async fn run<E>(
         tokio::time::sleep(pause).await;
         retries_left -= 1;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// The nonce to answer a `use_dpop_nonce` with: the server's `DPoP-Nonce`, when it gave one
+/// that may be sent back and signet has not already answered once.
+fn next_dpop_nonce(url: &str, given: Option<&str>, sent: Option<&str>) -> Result<String, ExchangeError> {
+    let fail = |reason: String| ExchangeError::DpopNonce {
+        url: url.into(),
+        reason,
+    };
+    let Some(n) = given else {
+        return Err(fail(
+            "use_dpop_nonce: the token endpoint asked for a DPoP nonce but sent no DPoP-Nonce header".into(),
+        ));
+    };
+    if !crate::dpop::is_valid_nonce(n) {
+        return Err(fail(
+            "use_dpop_nonce: the token endpoint's DPoP-Nonce has characters a nonce cannot have (control characters, spaces, quotes or non-ASCII), so it is not sent back".into(),
+        ));
+    }
+    if let Some(sent) = sent {
+        return Err(fail(format!(
+            "use_dpop_nonce again: the token endpoint asked for a DPoP nonce after signet sent the nonce '{}' it gave (it now gives '{}'); its nonces may expire too fast, or it does not keep them",
+            crate::text::sanitize(sent, 80),
+            crate::text::sanitize(n, 80)
+        )));
+    }
+    Ok(n.to_string())
+}
+
+/// A token endpoint asked for a DPoP-bound token that answers another `token_type` did not bind
+/// it: the token works as a bearer token, which is what DPoP was asked for to prevent.
+fn dpop_token_type_warning(token_type: Option<&str>) -> Option<String> {
+    match token_type {
+        Some(t) if t.eq_ignore_ascii_case("dpop") => None,
+        Some(t) => Some(format!(
+            "the token endpoint answered token_type {} to a DPoP request: the token is not bound to the DPoP key (is DPoP required for this client?)",
+            crate::text::sanitize(t, 40)
+        )),
+        None => Some(
+            "the token endpoint answered no token_type to a DPoP request: the token may not be bound to the DPoP key".into(),
+        ),
     }
 }
 
@@ -775,6 +900,8 @@ enum SendError {
     /// The host name does not resolve: not worth retrying.
     Unresolved(String),
     Tls(String),
+    /// The server asked for a TLS client certificate (none presented), or refused the one given.
+    ClientCertificate,
     TooLarge(u16),
     /// The answer does not parse as HTTP: not worth retrying.
     NotHttp(String),
@@ -793,6 +920,10 @@ async fn send(client: &reqwest::Client, req: &TokenRequest) -> Result<Answer, Se
     let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v, crate::clock::now()));
     let location = header("location");
     let content_type = header("content-type");
+    let dpop_nonce = resp
+        .headers()
+        .get("dpop-nonce")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     if resp.content_length().is_some_and(|l| l as usize > token::MAX_BODY) {
         return Err(SendError::TooLarge(status));
     }
@@ -809,6 +940,7 @@ async fn send(client: &reqwest::Client, req: &TokenRequest) -> Result<Answer, Se
         retry_after,
         location,
         content_type,
+        dpop_nonce,
         body,
         received_at: crate::clock::now(),
     })
@@ -837,6 +969,8 @@ pub fn fetch_github_oidc(
         shape: Default::default(),
         // Asked once: see the request below.
         retries: 0,
+        dpop: false,
+        client_identity: None,
     };
     let client = client(&opts)?;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -869,6 +1003,10 @@ pub fn fetch_github_oidc(
                         url: shown.clone(),
                         status,
                         reason: "the answer is too large".into(),
+                    },
+                    SendError::ClientCertificate => ExchangeError::ClientCertificate {
+                        url: shown.clone(),
+                        presented: false,
                     },
                     SendError::NotHttp(reason) => ExchangeError::NotHttp {
                         url: shown.clone(),
@@ -971,6 +1109,23 @@ fn classify(e: reqwest::Error) -> SendError {
     }
     tracing::debug!("transport error: {}", crate::text::sanitize(&chain, 300));
     let lower = chain.to_ascii_lowercase();
+    // TLS 1.3's certificate_required alert (RFC 8446 §4.4.2.4), or the alerts a server sends
+    // about the client certificate it was given; a TLS 1.2 server that needs one says
+    // handshake_failure, which is not told apart from other handshake failures.
+    if [
+        "certificaterequired",
+        "certificate required",
+        "badcertificate",
+        "bad certificate",
+        "certificateunknown",
+        "unknownca",
+    ]
+    .iter()
+    .any(|k| lower.contains(k))
+        && lower.contains("alert")
+    {
+        return SendError::ClientCertificate;
+    }
     if lower.contains("certificate")
         || lower.contains("unknownissuer")
         || lower.contains("tls") && lower.contains("handshake")

@@ -16,8 +16,9 @@ use crate::assertion::Signer;
 use crate::cache::{CacheError, CacheKey, Entry, FileStore, TierOptions, TieredStore, TokenStore};
 use crate::clock::{Clock, SystemClock};
 use crate::config::ConfigError;
+use crate::dpop::{DpopKey, DpopSource};
 use crate::dry_run::{DryRun, RequestView, ShownAssertion};
-use crate::exchange::{self, Event, ExchangeError, Outcome};
+use crate::exchange::{self, Attempt, Event, ExchangeError, Outcome};
 use crate::files::{self, FileKind};
 use crate::grant::{Grant, TokenRequest};
 use crate::key::{self, KeyError, KeySpec};
@@ -36,6 +37,55 @@ pub struct Served {
     pub token: Token,
     /// True when it came from a cache (local or shared), false when just fetched.
     pub from_cache: bool,
+    /// With DPoP: the key the token is bound to (see [`Client::dpop_proof`]).
+    pub dpop: Option<Arc<DpopKey>>,
+}
+
+impl Served {
+    /// The RFC 7638 thumbprint of the DPoP key the token is bound to (`cnf.jkt`), with DPoP.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.dpop.as_deref().map(DpopKey::jkt)
+    }
+
+    /// The scheme of the `Authorization` header that carries the token: `DPoP` for a DPoP-bound
+    /// token (RFC 9449 §7.1), else `Bearer`.
+    pub fn scheme(&self) -> &'static str {
+        if self.dpop.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        }
+    }
+}
+
+/// A cached entry as what it serves, when it can: with DPoP the entry must name the key's
+/// thumbprint, and hold the generated key itself (whole, with that thumbprint) or match the
+/// `--dpop-key` file. Anything else is a miss, so a token is never sent with a proof signed by
+/// a key it is not bound to.
+fn serve_entry(plan: &TokenPlan, e: &Entry) -> Option<Served> {
+    let dpop = match &plan.dpop {
+        None => None,
+        Some(src) => {
+            let Some(jkt) = e.dpop_jkt.as_deref() else {
+                tracing::debug!("the cached entry has no DPoP key: a miss");
+                return None;
+            };
+            let key = match src {
+                DpopSource::Generated => e.dpop_key.as_deref().and_then(|k| DpopKey::from_stored(k, jkt)),
+                DpopSource::File(p) => DpopKey::from_file(p).ok().filter(|k| k.jkt() == jkt),
+            };
+            let Some(key) = key else {
+                tracing::debug!("the cached entry's DPoP key is missing, damaged or another: a miss");
+                return None;
+            };
+            Some(Arc::new(key))
+        }
+    };
+    Some(Served {
+        token: e.token(),
+        from_cache: true,
+        dpop,
+    })
 }
 
 /// Gets tokens for plans: the clock it judges freshness by, the store it caches in, and where
@@ -96,30 +146,31 @@ impl Client {
     pub fn get_token(&self, plan: &TokenPlan) -> Result<Served, crate::Error> {
         check_exchange(plan)?;
         let Some(store) = self.open_store(plan) else {
+            // Without a cache a generated DPoP key lives as long as this process.
+            let (token, dpop) = self.fetch_checked(plan)?;
             return Ok(Served {
-                token: self.fetch_checked(plan)?,
+                token,
                 from_cache: false,
+                dpop,
             });
         };
         let key = plan.cache_key()?;
         if !plan.cache.force_refresh {
-            if let Some(token) = self.cached(plan, &*store, &key)? {
+            if let Some(served) = self.cached(plan, &*store, &key)? {
                 tracing::debug!("cache hit");
-                return Ok(Served {
-                    token,
-                    from_cache: true,
-                });
+                return Ok(served);
             }
         }
         self.fetch_and_store(plan, &*store, &key)
     }
 
-    /// Step 1, the hit: the entry for `key`, when it has at least `min_ttl` left.
-    fn cached(&self, plan: &TokenPlan, store: &dyn TokenStore, key: &CacheKey) -> Result<Option<Token>, crate::Error> {
+    /// Step 1, the hit: the entry for `key`, when it has at least `min_ttl` left (and, with
+    /// DPoP, the key it is bound to).
+    fn cached(&self, plan: &TokenPlan, store: &dyn TokenStore, key: &CacheKey) -> Result<Option<Served>, crate::Error> {
         Ok(self
             .read(store, key)?
             .filter(|e| e.is_fresh(self.clock.now(), plan.cache.min_ttl))
-            .map(|e| e.token()))
+            .and_then(|e| serve_entry(plan, &e)))
     }
 
     /// Step 2: lock, look again, fetch, store; a failed refresh keeps a still-valid token.
@@ -146,23 +197,24 @@ impl Client {
         };
         let existing = self.read(store, key)?;
         if !plan.cache.force_refresh {
-            if let Some(e) = existing
+            if let Some(served) = existing
                 .as_ref()
                 .filter(|e| e.is_fresh(self.clock.now(), plan.cache.min_ttl))
+                .and_then(|e| serve_entry(plan, e))
             {
                 tracing::debug!("cache hit after waiting for the lock");
-                return Ok(Served {
-                    token: e.token(),
-                    from_cache: true,
-                });
+                return Ok(served);
             }
         }
-        let token = match self.fetch_checked(plan) {
+        let (token, dpop) = match self.fetch_checked(plan) {
             Ok(t) => t,
             Err(err) => {
                 // A refresh that fails never throws away a token that still works.
                 let now = self.clock.now();
-                let Some(e) = existing.filter(|e| e.is_valid(now)) else {
+                let Some((e, served)) = existing
+                    .filter(|e| e.is_valid(now))
+                    .and_then(|e| serve_entry(plan, &e).map(|s| (e, s)))
+                else {
                     return Err(err);
                 };
                 if plan.cache.force_refresh {
@@ -175,22 +227,52 @@ impl Client {
                         crate::clock::human_duration((e.expires_at - now).max(0) as u64)
                     ),
                 );
-                return Ok(Served {
-                    token: e.token(),
-                    from_cache: true,
-                });
+                return Ok(served);
             }
         };
         let (token_url, client_id, scope) = plan.entry_labels();
         let mut entry = Entry::new(&token, token_url, client_id, scope);
         plan.label_entry(&mut entry);
+        if let Some(k) = &dpop {
+            entry.dpop_jkt = Some(k.jkt().to_string());
+            entry.dpop_key = k.stored().map(|s| s.expose().clone());
+        }
         if let Err(e) = store.put(key, &entry) {
             self.warn(WarningKind::Cache, format!("{e}; the token is not cached"));
         }
         Ok(Served {
             token,
             from_cache: false,
+            dpop,
         })
+    }
+
+    /// A DPoP proof for a request to `url` with `method` that carries `served`'s token (`ath`),
+    /// signed now by the key the token is bound to; `nonce` is a resource server's `DPoP-Nonce`.
+    pub fn dpop_proof(
+        &self,
+        served: &Served,
+        method: &str,
+        url: &str,
+        nonce: Option<&str>,
+    ) -> Result<Secret<String>, crate::Error> {
+        let key = served.dpop.as_ref().ok_or_else(|| {
+            ConfigError::Usage("a DPoP proof needs a DPoP-bound token: give --dpop (or --dpop-key PATH)".into())
+        })?;
+        if let Some(n) = nonce.filter(|n| !crate::dpop::is_valid_nonce(n)) {
+            return Err(ConfigError::Usage(format!(
+                "--nonce '{}' has characters a DPoP nonce cannot have (control characters, spaces, quotes or non-ASCII)",
+                crate::text::sanitize(n, 80)
+            ))
+            .into());
+        }
+        Ok(key.proof(
+            method,
+            url,
+            nonce,
+            Some(served.token.access_token.expose()),
+            self.clock.now(),
+        )?)
     }
 
     /// Reads an entry; an entry that cannot be trusted is a miss (with a warning), while a cache
@@ -245,17 +327,28 @@ impl Client {
     /// is the token.
     pub fn fetch(&self, plan: &TokenPlan) -> Result<Token, crate::Error> {
         check_exchange(plan)?;
-        self.fetch_checked(plan)
+        Ok(self.fetch_checked(plan)?.0)
     }
 
-    /// [`Client::fetch`] once the plan's URL and requirements are checked.
-    fn fetch_checked(&self, plan: &TokenPlan) -> Result<Token, crate::Error> {
+    /// [`Client::fetch`] once the plan's URL and requirements are checked; with DPoP, also the
+    /// key the token is bound to (the `--dpop-key`, or one generated for this token).
+    fn fetch_checked(&self, plan: &TokenPlan) -> Result<(Token, Option<Arc<DpopKey>>), crate::Error> {
+        let dpop = match &plan.dpop {
+            Some(src) => Some(Arc::new(DpopKey::open(src)?)),
+            None => None,
+        };
+        let token = self.fetch_with(plan, dpop.as_deref())?;
+        Ok((token, dpop))
+    }
+
+    /// Signs and exchanges, with DPoP proofs by `dpop`.
+    fn fetch_with(&self, plan: &TokenPlan, dpop: Option<&DpopKey>) -> Result<Token, crate::Error> {
         if let Some(ext) = &plan.external {
-            return self.fetch_external(plan, ext);
+            return self.fetch_external(plan, ext, dpop);
         }
         let signers = self.signers(plan)?;
         let [signer] = &signers[..] else {
-            return self.fetch_rotating(plan, &signers);
+            return self.fetch_rotating(plan, &signers, dpop);
         };
         self.check_certificate(plan, signer)?;
         let url = plan.token_url.clone().unwrap_or_default();
@@ -274,12 +367,17 @@ impl Client {
                 }
             }
         };
-        Ok(self.exchange(plan, signer, &mut on_event)?.token)
+        Ok(self.exchange(plan, signer, dpop, &mut on_event)?.token)
     }
 
     /// Two keys (rotation): sign with the preferred one; if the endpoint does not know it, try
     /// the other once.
-    fn fetch_rotating(&self, plan: &TokenPlan, signers: &[Signer]) -> Result<Token, crate::Error> {
+    fn fetch_rotating(
+        &self,
+        plan: &TokenPlan,
+        signers: &[Signer],
+        dpop: Option<&DpopKey>,
+    ) -> Result<Token, crate::Error> {
         let name = |s: &Signer| s.bundle().source.display().to_string();
         let mut on_event = |e: &Event| tracing::debug!("{e:?}");
         let mut first_err = None;
@@ -288,7 +386,7 @@ impl Client {
                 first_err.get_or_insert(e);
                 continue;
             }
-            match self.exchange(plan, signer, &mut on_event) {
+            match self.exchange(plan, signer, dpop, &mut on_event) {
                 Ok(outcome) => {
                     if i > 0 {
                         self.warn(
@@ -317,6 +415,7 @@ impl Client {
         &self,
         plan: &TokenPlan,
         signer: &Signer,
+        dpop: Option<&DpopKey>,
         on_event: &mut dyn FnMut(&Event),
     ) -> Result<Outcome, crate::Error> {
         if plan.grant == Grant::SelfSigned {
@@ -335,10 +434,22 @@ impl Client {
                 warnings: vec![],
             });
         }
-        let opts = plan.exchange_options()?;
-        let mut make = |skew: i64| plan.request(signer, self.clock.now() + skew).inspect(log_request);
-        let outcome =
-            exchange::exchange_blocking(&opts, &mut make, on_event).map_err(|e| with_hint(plan, flatten(e), signer))?;
+        let mut opts = plan.exchange_options()?;
+        if plan.mtls {
+            opts.client_identity = Some(crate::mtls::identity(plan, signer.bundle())?);
+        }
+        let mut make = |a: &Attempt| -> Result<TokenRequest, crate::Error> {
+            let at = self.clock.now() + a.skew;
+            let mut req = match plan.tls_client_auth {
+                true => crate::mtls::request(plan)?,
+                false => plan.request(signer, at)?,
+            };
+            add_dpop_proof(&mut req, dpop, a, at)?;
+            log_request(&req);
+            Ok(req)
+        };
+        let outcome = exchange::exchange_blocking_with(&opts, &mut make, on_event)
+            .map_err(|e| with_hint(plan, flatten(e), signer))?;
         for w in &outcome.warnings {
             self.warn(WarningKind::Answer, w.clone());
         }
@@ -347,7 +458,7 @@ impl Client {
 
     /// Fetches a token with an external assertion (see [`External`]): the file is re-read and
     /// the variable read again for every attempt; GitHub's token is requested once.
-    fn fetch_external(&self, plan: &TokenPlan, ext: &External) -> Result<Token, crate::Error> {
+    fn fetch_external(&self, plan: &TokenPlan, ext: &External, dpop: Option<&DpopKey>) -> Result<Token, crate::Error> {
         let opts = plan.exchange_options()?;
         let github = match ext {
             External::GitHub { audience, url, token } => {
@@ -368,7 +479,7 @@ impl Client {
             }
             _ => None,
         };
-        let mut make = |_skew: i64| -> Result<TokenRequest, crate::Error> {
+        let mut make = |a: &Attempt| -> Result<TokenRequest, crate::Error> {
             let assertion = match ext {
                 External::File(p) => {
                     let bytes = files::read_secret(p, FileKind::Assertion).map_err(|e| KeyError::AssertionRead {
@@ -386,10 +497,13 @@ impl Client {
             if assertion.expose().split('.').count() != 3 {
                 return Err(ConfigError::Usage(format!("the assertion from {} is not a JWT", ext.identity())).into());
             }
-            plan.request_for(assertion.expose(), None).inspect(log_request)
+            let mut req = plan.request_for(assertion.expose(), None)?;
+            add_dpop_proof(&mut req, dpop, a, self.clock.now() + a.skew)?;
+            log_request(&req);
+            Ok(req)
         };
         let mut on_event = |e: &Event| tracing::debug!("{e:?}");
-        let outcome = exchange::exchange_blocking(&opts, &mut make, &mut on_event).map_err(flatten)?;
+        let outcome = exchange::exchange_blocking_with(&opts, &mut make, &mut on_event).map_err(flatten)?;
         for w in &outcome.warnings {
             self.warn(WarningKind::Answer, w.clone());
         }
@@ -432,8 +546,29 @@ impl Client {
                 signer.bundle().source.display()
             ));
         }
+        let mut req = match plan.tls_client_auth {
+            true => crate::mtls::request(plan)?,
+            false => plan.request(&signer, now)?,
+        };
+        if plan.mtls {
+            crate::mtls::identity(plan, signer.bundle())?;
+            notes.push(format!(
+                "the TLS client certificate is {}{}",
+                signer
+                    .bundle()
+                    .leaf()
+                    .map(|c| c.subject().to_string())
+                    .unwrap_or_default(),
+                if plan.tls_client_auth {
+                    ", which alone authenticates the client (no assertion)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        self.dry_run_dpop(plan, &mut req, &mut notes)?;
         Ok(DryRun {
-            request: Some(RequestView::of(&plan.request(&signer, now)?)),
+            request: Some(RequestView::of(&req)),
             self_signed: None,
             notes,
         })
@@ -485,11 +620,32 @@ impl Client {
             }
             None => "[the external assertion]".into(),
         };
+        let mut req = plan.request_for(&assertion, None)?;
+        self.dry_run_dpop(plan, &mut req, &mut notes)?;
         Ok(DryRun {
-            request: Some(RequestView::of(&plan.request_for(&assertion, None)?)),
+            request: Some(RequestView::of(&req)),
             self_signed: None,
             notes,
         })
+    }
+
+    /// The DPoP proof a dry run shows: by the `--dpop-key`, or by a key generated for the dry run
+    /// alone (a real request would use the cache entry's, or a new one).
+    fn dry_run_dpop(
+        &self,
+        plan: &TokenPlan,
+        req: &mut TokenRequest,
+        notes: &mut Vec<String>,
+    ) -> Result<(), crate::Error> {
+        let Some(src) = &plan.dpop else { return Ok(()) };
+        let key = DpopKey::open(src)?;
+        if *src == DpopSource::Generated {
+            notes.push(
+                "the DPoP proof is signed by a P-256 key generated for this dry run; a real request uses the one generated for the cache entry".into(),
+            );
+        }
+        add_dpop_proof(req, Some(&key), &Attempt::default(), self.clock.now())?;
+        Ok(())
     }
 
     /// Loads the plan's key (reading its passphrase) and prepares a signer, checking the
@@ -598,6 +754,16 @@ fn log_request(req: &TokenRequest) {
     }
 }
 
+/// Adds the `DPoP` header to a token request: a proof for POST to its URL at `at`, with the
+/// nonce the server asked for; signed afresh for every attempt.
+fn add_dpop_proof(req: &mut TokenRequest, dpop: Option<&DpopKey>, a: &Attempt, at: i64) -> Result<(), crate::Error> {
+    if let Some(k) = dpop {
+        let proof = k.proof("POST", &req.url, a.dpop_nonce.as_deref(), None, at)?;
+        req.headers.push(("DPoP".into(), proof));
+    }
+    Ok(())
+}
+
 /// The exchange's failure, or the signer's, as the library's error.
 fn flatten(f: exchange::Failed<crate::Error>) -> crate::Error {
     match f {
@@ -610,6 +776,20 @@ fn flatten(f: exchange::Failed<crate::Error>) -> crate::Error {
 /// a usable token URL (the self-signed grant needs none).
 fn check_exchange(plan: &TokenPlan) -> Result<(), crate::Error> {
     plan.check_exchange_requirements()?;
+    crate::mtls::check_plan(plan)?;
+    if plan.mtls && (plan.external.is_some() || plan.grant == Grant::SelfSigned) {
+        return Err(ConfigError::Usage(
+            "--mtls presents the --key and --cert on the token request: it does not go with an external assertion or the self-signed grant".into(),
+        )
+        .into());
+    }
+    if plan.dpop.is_some() && plan.grant == Grant::SelfSigned {
+        return Err(ConfigError::Usage(
+            "--dpop needs a token endpoint: the self-signed grant makes the token itself, which no DPoP proof can bind"
+                .into(),
+        )
+        .into());
+    }
     if plan.grant != Grant::SelfSigned {
         exchange::check_url(plan.token_url()?)?;
     }
@@ -713,6 +893,11 @@ fn with_hint(plan: &TokenPlan, e: crate::Error, signer: &Signer) -> crate::Error
         .or_else(|| {
             // AADSTS codes live in the description; a time error anywhere gets the clock fact.
             let lower = desc.to_ascii_lowercase();
+            if plan.dpop.is_none() && (code.to_ascii_lowercase().contains("dpop") || lower.contains("dpop")) {
+                return Some(
+                    "the token endpoint wants DPoP proofs for this client: give --dpop (or --dpop-key PATH)".into(),
+                );
+            }
             if lower.contains("expired") || lower.contains("not yet valid") || lower.contains("issued in the future") {
                 Some(format!("assertion times were refused: {}", facts["offset"]))
             } else {
@@ -980,5 +1165,191 @@ mod tests {
         );
         let e = s.client.get_token(&forced).unwrap_err();
         assert!(e.to_string().contains("pass"), "{e}");
+    }
+    /// An issuer that trusts the RSA fixture and requires DPoP proofs, configured further by `f`.
+    fn dpop_issuer(f: impl FnOnce(&mut IssuerConfig)) -> Issuer {
+        let iss = issuer_trusting(&[("rsa2048.pkcs8.pem", "rsa2048.crt.pem")]);
+        iss.configure(|c| {
+            c.dpop = true;
+            f(c)
+        });
+        iss
+    }
+
+    fn cnf_jkt(token: &Token) -> String {
+        let d = crate::inspect::dangerous::decode_unverified(token.access_token.expose()).unwrap();
+        d.claims["cnf"]["jkt"].as_str().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn a_dpop_token_is_bound_to_a_generated_key_kept_in_its_entry() {
+        let iss = dpop_issuer(|_| {});
+        let (s, p) = (setup(MemoryStore::new()), plan(&iss, &[(Key::Dpop, "true")]));
+        let first = s.client.get_token(&p).unwrap();
+        let jkt = first.dpop_jkt().unwrap().to_string();
+        assert_eq!(cnf_jkt(&first.token), jkt);
+        assert_eq!(first.token.token_type.as_deref(), Some("DPoP"));
+        let again = s.client.get_token(&p).unwrap();
+        assert!(again.from_cache);
+        assert_eq!(
+            again.dpop_jkt(),
+            Some(jkt.as_str()),
+            "the cached token comes with its own key"
+        );
+        assert_eq!(iss.request_count(), 1);
+        assert!(kinds(&s).is_empty(), "{:?}", s.warnings.lock().unwrap());
+        // The proof came with the request, and a bearer plan is another cache entry.
+        let rec = iss.recorded();
+        assert!(rec[0].headers.iter().any(|(k, _)| k == "dpop"));
+        assert_ne!(p.cache_key().unwrap(), plan(&iss, &[]).cache_key().unwrap());
+    }
+
+    #[test]
+    fn an_entry_whose_dpop_key_is_damaged_is_a_miss() {
+        let iss = dpop_issuer(|_| {});
+        let (s, p) = (setup(MemoryStore::new()), plan(&iss, &[(Key::Dpop, "true")]));
+        let first = s.client.get_token(&p).unwrap();
+        let key = p.cache_key().unwrap();
+        for damage in [Some("AAAA".to_string()), None] {
+            let mut e = s.store.get(&key).unwrap().unwrap();
+            e.dpop_key = damage;
+            s.store.put(&key, &e).unwrap();
+            let next = s.client.get_token(&p).unwrap();
+            assert!(!next.from_cache);
+            assert_ne!(next.dpop_jkt(), first.dpop_jkt());
+            assert_eq!(cnf_jkt(&next.token), next.dpop_jkt().unwrap());
+        }
+        assert_eq!(iss.request_count(), 3);
+    }
+
+    #[test]
+    fn a_dpop_key_file_binds_the_token_to_that_key() {
+        let iss = dpop_issuer(|_| {});
+        let s = setup(MemoryStore::new());
+        let p = plan(&iss, &[(Key::DpopKey, &fixture("p256.pkcs8.pem"))]);
+        let served = s.client.get_token(&p).unwrap();
+        let want = key::load_key(fixture("p256.pkcs8.pem").as_ref(), None)
+            .unwrap()
+            .key
+            .public_jwk()
+            .thumbprint();
+        assert_eq!(served.dpop_jkt(), Some(want.as_str()));
+        assert_eq!(cnf_jkt(&served.token), want);
+        assert!(
+            s.store
+                .get(&p.cache_key().unwrap())
+                .unwrap()
+                .unwrap()
+                .dpop_key
+                .is_none(),
+            "a key file is not copied"
+        );
+        let proof = s
+            .client
+            .dpop_proof(&served, "GET", "https://api.example/x?y", None)
+            .unwrap();
+        let d = crate::inspect::dangerous::decode_unverified(proof.expose()).unwrap();
+        assert_eq!(d.claims["ath"], crate::dpop::ath(served.token.access_token.expose()));
+        assert_eq!(d.claims["htu"], "https://api.example/x");
+    }
+
+    #[test]
+    fn one_use_dpop_nonce_is_answered_and_is_not_a_retry() {
+        let iss = dpop_issuer(|c| c.dpop_nonce = Some("n0nce-1".into()));
+        let s = setup(MemoryStore::new());
+        let p = plan(&iss, &[(Key::Dpop, "true"), (Key::Retries, "0")]);
+        let served = s.client.get_token(&p).unwrap();
+        assert_eq!(cnf_jkt(&served.token), served.dpop_jkt().unwrap());
+        let rec = iss.recorded();
+        assert_eq!(rec.iter().map(|r| r.status).collect::<Vec<_>>(), [400, 200]);
+        let proof = |r: &issuer::Recorded| {
+            let h = &r.headers.iter().find(|(k, _)| k == "dpop").unwrap().1;
+            crate::inspect::dangerous::decode_unverified(h).unwrap().claims
+        };
+        assert!(proof(&rec[0]).get("nonce").is_none());
+        assert_eq!(proof(&rec[1])["nonce"], "n0nce-1");
+        assert_ne!(
+            proof(&rec[0])["jti"],
+            proof(&rec[1])["jti"],
+            "a fresh proof per attempt"
+        );
+    }
+
+    #[test]
+    fn a_server_that_asks_for_a_nonce_again_ends_the_exchange_naming_it() {
+        let iss = dpop_issuer(|c| {
+            c.dpop_nonce = Some("rotating".into());
+            c.dpop_nonce_rotates = true;
+        });
+        let s = setup(MemoryStore::new());
+        let e = s.client.get_token(&plan(&iss, &[(Key::Dpop, "true")])).unwrap_err();
+        assert_eq!(e.category(), crate::Category::Refused, "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("use_dpop_nonce again") && msg.contains("'rotating-1'"),
+            "{msg}"
+        );
+        assert_eq!(iss.request_count(), 2, "one extra round only");
+    }
+
+    #[test]
+    fn a_nonce_with_control_characters_is_not_sent_back() {
+        let iss = dpop_issuer(|c| c.dpop_nonce = Some("bad\tnonce".into()));
+        let s = setup(MemoryStore::new());
+        let e = s.client.get_token(&plan(&iss, &[(Key::Dpop, "true")])).unwrap_err();
+        assert_eq!(e.category(), crate::Category::Refused, "{e}");
+        assert!(
+            e.to_string().contains("DPoP-Nonce has characters a nonce cannot have"),
+            "{e}"
+        );
+        assert_eq!(iss.request_count(), 1);
+    }
+
+    #[test]
+    fn a_bearer_answer_to_a_dpop_request_is_a_warning() {
+        let iss = dpop_issuer(|c| {
+            c.extra.insert("token_type".into(), "Bearer".into());
+        });
+        let s = setup(MemoryStore::new());
+        let served = s.client.get_token(&plan(&iss, &[(Key::Dpop, "true")])).unwrap();
+        assert!(served.dpop.is_some());
+        assert_eq!(kinds(&s), vec![WarningKind::Answer]);
+        let w = s.warnings.lock().unwrap();
+        assert!(w
+            .iter()
+            .any(|w| w.kind == WarningKind::Answer && w.message.contains("token_type Bearer")));
+    }
+
+    #[test]
+    fn a_refusal_that_asks_for_dpop_says_to_give_it() {
+        let iss = issuer_trusting(&[("rsa2048.pkcs8.pem", "rsa2048.crt.pem")]);
+        let s = setup(MemoryStore::new());
+        iss.push_faults([Fault::json(
+            400,
+            serde_json::json!({"error": "invalid_dpop_proof", "error_description": "The DPoP proof JWT header is missing."}),
+        )]);
+        let e = s.client.get_token(&plan(&iss, &[])).unwrap_err();
+        assert_eq!(
+            e.hint(),
+            Some("the token endpoint wants DPoP proofs for this client: give --dpop (or --dpop-key PATH)")
+        );
+    }
+
+    #[test]
+    fn a_dry_run_shows_the_dpop_proof_decoded() {
+        let iss = dpop_issuer(|_| {});
+        let s = setup(MemoryStore::with_lock_timeout());
+        let d = s.client.dry_run(&plan(&iss, &[(Key::Dpop, "true")])).unwrap();
+        let r = d.request.as_ref().unwrap();
+        assert_eq!(r.assertions.len(), 2);
+        let proof = r
+            .assertions
+            .iter()
+            .find(|a| a.place == "header DPoP")
+            .expect("the proof");
+        assert_eq!(proof.decoded.header["typ"], "dpop+jwt");
+        assert_eq!(proof.decoded.claims["htu"], iss.token_url());
+        assert!(!d.render().contains("eyJ"));
+        assert_eq!(iss.request_count(), 0);
     }
 }

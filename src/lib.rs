@@ -74,6 +74,7 @@ pub mod cache;
 mod category;
 pub mod clock;
 pub mod config;
+pub mod dpop;
 pub mod dry_run;
 pub mod env;
 mod error;
@@ -86,6 +87,7 @@ pub mod inspect;
 #[cfg(feature = "issuer")]
 pub mod issuer;
 pub mod key;
+mod mtls;
 mod plan;
 pub mod resolve;
 pub mod secret;

@@ -109,6 +109,11 @@ pub struct Template {
     pub default_ttl: Option<u64>,
     /// Output header name for `--format header`.
     pub header_name: Option<String>,
+    /// DPoP (RFC 9449) for the provider's DPoP-bound clients: `on`/`off`, or a `{var}` that gives
+    /// one (Okta's "Require DPoP header in token requests", Auth0's DPoP-bound applications);
+    /// `--dpop` at the template layer.
+    #[serde(default)]
+    pub dpop: Option<String>,
     /// Where scopes go: `form` (default) or `claim`.
     #[serde(default)]
     pub scope_in: Option<String>,
@@ -419,6 +424,19 @@ impl Template {
         }
         if let Some(h) = &self.header_name {
             put(Key::HeaderName, Raw::Str(h.clone()));
+        }
+        if let Some(d) = &self.dpop {
+            match self.render(d, vars)?.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                Some("on" | "true" | "yes") => put(Key::Dpop, Raw::Bool(true)),
+                None | Some("off" | "false" | "no" | "") => {}
+                Some(other) => {
+                    return Err(ConfigError::Template(format!(
+                        "the {} template's dpop is '{}': use on or off",
+                        self.name,
+                        crate::text::sanitize(other, 40)
+                    )))
+                }
+            }
         }
         let render_map = |m: &BTreeMap<String, String>| -> Result<Vec<(String, String)>, ConfigError> {
             let mut out = vec![];

@@ -191,6 +191,14 @@ impl Agent {
             )
             .into());
         }
+        // The SDKs these protocols serve send a bearer token; a DPoP-bound one is useless to
+        // them without a proof per request, which they cannot ask signet for.
+        if plan.dpop().is_some() {
+            return Err(ConfigError::Usage(
+                "the agent serves bearer tokens to SDKs, which cannot send DPoP proofs: leave out --dpop/--dpop-key (or the template's dpop) for signet serve and exec --serve; use signet curl or signet dpop proof for DPoP".into(),
+            )
+            .into());
+        }
         // What would fail every request fails here instead, with its exit code: no token URL, a
         // key that cannot be read or decrypted.
         if plan.grant != crate::grant::Grant::SelfSigned {

@@ -133,6 +133,13 @@ pub struct Entry {
     /// For `cache list`: the template's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
+    /// With DPoP: the RFC 7638 thumbprint of the key the token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
+    /// With DPoP and no `--dpop-key`: the generated key itself (base64url PKCS#8), kept only
+    /// here, in the entry that holds the token it is bound to (a 0600 file, or encrypted in Redis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_key: Option<String>,
 }
 
 impl std::fmt::Debug for Entry {
@@ -149,6 +156,9 @@ impl Drop for Entry {
     fn drop(&mut self) {
         use zeroize::Zeroize;
         self.access_token.zeroize();
+        if let Some(k) = self.dpop_key.as_mut() {
+            k.zeroize();
+        }
     }
 }
 
@@ -174,6 +184,8 @@ impl Entry {
             grant: None,
             audience: None,
             template: None,
+            dpop_jkt: None,
+            dpop_key: None,
         }
     }
 

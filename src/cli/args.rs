@@ -67,6 +67,10 @@ const NOT_FOR_ASSERT: &[&str] = &[
     "assertion_file",
     "assertion_from",
     "assertion_env",
+    "dpop",
+    "dpop_key",
+    "mtls",
+    "client_auth",
 ];
 
 /// Help headings: each command's options are grouped by what they are about. A struct's
@@ -78,6 +82,8 @@ const KEY: &str = "Key";
 const CACHE: &str = "Cache";
 /// See [`KEY`].
 const OUTPUT: &str = "Output";
+/// See [`KEY`]: DPoP and mTLS.
+const SENDER: &str = "Sender-constrained tokens";
 
 /// The parser for `token` or `assert` alone, when the command line names one of them.
 fn hot_command(args: &[OsString]) -> Option<clap::Command> {
@@ -92,6 +98,10 @@ fn hot_command(args: &[OsString]) -> Option<clap::Command> {
             "--" | "-h" | "--help" | "-V" | "--version" => return None,
             flag if flag.starts_with('-') => continue,
             "token" => TokenArgs::augment_args(clap::Command::new("token")),
+            // `dpop proof` is called once per request a program makes: it gets the lean parser too.
+            "dpop" => clap::Command::new("dpop")
+                .subcommand_required(true)
+                .subcommand(DpopProofArgs::augment_args(clap::Command::new("proof"))),
             "assert" => AssertArgs::augment_args(clap::Command::new("assert")),
             _ => return None,
         };
@@ -152,6 +162,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run curl with the token's header read from a pipe (never in curl's argv or environment)
     Curl(CurlArgs),
+    /// DPoP (RFC 9449) proofs for requests that carry a DPoP-bound token
+    #[command(subcommand)]
+    Dpop(DpopCommand),
     /// Decode a JWT's header and claims without verifying it
     Inspect(InspectArgs),
     /// Print a certificate's ids (thumbprints) the way providers ask for them
@@ -282,6 +295,18 @@ pub struct ExchangeArgs {
     pub retries: Option<String>,
     #[arg(long, value_name = Key::CaFile.value_name(), help = Key::CaFile.help())]
     pub ca_file: Option<PathBuf>,
+    #[arg(help_heading = SENDER)]
+    #[arg(long, help = Key::Dpop.help())]
+    pub dpop: bool,
+    #[arg(help_heading = SENDER)]
+    #[arg(long, value_name = Key::DpopKey.value_name(), help = Key::DpopKey.help())]
+    pub dpop_key: Option<PathBuf>,
+    #[arg(help_heading = SENDER)]
+    #[arg(long, help = Key::Mtls.help())]
+    pub mtls: bool,
+    #[arg(help_heading = SENDER)]
+    #[arg(long, value_name = Key::ClientAuth.value_name(), help = Key::ClientAuth.help())]
+    pub client_auth: Option<String>,
     #[arg(help_heading = CACHE)]
     #[arg(long, value_name = Key::CacheDir.value_name(), help = Key::CacheDir.help())]
     pub cache_dir: Option<PathBuf>,
@@ -397,6 +422,32 @@ pub struct CurlArgs {
     pub curl_args: Vec<std::ffi::OsString>,
 }
 
+#[derive(Subcommand, Debug)]
+pub enum DpopCommand {
+    /// Get the token as `signet token` does (implies --dpop) and print a DPoP proof for one request with it (with ath)
+    Proof(DpopProofArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DpopProofArgs {
+    #[command(flatten)]
+    pub signing: SigningArgs,
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+    /// The request's HTTP method (htm)
+    #[arg(help_heading = OUTPUT)]
+    #[arg(long, value_name = "METHOD")]
+    pub method: String,
+    /// The request's URL (htu: query and fragment are left out)
+    #[arg(help_heading = OUTPUT)]
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// The resource server's DPoP-Nonce, when it asked for one
+    #[arg(help_heading = OUTPUT)]
+    #[arg(long, value_name = "NONCE")]
+    pub nonce: Option<String>,
+}
+
 #[derive(Args, Debug)]
 pub struct InspectArgs {
     /// The JWT, or - (or nothing) to read it from stdin
@@ -502,6 +553,12 @@ pub struct IssuerArgs {
     /// URL clients reach the issuer at, when a TLS terminator sits in front of it
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// Require DPoP proofs (RFC 9449) and issue DPoP-bound tokens (cnf.jkt, token_type DPoP)
+    #[arg(long)]
+    pub dpop: bool,
+    /// With DPoP: the nonce every proof must carry (else 400 use_dpop_nonce with it); implies --dpop
+    #[arg(long, value_name = "NONCE")]
+    pub dpop_nonce: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -631,6 +688,10 @@ mod tests {
             "signet --config c.toml -vv assert --key k --claim a=1 --claim b=2 --x5t",
             "signet --config=c.toml assert --alg ES256 --lifetime 60",
             "signet token --format nope",
+            "signet dpop proof --method GET --url https://api.example/x --key k --dpop-key d --no-cache",
+            "signet dpop proof --url https://api.example/x",
+            "signet dpop --help",
+            "signet token --dpop --mtls --client-auth tls",
             "signet token --no-such-flag",
             "signet token --help",
             "signet --help",

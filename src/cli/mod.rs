@@ -151,6 +151,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Exec(a) => cmd::exec::run(&ctx, a),
         Command::Curl(a) => cmd::curl::run(&ctx, a),
         Command::Serve(a) => cmd::serve::run(&ctx, a),
+        Command::Dpop(args::DpopCommand::Proof(a)) => cmd::dpop::proof(&ctx, a),
         Command::Inspect(a) => cmd::inspect::run(&ctx, a),
         Command::Thumbprint(a) => cmd::thumbprint::run(&ctx, a),
         Command::Cache(c) => cmd::cache::run(&ctx, c),
@@ -246,7 +247,7 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
     let mut put = |k: Key, raw: Raw| {
         l.insert(k, (raw, Origin::Flag));
     };
-    let strs: [(Key, Option<String>); 24] = [
+    let strs: [(Key, Option<String>); 26] = [
         (Key::Key, s.key.first().cloned()),
         (Key::NextKey, s.key.get(1).cloned()),
         (Key::NextCert, s.cert.get(1).map(|p| p.to_string_lossy().into_owned())),
@@ -280,6 +281,11 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
             x.cache_dir.as_ref().map(|p| p.to_string_lossy().into_owned()),
         ),
         (Key::MinTtl, x.min_ttl.clone()),
+        (
+            Key::DpopKey,
+            x.dpop_key.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        ),
+        (Key::ClientAuth, x.client_auth.clone()),
     ];
     for (k, v) in [
         (
@@ -311,6 +317,8 @@ pub fn flag_layer(s: &SigningArgs, x: &ExchangeArgs) -> Result<Layer, ConfigErro
         (Key::NoNbf, s.no_nbf),
         (Key::NoCache, x.no_cache),
         (Key::ForceRefresh, x.force_refresh),
+        (Key::Dpop, x.dpop),
+        (Key::Mtls, x.mtls),
     ] {
         if b {
             put(k, Raw::Bool(true));

@@ -84,10 +84,31 @@ pub fn exec_credential_version(env: &signet::env::Env) -> Result<&'static str, s
         })
 }
 
-/// Renders a token in a format; `exec_api` is the ExecCredential's apiVersion (see
-/// [`exec_credential_version`]), used by that format only.
-pub fn render_token(
+/// A served token in a format (`exec_api` is the ExecCredential's apiVersion, see
+/// [`exec_credential_version`]): a DPoP-bound one goes in `Authorization: DPoP …` and its JSON
+/// names the key's thumbprint (`dpop_jkt`).
+pub fn render_served(
+    served: &signet::Served,
+    format: Format,
+    header_name: Option<&str>,
+    now: i64,
+    exec_api: &str,
+) -> String {
+    render_token_bound(
+        &served.token,
+        served.dpop_jkt(),
+        format,
+        header_name,
+        served.from_cache,
+        now,
+        exec_api,
+    )
+}
+
+/// [`render_served`]'s work, for a token bound to the DPoP key whose thumbprint is `dpop_jkt`.
+fn render_token_bound(
     t: &Token,
+    dpop_jkt: Option<&str>,
     format: Format,
     header_name: Option<&str>,
     cached: bool,
@@ -95,14 +116,15 @@ pub fn render_token(
     exec_api: &str,
 ) -> String {
     let tok = t.access_token.expose();
+    let scheme = if dpop_jkt.is_some() { "DPoP" } else { "Bearer" };
     match format {
         Format::Raw => format!("{tok}\n"),
         Format::Header => match header_name.filter(|h| !h.eq_ignore_ascii_case("authorization")) {
             Some(name) => format!("{name}: {tok}\n"),
-            None => format!("Authorization: Bearer {tok}\n"),
+            None => format!("Authorization: {scheme} {tok}\n"),
         },
         Format::Json => {
-            let v = serde_json::json!({
+            let mut v = serde_json::json!({
                 "access_token": tok,
                 "token_type": t.token_type,
                 "expires_in": t.expires_in(now),
@@ -111,6 +133,9 @@ pub fn render_token(
                 "cached": cached,
                 "extra": t.extra,
             });
+            if let Some(jkt) = dpop_jkt {
+                v["dpop_jkt"] = jkt.into();
+            }
             format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
         }
         Format::ExecCredential => {

@@ -300,6 +300,14 @@ settings_table! {
         "Retries after a connection failure, a timeout, 408, 429 or 5xx (backoff from 0.5 s; Retry-After honoured)";
     CaFile = "ca_file", Path, Some(EnvVars::CA_FILE), None, None, "PATH",
         "Extra trusted CA certificates, PEM";
+    Dpop = "dpop", Bool, None, None, None, "",
+        "DPoP (RFC 9449): a proof on every token request, binding the token to a key signet holds";
+    DpopKey = "dpop_key", Path, None, None, None, "PATH",
+        "Key file for DPoP proofs (default: a P-256 key generated for the cache entry and kept in it)";
+    Mtls = "mtls", Bool, None, None, None, "",
+        "Present the key and certificate as the TLS client certificate of the token request (RFC 8705)";
+    ClientAuth = "client_auth", Str, None, None, Some("assertion"), "METHOD",
+        "How the client authenticates: assertion, or tls (the TLS client certificate alone; implies --mtls)";
     CacheDir = "cache_dir", Path, Some(EnvVars::CACHE_DIR), None, None, "DIR",
         "Cache folder";
     CacheUrl = "cache_url", Str, Some(EnvVars::CACHE_URL), None, Some("file:"), "URL",

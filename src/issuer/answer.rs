@@ -33,6 +33,8 @@ impl AnswerFormat {
 pub(super) struct Answer {
     pub(super) status: u16,
     pub(super) body: Value,
+    /// Headers besides the content type (`DPoP-Nonce`).
+    pub(super) headers: Vec<(&'static str, String)>,
 }
 
 impl Answer {
@@ -43,6 +45,7 @@ impl Answer {
         Answer {
             status,
             body: json!({"error": code, "error_description": description.into()}),
+            headers: vec![],
         }
     }
 
@@ -54,7 +57,7 @@ impl Answer {
                 200,
                 self.body["access_token"].as_str().unwrap_or("").to_string(),
                 "text/plain",
-                &[],
+                &self.headers,
                 clock_offset,
             ),
             _ => respond(
@@ -62,7 +65,7 @@ impl Answer {
                 self.status,
                 self.body.to_string(),
                 "application/json",
-                &[],
+                &self.headers,
                 clock_offset,
             ),
         }
@@ -71,8 +74,10 @@ impl Answer {
 
 /// Issues a token for `sub` and wraps it in the configured format. `params` are the request's
 /// (its scope is echoed; AIS echoes `environment` and `role`).
-pub(super) fn issue(st: &State, cfg: &IssuerConfig, sub: &str, params: &RequestParams) -> Answer {
-    let Some(token) = access_token(st, cfg, sub, params.scope.as_deref()) else {
+/// With DPoP, `jkt` is the proof key's thumbprint: the token's `cnf.jkt`, answered as
+/// `token_type: DPoP`.
+pub(super) fn issue(st: &State, cfg: &IssuerConfig, sub: &str, params: &RequestParams, jkt: Option<&str>) -> Answer {
+    let Some(token) = access_token(st, cfg, sub, params.scope.as_deref(), jkt) else {
         return Answer::error("server_error", "signing failed");
     };
     let mut body = match cfg.answer_format {
@@ -92,7 +97,8 @@ pub(super) fn issue(st: &State, cfg: &IssuerConfig, sub: &str, params: &RequestP
             })
         }
         AnswerFormat::OAuth | AnswerFormat::Plain => {
-            let mut a = json!({"access_token": token, "token_type": "Bearer"});
+            let token_type = if jkt.is_some() { "DPoP" } else { "Bearer" };
+            let mut a = json!({"access_token": token, "token_type": token_type});
             if let Some(e) = cfg.expires_in {
                 a["expires_in"] = e.into();
             }
@@ -107,12 +113,16 @@ pub(super) fn issue(st: &State, cfg: &IssuerConfig, sub: &str, params: &RequestP
             o.insert(k.clone(), v.clone());
         }
     }
-    Answer { status: 200, body }
+    Answer {
+        status: 200,
+        body,
+        headers: vec![],
+    }
 }
 
 /// A JWT signed by the issuer's own key, or an opaque string where the provider issues those.
 /// A JWT without an announced `expires_in` lives 1800 s, which a client can read from its `exp`.
-fn access_token(st: &State, cfg: &IssuerConfig, sub: &str, scope: Option<&str>) -> Option<String> {
+fn access_token(st: &State, cfg: &IssuerConfig, sub: &str, scope: Option<&str>, jkt: Option<&str>) -> Option<String> {
     if cfg.opaque_tokens {
         return Some(format!(
             "00D{}!{}",
@@ -122,10 +132,13 @@ fn access_token(st: &State, cfg: &IssuerConfig, sub: &str, scope: Option<&str>) 
     }
     let now = crate::clock::now() + cfg.clock_offset;
     let life = cfg.expires_in.unwrap_or(1800) as i64;
-    let claims = json!({
+    let mut claims = json!({
         "iss": st.base_url, "sub": sub, "aud": "signet-test-api", "iat": now, "exp": now + life,
         "jti": uuid::Uuid::new_v4().to_string(), "scope": scope,
     });
+    if let Some(jkt) = jkt {
+        claims["cnf"] = json!({"jkt": jkt});
+    }
     st.signer
         .sign_payload(&claims.to_string())
         .ok()

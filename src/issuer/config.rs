@@ -130,6 +130,15 @@ pub struct IssuerConfig {
     /// Headers every token request must carry with exactly these values (lower-case names):
     /// 1E refuses a request without the `X-Tachyon-Consumer` it has registered.
     pub required_headers: Vec<(String, String)>,
+    /// DPoP (RFC 9449): every token request must carry a valid proof; tokens are bound to its key
+    /// (`cnf.jkt`) and answered as `token_type: DPoP`.
+    pub dpop: bool,
+    /// With `dpop`: the nonce a proof must carry; without it, `400 use_dpop_nonce` with this
+    /// value in `DPoP-Nonce`.
+    pub dpop_nonce: Option<String>,
+    /// With `dpop_nonce`: a new nonce for every request, so that no proof ever carries the
+    /// current one (a server whose nonces expire at once).
+    pub dpop_nonce_rotates: bool,
 }
 
 impl Default for IssuerConfig {
@@ -155,6 +164,9 @@ impl Default for IssuerConfig {
             public_url: None,
             kid_rule: None,
             required_headers: vec![],
+            dpop: false,
+            dpop_nonce: None,
+            dpop_nonce_rotates: false,
         }
     }
 }

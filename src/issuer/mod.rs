@@ -21,6 +21,7 @@
 
 mod answer;
 mod config;
+mod dpop;
 mod fault;
 mod verify;
 

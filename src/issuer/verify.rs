@@ -46,12 +46,25 @@ pub(super) fn verify_and_issue(st: &State, cfg: &IssuerConfig, headers: &[(Strin
         return refused("invalid_client", "the assertion is not a JWT".into(), None);
     };
     let jti = decoded.claims.get("jti").and_then(Value::as_str).map(String::from);
-    match check(st, cfg, &req, &decoded) {
-        Ok(sub) => Verdict {
-            answer: answer::issue(st, cfg, &sub, &req.params),
-            jti,
-        },
-        Err(r) => refused(r.code, r.description, jti),
+    let sub = match check(st, cfg, &req, &decoded) {
+        Ok(sub) => sub,
+        Err(r) => return refused(r.code, r.description, jti),
+    };
+    // The proof is checked after the client: a client that cannot authenticate learns nothing
+    // about nonces.
+    let jkt = match cfg.dpop.then(|| super::dpop::check_proof(st, cfg, headers)) {
+        None => None,
+        Some(Ok(jkt)) => Some(jkt),
+        Some(Err(r)) => {
+            let mut answer = Answer::error(r.code, r.description);
+            answer.status = 400;
+            answer.headers.extend(r.nonce.map(|n| ("DPoP-Nonce", n)));
+            return Verdict { answer, jti };
+        }
+    };
+    Verdict {
+        answer: answer::issue(st, cfg, &sub, &req.params, jkt.as_deref()),
+        jti,
     }
 }
 
@@ -250,6 +263,16 @@ fn jsonwebtoken_alg(alg: Alg) -> jsonwebtoken::Algorithm {
         Alg::ES384 => jsonwebtoken::Algorithm::ES384,
         Alg::EdDSA => jsonwebtoken::Algorithm::EdDSA,
     }
+}
+
+/// Verifies a compact JWS signed with `alg` by `jwk` (the DPoP proof's own key).
+pub(super) fn verify_signature(jws: &str, jwk: &PublicJwk, alg: Alg) -> Result<(), ()> {
+    let key = decoding_key(jwk).map_err(|_| ())?;
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken_alg(alg));
+    v.validate_exp = false;
+    v.validate_aud = false;
+    v.required_spec_claims.clear();
+    jsonwebtoken::decode::<Value>(jws, &key, &v).map(|_| ()).map_err(|_| ())
 }
 
 fn decoding_key(jwk: &PublicJwk) -> jsonwebtoken::errors::Result<jsonwebtoken::DecodingKey> {

@@ -322,6 +322,31 @@ pub fn pkcs12_certificates(
     pkcs12::certificates(bytes, path, passphrase)
 }
 
+/// The private key of a PKCS#12 as PKCS#8 DER (for a TLS client identity).
+pub fn pkcs12_key_der(
+    bytes: &[u8],
+    path: &Path,
+    passphrase: Option<&Secret<String>>,
+) -> Result<crate::secret::SecretBytes, KeyError> {
+    pkcs12::key_der(bytes, path, passphrase)
+}
+
+/// Decrypts an encrypted PKCS#8 (`ENCRYPTED PRIVATE KEY`) into PKCS#8 DER.
+pub fn decrypt_pkcs8_der(
+    der: &[u8],
+    path: &Path,
+    passphrase: Option<&Secret<String>>,
+) -> Result<crate::secret::SecretBytes, KeyError> {
+    Ok(crate::secret::SecretBytes::new(
+        pem_file::decrypt_pkcs8(der, path, passphrase)?.to_vec(),
+    ))
+}
+
+/// Whether DER bytes are an encrypted PKCS#8.
+pub fn is_encrypted_pkcs8_der(der: &[u8]) -> bool {
+    pem_file::is_encrypted_pkcs8(der)
+}
+
 /// Whether the bytes are a PKCS#12/PFX (by its DER header; no password needed).
 pub fn is_pkcs12(bytes: &[u8]) -> bool {
     pkcs12::looks_like_pfx(bytes)

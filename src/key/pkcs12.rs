@@ -20,6 +20,24 @@ pub(super) fn looks_like_pfx(b: &[u8]) -> bool {
     b.get(hdr..hdr + 3) == Some(&[0x02, 0x01, 0x03])
 }
 
+/// The private key as PKCS#8 DER.
+pub(super) fn key_der(
+    bytes: &[u8],
+    path: &Path,
+    passphrase: Option<&Secret<String>>,
+) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let pass = passphrase.map(|p| p.expose().as_str()).unwrap_or("");
+    let store = p12_keystore::KeyStore::from_pkcs12(bytes, pass, p12_keystore::Pkcs12ImportPolicy::Relaxed)
+        .map_err(|e| map_error(e, path, passphrase.is_some()))?;
+    let Some((_, chain)) = store.private_key_chain() else {
+        return Err(KeyError::NotAPrivateKey {
+            path: path.into(),
+            what: "a PKCS#12 file with no private key",
+        });
+    };
+    Ok(Zeroizing::new(chain.key().as_der().to_vec()))
+}
+
 pub(super) fn load(bytes: &[u8], path: &Path, passphrase: Option<&Secret<String>>) -> Result<KeyBundle, KeyError> {
     super::kdf::check(bytes, path, super::kdf::Container::Pkcs12)?;
     let pass = passphrase.map(|p| p.expose().as_str()).unwrap_or("");

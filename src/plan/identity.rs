@@ -74,6 +74,9 @@ fn identity(plan: &TokenPlan) -> Result<String, KeyError> {
         vars,
         external,
         cache: _,
+        dpop,
+        mtls,
+        tls_client_auth,
     } = plan;
     let mut key_id = match (external, key) {
         (Some(e), _) => e.identity(),
@@ -91,6 +94,13 @@ fn identity(plan: &TokenPlan) -> Result<String, KeyError> {
     let cert_id = match cert {
         Some(p) => file_hash(p, true)?,
         None => String::new(),
+    };
+    // A DPoP-bound token is another token than a bearer one; a key file by its bytes' hash (a
+    // generated key is inside the entry, never in its name).
+    let dpop_id = match dpop {
+        None => None,
+        Some(crate::dpop::DpopSource::Generated) => Some("generated".to_string()),
+        Some(crate::dpop::DpopSource::File(p)) => Some(format!("file:{}", file_hash(p, false)?)),
     };
     let mut scopes = scopes.clone();
     scopes.sort();
@@ -115,6 +125,8 @@ fn identity(plan: &TokenPlan) -> Result<String, KeyError> {
         "x5t": [header.x5t, header.x5t_s256, header.x5c],
         "key": key_id,
         "cert": cert_id,
+        "dpop": dpop_id,
+        "mtls": [mtls, tls_client_auth],
     });
     Ok(v.to_string())
 }

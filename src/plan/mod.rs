@@ -10,6 +10,7 @@ use crate::alg::Alg;
 use crate::assertion::{AskedBy, Claims, HeaderOptions, KidFrom, Signer};
 use crate::cache::SharedCache;
 use crate::config::{ConfigError, Key, Origin, Settings};
+use crate::dpop::DpopSource;
 use crate::env::{Env, EnvVars};
 use crate::exchange::ExchangeOptions;
 use crate::grant::{parse_request_header, Grant, RequestParams, TokenRequest};
@@ -202,6 +203,12 @@ pub struct TokenPlan {
     pub(crate) external: Option<External>,
     /// How the token is cached.
     pub(crate) cache: CachePlan,
+    /// DPoP (`--dpop`): where the proofs' key comes from.
+    pub(crate) dpop: Option<DpopSource>,
+    /// mTLS (`--mtls`): the key and certificate as the TLS client certificate.
+    pub(crate) mtls: bool,
+    /// `--client-auth tls`: the certificate alone authenticates; no assertion is sent.
+    pub(crate) tls_client_auth: bool,
 }
 
 /// The claims every assertion carries, which `--claim` may not replace: a fixed `jti` would be
@@ -399,7 +406,11 @@ impl TokenPlan {
             template,
             vars,
             cache: CachePlan::disabled(),
+            dpop: dpop_source(s),
+            mtls: false,
+            tls_client_auth: false,
         };
+        (plan.mtls, plan.tls_client_auth) = mtls_settings(s)?;
         plan.apply_template_patterns(s)?;
         plan.apply_alg_send(s);
         plan.check_limits(Some(s))?;
@@ -625,7 +636,14 @@ impl TokenPlan {
             ca_file: self.ca_file.clone(),
             shape: self.shape.clone(),
             retries: self.retries,
+            dpop: self.dpop.is_some(),
+            client_identity: None,
         })
+    }
+
+    /// Where the DPoP key comes from, when DPoP is on.
+    pub fn dpop(&self) -> Option<&DpopSource> {
+        self.dpop.as_ref()
     }
 
     /// The template, when one is used.
@@ -672,6 +690,41 @@ impl TokenPlan {
             self.client_id.clone().or(self.issuer.clone()),
             scope,
         )
+    }
+}
+
+/// `--dpop`, and `--dpop-key`, which implies it (a key for proofs means proofs are wanted).
+fn dpop_source(s: &Settings) -> Option<DpopSource> {
+    match s.path(Key::DpopKey) {
+        Some(p) => Some(DpopSource::File(p)),
+        None if s.flag(Key::Dpop) => Some(DpopSource::Generated),
+        None => None,
+    }
+}
+
+/// `--mtls` and `--client-auth`: `tls` authenticates by the certificate alone and implies mTLS.
+fn mtls_settings(s: &Settings) -> Result<(bool, bool), ConfigError> {
+    let tls = s.parse_or_default::<ClientAuth>(Key::ClientAuth)? == ClientAuth::Tls;
+    Ok((tls || s.flag(Key::Mtls), tls))
+}
+
+/// `--client-auth`'s values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClientAuth {
+    /// A client assertion (RFC 7523), signet's own way.
+    Assertion,
+    /// The TLS client certificate alone (RFC 8705 §2).
+    Tls,
+}
+
+impl std::str::FromStr for ClientAuth {
+    type Err = String;
+    fn from_str(v: &str) -> Result<Self, Self::Err> {
+        match v.to_ascii_lowercase().as_str() {
+            "assertion" | "private_key_jwt" | "private-key-jwt" => Ok(ClientAuth::Assertion),
+            "tls" | "tls_client_auth" | "self_signed_tls_client_auth" => Ok(ClientAuth::Tls),
+            _ => Err("use assertion or tls".into()),
+        }
     }
 }
 

@@ -800,3 +800,23 @@ fn a_failed_refresh_keeps_serving_the_valid_token_backs_off_and_warns() {
     assert!(log.contains("warning: refreshing the cached token failed"), "{log}");
     assert_no_secrets(&log, &[&secret, &token]);
 }
+
+#[test]
+fn the_agent_refuses_dpop_settings_its_sdks_could_not_use() {
+    // An SDK sends `Authorization: Bearer`: a DPoP-bound token would be refused by every API.
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("app", KEY, None);
+    for extra in [vec!["--dpop"], vec!["--dpop-key", &fixture_str("p256.pkcs8.pem")]] {
+        let o = sb
+            .signet()
+            .args(["exec", "--serve", "--key", &fixture_str(KEY), "--client-id", "app"])
+            .args(["--token-url", iss.token_url()])
+            .args(&extra)
+            .args(["--", "true"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("cannot send DPoP proofs"), "{}", stderr(&o));
+    }
+    assert_eq!(iss.request_count(), 0);
+}

@@ -396,3 +396,44 @@ fn cache_clear_expired_keeps_the_fleets_valid_entries() {
     assert!(stdout(&o).contains("removed 0 shared cached tokens"), "{}", stdout(&o));
     assert!(stdout(&cache(&["list"])).contains(iss.token_url()));
 }
+
+#[test]
+fn a_dpop_token_and_its_key_travel_in_the_encrypted_redis_entry() {
+    let r = redis(&[], false);
+    let url = format!("redis://127.0.0.1:{}/0", r.port);
+    let sb = Sandbox::new();
+    let iss = crate::common::issuer_with("fleet", KEY, None, |c| c.dpop = true);
+    let get = |name: &str| {
+        let o = host(&sb, name, &url, iss.token_url(), &["--dpop", "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_str::<Value>(&stdout(&o)).unwrap()
+    };
+    let a = get("a");
+    let b = get("b");
+    assert_eq!(b["cached"], true, "host b: a Redis hit");
+    assert_eq!(b["dpop_jkt"], a["dpop_jkt"], "with the key the token is bound to");
+    assert_eq!(b["access_token"], a["access_token"]);
+    assert_eq!(iss.request_count(), 1);
+    // Host a's local entry holds the key; Redis holds it encrypted only.
+    let local = std::fs::read_dir(sb.path().join("host-a"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .unwrap()
+        .path();
+    let entry: Value = serde_json::from_slice(&std::fs::read(local).unwrap()).unwrap();
+    let key = entry["dpop_key"].as_str().unwrap();
+    let keys = Command::new("redis-cli")
+        .args(["-p", &r.port.to_string(), "--raw", "KEYS", "signet:*"])
+        .output()
+        .unwrap();
+    let name = stdout(&keys).lines().next().unwrap().to_string();
+    let raw = Command::new("redis-cli")
+        .args(["-p", &r.port.to_string(), "--raw", "GET", &name])
+        .output()
+        .unwrap();
+    assert!(!raw.stdout.is_empty());
+    assert!(!String::from_utf8_lossy(&raw.stdout).contains(&key[..40]));
+}

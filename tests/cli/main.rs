@@ -22,6 +22,8 @@ mod config;
 mod curl;
 /// Keys on a PKCS#11 token (SoftHSM2) and in an ssh-agent.
 mod custody;
+/// DPoP (RFC 9449): oidc-provider's dPoP feature, proofs checked by a jose resource server.
+mod dpop;
 /// `--dry-run` and the requests `-v` shows.
 mod dry_run;
 /// Bad inputs: each with its exit code and one-line message.
@@ -42,6 +44,8 @@ mod inspect;
 mod issuer;
 /// Nothing secret in any output.
 mod leaks;
+/// mTLS (RFC 8705): oidc-provider's mTLS feature over https with client certificates.
+mod mtls;
 /// Interop with oidc-provider, a real OpenID provider.
 mod oidc;
 /// Onboarding: jwk/jwks, check, certificate validity.

@@ -20,6 +20,11 @@ impl Drop for Provider {
 
 /// Registers `clients` and starts the provider; returns when it listens.
 pub fn start(clients: Value) -> Provider {
+    start_with(clients, &[])
+}
+
+/// [`start`] with environment variables for server.mjs (`OIDC_DPOP=1`, `OIDC_DPOP=nonce`).
+pub fn start_with(clients: Value, env: &[(&str, &str)]) -> Provider {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
     assert!(
         dir.join("node_modules/oidc-provider").exists(),
@@ -32,6 +37,7 @@ pub fn start(clients: Value) -> Provider {
         .arg("server.mjs")
         .arg(&path)
         .current_dir(&dir)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -12,6 +12,13 @@
 //   READY <port> http://127.0.0.1:<port>/token
 // A startup failure prints `ERROR <message>` to stderr and exits 1. SIGTERM/SIGINT exit 0.
 // Set OIDC_DEBUG=1 to see oidc-provider's own notices and warnings (on stderr).
+// OIDC_DPOP=1 turns on features.dPoP (RFC 9449; a client registered with
+// "dpop_bound_access_tokens": true then needs a proof); OIDC_DPOP=nonce also gives it a
+// nonceSecret and requires a server nonce in every proof.
+// OIDC_MTLS=1 serves https (TLS_KEY, TLS_CERT: PEM files; TLS_CA: the CA that client certificates
+// may be signed by) asking for a client certificate, with features.mTLS (certificate-bound tokens,
+// tls_client_auth and self_signed_tls_client_auth); OIDC_MTLS=require also refuses, in the TLS
+// handshake, a client that presents no certificate signed by TLS_CA.
 //
 // What this provider accepts in a client assertion (lib/shared/jwt_client_auth.js and
 // lib/helpers/oidc_context.js `clientJwtAuthExpectedAudience` in the installed version):
@@ -25,6 +32,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 
 const RESOURCE = 'urn:signet:test-api';
 const RESOURCE_SCOPE = 'api:read api:write';
@@ -75,7 +83,17 @@ async function main() {
   const port = parsePort(process.env.PORT);
 
   // Bind first (PORT=0 gets a free port without a race), then build the provider with the issuer.
-  const server = http.createServer();
+  const mtlsMode = process.env.OIDC_MTLS || '';
+  const mtls = mtlsMode !== '' && mtlsMode !== '0';
+  const server = mtls
+    ? https.createServer({
+      key: fs.readFileSync(process.env.TLS_KEY),
+      cert: fs.readFileSync(process.env.TLS_CERT),
+      ca: fs.readFileSync(process.env.TLS_CA),
+      requestCert: true,
+      rejectUnauthorized: mtlsMode === 'require',
+    })
+    : http.createServer();
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {
@@ -84,7 +102,7 @@ async function main() {
     });
   });
   const actualPort = server.address().port;
-  const issuer = `http://127.0.0.1:${actualPort}`;
+  const issuer = `${mtls ? 'https' : 'http'}://127.0.0.1:${actualPort}`;
 
   const { default: Provider, errors } = await import('oidc-provider');
 
@@ -95,11 +113,19 @@ async function main() {
   signing.use = 'sig';
   signing.alg = 'RS256';
 
+  // DPoP: ES256, EdDSA and the RSA algorithms, so that a --dpop-key of any kind signet reads works.
+  const dpopMode = process.env.OIDC_DPOP || '';
+  const dPoP = {
+    enabled: dpopMode !== '' && dpopMode !== '0',
+    ...(dpopMode === 'nonce' ? { nonceSecret: crypto.randomBytes(32), requireNonce: () => true } : {}),
+  };
+
   const provider = new Provider(issuer, {
     clients,
     jwks: { keys: [signing] },
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
-    clientAuthMethods: ['private_key_jwt', 'client_secret_jwt', 'client_secret_basic', 'client_secret_post', 'none'],
+    clientAuthMethods: ['private_key_jwt', 'client_secret_jwt', 'client_secret_basic', 'client_secret_post', 'none',
+      ...(mtls ? ['tls_client_auth', 'self_signed_tls_client_auth'] : [])],
     enabledJWA: {
       clientAuthSigningAlgValues: [
         'RS256', 'RS384', 'RS512',
@@ -108,6 +134,7 @@ async function main() {
         'EdDSA',
         'HS256', 'HS384', 'HS512',
       ],
+      dPoPSigningAlgValues: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'],
     },
     scopes: ['openid', 'offline_access', 'api:read', 'api:write'],
     ttl: { ClientCredentials: ACCESS_TOKEN_TTL },
@@ -115,6 +142,23 @@ async function main() {
       devInteractions: { enabled: false },
       introspection: { enabled: true },
       clientCredentials: { enabled: true },
+      dPoP,
+      mTLS: {
+        enabled: mtls,
+        certificateBoundAccessTokens: true,
+        selfSignedTlsClientAuth: true,
+        tlsClientAuth: true,
+        getCertificate(ctx) {
+          const peer = ctx.socket.getPeerCertificate && ctx.socket.getPeerCertificate();
+          return peer && peer.raw ? new crypto.X509Certificate(peer.raw) : undefined;
+        },
+        certificateAuthorized: (ctx) => ctx.socket.authorized === true,
+        certificateSubjectMatches(ctx, property, expected) {
+          const peer = ctx.socket.getPeerCertificate();
+          if (property === 'tls_client_auth_subject_dn') return `CN=${peer.subject && peer.subject.CN}` === expected;
+          return false;
+        },
+      },
       // client_credentials access tokens are only issued for a resource server: without a
       // `resource` parameter the default one is used.
       resourceIndicators: {

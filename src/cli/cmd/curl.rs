@@ -37,26 +37,41 @@ pub fn run(ctx: &Ctx, a: CurlArgs) -> CmdResult {
         }
         argv.extend(a.curl_args.iter().map(|s| s.to_string_lossy().into_owned()));
         argv.extend(["--url".into(), a.url.clone()]);
+        let headers = match (plan.dpop(), header_name.as_deref()) {
+            (Some(_), h) => format!("the {} and DPoP headers", h.unwrap_or("Authorization: DPoP")),
+            (None, h) => format!("the {} header", h.unwrap_or("Authorization")),
+        };
         out.push_str(&format!(
-            "\n# then it would run: {} (the {} header read from a pipe)\n",
+            "\n# then it would run: {} ({headers} read from a pipe)\n",
             signet::text::sanitize(&argv.join(" "), 400),
-            header_name.as_deref().unwrap_or("Authorization")
         ));
         output::stdout(&out);
         return Ok(0);
     }
-    let token = ctx.client().get_token(&plan).map_err(Failure::Lib)?.token;
+    let client = ctx.client();
+    let served = client.get_token(&plan).map_err(Failure::Lib)?;
     // `curl -v` prints the header it sends: on GitHub Actions the runner masks it in the log.
-    output::github_mask(&ctx.env, token.access_token.expose());
-    let header = signet::Secret::new(output::render_token(
-        &token,
+    output::github_mask(&ctx.env, served.token.access_token.expose());
+    let mut header = output::render_served(
+        &served,
         Format::Header,
         header_name.as_deref(),
-        false,
         0,
         output::EXEC_CREDENTIAL_V1,
-    ));
-    drop(token);
+    );
+    if served.dpop.is_some() {
+        // The proof for the request curl makes: its method and URL, with ath for this token.
+        let method = a
+            .request
+            .clone()
+            .unwrap_or_else(|| curl_method(&a.curl_args).to_string());
+        let proof = client
+            .dpop_proof(&served, &method, &a.url, None)
+            .map_err(Failure::Lib)?;
+        header.push_str(&format!("DPoP: {}\n", proof.expose()));
+    }
+    let header = signet::Secret::new(header);
+    drop(served);
 
     let (read_end, write_end) = pipe().map_err(|e| ConfigError::Usage(format!("cannot make a pipe for curl: {e}")))?;
     let fd: RawFd = std::os::fd::AsRawFd::as_raw_fd(&read_end);
@@ -105,6 +120,36 @@ fn not_installed() -> ConfigError {
     )
 }
 
+/// The method curl will use when no --request is given, as curl picks it from its options: the
+/// DPoP proof's `htm` must be the method actually sent. The last `-X`/`--request` among the curl
+/// arguments wins, as in curl.
+fn curl_method(args: &[std::ffi::OsString]) -> &str {
+    let mut method = "GET";
+    let mut it = args.iter().filter_map(|a| a.to_str());
+    while let Some(a) = it.next() {
+        match a {
+            "-X" | "--request" => {
+                if let Some(m) = it.next() {
+                    method = m;
+                }
+            }
+            x if x.starts_with("--request=") => method = &x["--request=".len()..],
+            x if x.starts_with("-X") && x.len() > 2 => method = &x[2..],
+            "-I" | "--head" => method = "HEAD",
+            "-T" | "--upload-file" => method = "PUT",
+            // Data makes curl POST, unless a method was already named (a later -X still wins).
+            x if method == "GET" && is_data_option(x) => method = "POST",
+            _ => {}
+        }
+    }
+    method
+}
+
+/// curl's options that send a request body (and so make it POST by default).
+fn is_data_option(a: &str) -> bool {
+    a.starts_with("--data") || a.starts_with("--form") || matches!(a, "-d" | "-F" | "--json")
+}
+
 /// The URL must be one a bearer token may travel to: https, or http to a loopback host.
 fn check_url(url: &str) -> Result<(), ConfigError> {
     let u = url::Url::parse(url)
@@ -125,7 +170,7 @@ fn check_url(url: &str) -> Result<(), ConfigError> {
 
 /// An HTTP method is a token (RFC 9110 §9.1): letters, digits and a few marks, nothing curl
 /// could read as another option.
-fn check_method(m: &str) -> Result<(), ConfigError> {
+pub fn check_method(m: &str) -> Result<(), ConfigError> {
     let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if m.is_empty() || m.starts_with('-') || !m.chars().all(tchar) {
         return Err(ConfigError::Usage(format!(
@@ -175,6 +220,19 @@ mod tests {
         for m in ["", "-o", "GET /x", "GET\n"] {
             assert!(check_method(m).is_err(), "{m:?}");
         }
+    }
+
+    #[test]
+    fn the_proof_names_the_method_curl_sends() {
+        let m = |a: &[&str]| curl_method(&a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>()).to_string();
+        assert_eq!(m(&[]), "GET");
+        assert_eq!(m(&["-s", "-d", "x=1"]), "POST");
+        assert_eq!(m(&["--data-raw", "x"]), "POST");
+        assert_eq!(m(&["-d", "x", "-X", "PUT"]), "PUT");
+        assert_eq!(m(&["--request=PATCH"]), "PATCH");
+        assert_eq!(m(&["-XDELETE"]), "DELETE");
+        assert_eq!(m(&["-I"]), "HEAD");
+        assert_eq!(m(&["-T", "f"]), "PUT");
     }
 
     #[test]

@@ -110,6 +110,33 @@ pub fn run(ctx: &Ctx) -> CmdResult {
         again.access_token.expose() == token.access_token.expose(),
         issuer.request_count()
     ));
+
+    // 7. DPoP: the issuer now wants proofs, with a nonce; the token is bound to signet's key.
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    issuer.configure(|c| {
+        c.dpop = true;
+        c.dpop_nonce = Some(nonce.clone());
+    });
+    flags.insert(signet::config::Key::Dpop, (Raw::Bool(true), Origin::Flag));
+    let plan = TokenPlan::from_settings(&config::resolve(&[&flags]), &ctx.env, None)?;
+    let before = issuer.request_count();
+    let served = client.get_token(&plan)?;
+    let jkt = served.dpop_jkt().unwrap_or_default().to_string();
+    let bound = signet::inspect::dangerous::decode_unverified(served.token.access_token.expose())?;
+    say(&format!(
+        "7. with --dpop (RFC 9449): a P-256 key generated for the cache entry (thumbprint {jkt}); each token request carries a DPoP proof"
+    ));
+    say(&format!(
+        "   the issuer asked for its nonce (400 use_dpop_nonce), signet answered once: {} requests, token_type {}, cnf.jkt {}",
+        issuer.request_count() - before,
+        served.token.token_type.as_deref().unwrap_or("?"),
+        bound.claims.get("cnf").and_then(|c| c.get("jkt")).and_then(|j| j.as_str()).unwrap_or("?")
+    ));
+    let proof = client.dpop_proof(&served, "GET", "https://api.example.com/v1/items?page=2", None)?;
+    let p = signet::inspect::dangerous::decode_unverified(proof.expose())?;
+    say("   a proof for GET https://api.example.com/v1/items (what `signet dpop proof` prints; `signet curl --dpop` sends one):");
+    say(&format!("   header: {}", serde_json::Value::Object(p.header.clone())));
+    say(&format!("   claims: {}", serde_json::Value::Object(p.claims.clone())));
     say("\ntry it with your own provider: signet token --template NAME --var … --key KEY --client-id ID (see `signet templates list`)");
     Ok(0)
 }
@@ -149,6 +176,8 @@ pub fn issuer(ctx: &Ctx, a: crate::cli::args::IssuerArgs) -> CmdResult {
         cfg.user = a.user.clone();
     }
     cfg.public_url = a.public_url.clone();
+    cfg.dpop = a.dpop || a.dpop_nonce.is_some();
+    cfg.dpop_nonce = a.dpop_nonce.clone();
     if cfg.expires_in.is_some() {
         cfg.expires_in = Some(a.expires_in);
     }

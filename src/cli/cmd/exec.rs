@@ -30,11 +30,17 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> CmdResult {
     if a.serve {
         return crate::cli::cmd::serve::exec(ctx, &a, plan, passphrase_env.as_deref());
     }
-    let token = ctx.client().get_token(&plan).map_err(Failure::Lib)?.token;
+    let served = ctx.client().get_token(&plan).map_err(Failure::Lib)?;
     let pending = watch_signals();
     let mut cmd = std::process::Command::new(&a.command[0]);
     scrub_secrets(&mut cmd, passphrase_env.as_deref());
-    cmd.args(&a.command[1..]).env(&a.env, token.access_token.expose());
+    cmd.args(&a.command[1..])
+        .env(&a.env, served.token.access_token.expose());
+    // The scheme the child's Authorization header needs; one left by an outer signet is not this token's.
+    match served.dpop {
+        Some(_) => cmd.env(EnvVars::TOKEN_TYPE, "DPoP"),
+        None => cmd.env_remove(EnvVars::TOKEN_TYPE),
+    };
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {

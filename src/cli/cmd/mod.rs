@@ -5,6 +5,7 @@ pub mod cache;
 pub mod config;
 pub mod curl;
 pub mod demo;
+pub mod dpop;
 pub mod exec;
 pub mod inspect;
 pub mod keygen;

@@ -70,6 +70,7 @@ fn render(t: &signet::template::Template) -> String {
         t.default_ttl.map(|l| format!("{l} s (the answer gives no lifetime)")),
     );
     rule("output header", t.header_name.clone());
+    rule("DPoP", t.dpop.clone());
     for (k, v) in &t.request_headers {
         rule("request header", Some(format!("{k}: {v}")));
     }

@@ -29,11 +29,10 @@ pub fn run(ctx: &Ctx, a: TokenArgs) -> CmdResult {
     }
     let served = ctx.client().get_token(&plan).map_err(Failure::Lib)?;
     output::github_mask(&ctx.env, served.token.access_token.expose());
-    output::stdout(&output::render_token(
-        &served.token,
+    output::stdout(&output::render_served(
+        &served,
         format,
         header_name.as_deref(),
-        served.from_cache,
         signet::clock::now(),
         exec_api,
     ));
