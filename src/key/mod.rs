@@ -28,6 +28,7 @@ mod pem_file;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod pkcs12;
+mod rsa_crt;
 mod software;
 mod spec;
 pub(crate) use spec::redact_pin_value;
