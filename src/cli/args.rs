@@ -31,9 +31,16 @@ pub fn parse_from(args: Vec<OsString>) -> Result<Cli, clap::Error> {
             return Ok(cli);
         }
     }
-    command()
-        .try_get_matches_from(args)
-        .and_then(|m| Cli::from_arg_matches(&m))
+    // The same for the whole command (`--version`, `exec`, `cache …`, help): dropping its ~250
+    // argument definitions cost more than a third of `signet --version` (the wipe-on-free
+    // allocator wipes every block; callgrind, docs/BENCHMARKS.md). It holds no secret: flag values
+    // live in the matches, which are freed (and wiped) as usual.
+    let mut full = command();
+    let parsed = full
+        .try_get_matches_from_mut(args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    std::mem::forget(full);
+    parsed
 }
 
 /// The whole command as help, the man pages and completions show it: the derived one, with the
