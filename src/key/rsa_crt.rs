@@ -188,7 +188,7 @@ impl CrtRsa {
                 return None;
             }
             // As *ring* signs: constant-time CRT, the result verified, no blinding (module docs).
-            ffi::RSA_set_flags(rsa, ffi::RSA_FLAG_NO_BLINDING as i32);
+            ffi::RSA_set_flags(rsa, ffi::RSA_FLAG_NO_BLINDING);
             Some(key)
         }
     }
@@ -312,7 +312,9 @@ mod tests {
             let msg = b"header.payload";
             let s = key.sign(alg, msg).unwrap();
             assert_eq!(s.len(), 256);
-            let PublicJwk::Rsa { n, e } = key.public_jwk() else { panic!() };
+            let PublicJwk::Rsa { n, e } = key.public_jwk() else {
+                panic!()
+            };
             sig::RsaPublicKeyComponents { n: &n, e: &e }
                 .verify(params, msg, &s)
                 .unwrap_or_else(|_| panic!("{alg:?} verifies"));
@@ -332,7 +334,10 @@ mod tests {
             ("qInv", corrupt(|k| k.qinv)),
         ] {
             let key = CrtRsa::from_pkcs1(&der).unwrap_or_else(|| panic!("{what}: loads"));
-            assert!(key.sign(Alg::RS256, b"x").is_err(), "{what}: a wrong signature is not returned");
+            assert!(
+                key.sign(Alg::RS256, b"x").is_err(),
+                "{what}: a wrong signature is not returned"
+            );
             assert!(key.sign(Alg::PS256, b"x").is_err(), "{what}: PSS too");
         }
         // An RSAPublicKey, trailing bytes, an empty input: not keys.
@@ -354,7 +359,13 @@ mod tests {
         let good = parts(&k).unwrap();
         assert!(fits(&good));
         for e in [&[3u8][..], &[1, 0, 0], &[1, 0, 0, 0, 0, 0, 1]] {
-            assert!(!fits(&Parts { e, ..parts(&k).unwrap() }), "e = {e:?}");
+            assert!(
+                !fits(&Parts {
+                    e,
+                    ..parts(&k).unwrap()
+                }),
+                "e = {e:?}"
+            );
         }
     }
 }
