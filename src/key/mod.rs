@@ -82,7 +82,8 @@ pub(crate) trait Sign: Send + Sync {
 /// token, or in an ssh-agent.
 ///
 /// **Wiping:** AWS-LC wipes its copy of a key when dropped. *ring*, which signs most RSA keys
-/// here because it is faster for a one-shot signature, does not: its RSA limbs are wiped on free
+/// on CPUs without AVX-512 IFMA because it is faster there for a one-shot signature (with IFMA,
+/// AWS-LC signs them), does not: its RSA limbs are wiped on free
 /// only when the embedding program installs [`crate::alloc::ZeroizeOnFree`] as its global
 /// allocator (`#[global_allocator]`), as the `signet` binary does.
 pub struct SigningKey {
