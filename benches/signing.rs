@@ -7,7 +7,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use signet::cache::{CacheKey, Entry, FileStore, TokenStore};
-use signet::{Alg, Claims, Secret, Signer};
+use signet::{Alg, Claims, Secret, Signer, SigningKey};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
@@ -48,14 +48,25 @@ fn signing(c: &mut Criterion) {
     g.finish();
 }
 
-/// What a one-shot `signet assert` pays for RSA: parse a PKCS#8 key and sign once with it, with
-/// each backend. AWS-LC checks the key (`RSA_check_key`) on parse and sets up Montgomery contexts
-/// and blinding on the first signature; *ring* precomputes on parse and signs at once. The
-/// steady-state signature (key loaded once) is benched alongside.
+/// What a one-shot `signet assert` pays for RSA-2048, per backend and per step, on this CPU:
+/// - `rsa2048_one_shot`: parse a PKCS#8 key and sign once (what `signet assert` pays);
+/// - `rsa2048_signature_only`: one signature with the key loaded;
+/// - `rsa2048_parse`: loading alone (*ring* checks and precomputes; aws-lc-rs includes
+///   `RSA_check_key`);
+/// - `rsa2048_aws_lc_steps`: AWS-LC's own steps, through aws-lc-sys: `RSA_check_key` alone, and
+///   the first signature of a freshly parsed key with and without blinding (the first one builds
+///   the Montgomery contexts and, blinded, inverts a blinding value);
+///
+/// `signet` in each group is `SigningKey::from_pkcs8_der` and its `sign`: the backend signet picks
+/// on this CPU (AWS-LC's unblinded CRT where AVX-512 IFMA is, *ring* elsewhere; src/key/rsa_crt.rs).
 fn rsa_backends(c: &mut Criterion) {
     let text = std::fs::read_to_string(fixture("rsa2048.pkcs8.pem")).unwrap();
     let der = pem::parse(&text).unwrap().into_contents();
+    let pkcs1 = pem::parse(std::fs::read_to_string(fixture("rsa2048.pkcs1.pem")).unwrap())
+        .unwrap()
+        .into_contents();
     let input = [b'x'; 400];
+    let path = fixture("rsa2048.pkcs8.pem");
     let mut g = c.benchmark_group("rsa2048_one_shot");
     g.bench_function("ring", |bch| {
         let rng = ring::rand::SystemRandom::new();
@@ -75,6 +86,12 @@ fn rsa_backends(c: &mut Criterion) {
             k.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &rng, &input, &mut sig)
                 .unwrap();
             black_box(sig)
+        })
+    });
+    g.bench_function("signet", |bch| {
+        bch.iter(|| {
+            let k = SigningKey::from_pkcs8_der(&der, &path).unwrap();
+            black_box(k.sign(Alg::RS256, &input).unwrap())
         })
     });
     g.finish();
@@ -98,6 +115,95 @@ fn rsa_backends(c: &mut Criterion) {
                 .unwrap();
             black_box(&sig);
         })
+    });
+    let sk = SigningKey::from_pkcs8_der(&der, &path).unwrap();
+    g.bench_function("signet", |bch| {
+        bch.iter(|| black_box(sk.sign(Alg::RS256, &input).unwrap()))
+    });
+    g.finish();
+    let mut g = c.benchmark_group("rsa2048_parse");
+    g.bench_function("ring", |bch| {
+        bch.iter(|| black_box(ring::signature::RsaKeyPair::from_pkcs8(&der).unwrap()))
+    });
+    g.bench_function("aws_lc", |bch| {
+        bch.iter(|| black_box(aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der).unwrap()))
+    });
+    g.bench_function("signet", |bch| {
+        bch.iter(|| black_box(SigningKey::from_pkcs8_der(&der, &path).unwrap()))
+    });
+    g.finish();
+    aws_lc_steps(c, &pkcs1, &input);
+}
+
+/// An AWS-LC `RSA` parsed from PKCS#1 (`RSA_parse_private_key`, which runs `RSA_check_key`).
+struct LcRsa(*mut aws_lc_sys::RSA);
+
+impl LcRsa {
+    fn parse(pkcs1: &[u8]) -> LcRsa {
+        // SAFETY: the CBS reads the live slice; the result is checked.
+        unsafe {
+            let mut cbs = std::mem::zeroed::<aws_lc_sys::CBS>();
+            aws_lc_sys::CBS_init(&mut cbs, pkcs1.as_ptr(), pkcs1.len());
+            let r = aws_lc_sys::RSA_parse_private_key(&mut cbs);
+            assert!(!r.is_null());
+            LcRsa(r)
+        }
+    }
+    fn sign(&self, digest: &[u8; 32]) -> [u8; 256] {
+        let mut sig = [0u8; 256];
+        let mut len = 0u32;
+        // SAFETY: a 256-byte buffer for a 2048-bit key; the key is live.
+        let ok = unsafe {
+            aws_lc_sys::RSA_sign(
+                aws_lc_sys::NID_sha256,
+                digest.as_ptr(),
+                32,
+                sig.as_mut_ptr(),
+                &mut len,
+                self.0,
+            )
+        };
+        assert_eq!(ok, 1);
+        sig
+    }
+}
+
+impl Drop for LcRsa {
+    fn drop(&mut self) {
+        // SAFETY: owned, freed once.
+        unsafe { aws_lc_sys::RSA_free(self.0) }
+    }
+}
+
+fn aws_lc_steps(c: &mut Criterion, pkcs1: &[u8], input: &[u8]) {
+    let digest: [u8; 32] = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, input)
+        .as_ref()
+        .try_into()
+        .unwrap();
+    let mut g = c.benchmark_group("rsa2048_aws_lc_steps");
+    let parsed = LcRsa::parse(pkcs1);
+    g.bench_function("check_key", |bch| {
+        // SAFETY: a live, parsed key.
+        bch.iter(|| assert_eq!(unsafe { aws_lc_sys::RSA_check_key(parsed.0) }, 1))
+    });
+    g.bench_function("first_sign_blinded", |bch| {
+        bch.iter_batched(
+            || LcRsa::parse(pkcs1),
+            |k| black_box(k.sign(&digest)),
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("first_sign_unblinded", |bch| {
+        bch.iter_batched(
+            || {
+                let k = LcRsa::parse(pkcs1);
+                // SAFETY: a live key; the flag only skips blinding.
+                unsafe { aws_lc_sys::RSA_set_flags(k.0, aws_lc_sys::RSA_FLAG_NO_BLINDING) };
+                k
+            },
+            |k| black_box(k.sign(&digest)),
+            criterion::BatchSize::SmallInput,
+        )
     });
     g.finish();
 }

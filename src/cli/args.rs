@@ -21,9 +21,11 @@ pub fn parse() -> Result<Cli, clap::Error> {
 /// command, so that help and error messages are the same either way.
 pub fn parse_from(args: Vec<OsString>) -> Result<Cli, clap::Error> {
     if let Some(mut lean) = hot_command(&args) {
+        // `_mut` takes the values out of the matches: `from_arg_matches` would clone them all
+        // first (~3% of a cache hit's instructions).
         let parsed = lean
             .try_get_matches_from_mut(&args)
-            .and_then(|m| Cli::from_arg_matches(&m));
+            .and_then(|mut m| Cli::from_arg_matches_mut(&mut m));
         if let Ok(cli) = parsed {
             // The parser is not needed again and the process ends soon: freeing its ~40 argument
             // definitions one by one is time a one-shot command need not spend.
@@ -31,9 +33,16 @@ pub fn parse_from(args: Vec<OsString>) -> Result<Cli, clap::Error> {
             return Ok(cli);
         }
     }
-    command()
-        .try_get_matches_from(args)
-        .and_then(|m| Cli::from_arg_matches(&m))
+    // The same for the whole command (`--version`, `exec`, `cache …`, help): dropping its ~250
+    // argument definitions cost more than a third of `signet --version` (the wipe-on-free
+    // allocator wipes every block; callgrind, docs/BENCHMARKS.md). It holds no secret: flag values
+    // live in the matches, which are freed (and wiped) as usual.
+    let mut full = command();
+    let parsed = full
+        .try_get_matches_from_mut(args)
+        .and_then(|mut m| Cli::from_arg_matches_mut(&mut m));
+    std::mem::forget(full);
+    parsed
 }
 
 /// The whole command as help, the man pages and completions show it: the derived one, with the

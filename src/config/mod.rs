@@ -197,6 +197,9 @@ pub struct Setting {
     pub value_name: &'static str,
     /// The flag's help, without its environment variable or default (see [`Key::help`]).
     pub help: &'static str,
+    /// `help` followed by the environment variables and default, as [`Key::help`] returns it:
+    /// joined at compile time, so that building the command line formats nothing.
+    pub full_help: &'static str,
 }
 
 /// The settings table: one line per setting, giving its key, config name, shape, environment
@@ -223,6 +226,14 @@ macro_rules! settings_table {
                 default: $default,
                 value_name: $value_name,
                 help: $help,
+                full_help: {
+                    const PARTS: [&str; HELP_PARTS] = help_parts($help, $env, $content_env, $default);
+                    const BYTES: [u8; joined_len(&PARTS)] = join(&PARTS);
+                    match std::str::from_utf8(&BYTES) {
+                        Ok(s) => s,
+                        Err(_) => panic!("help texts are UTF-8"),
+                    }
+                },
             },)*
         ];
     };
@@ -347,9 +358,13 @@ impl Key {
         self.setting().value_name
     }
 
-    /// The flag's help: the table's text, then the setting's environment variables and default.
-    pub fn help(self) -> String {
-        self.help_as(self.setting().help)
+    /// The flag's help: the table's text, then the setting's environment variables and default
+    /// (what [`Key::help_as`] would make of the table's text, joined at compile time: `signet
+    /// --version` spent ~0.4 ms formatting ~250 of these at start-up).
+    // The row's `help` field is the bare text; this is the whole help, by design.
+    #[allow(clippy::misnamed_getters)]
+    pub const fn help(self) -> &'static str {
+        self.setting().full_help
     }
 
     /// `text` as the help of a flag that sets this setting (a command that words it its own way,
@@ -364,6 +379,58 @@ impl Key {
         }
         h
     }
+}
+
+/// How many pieces [`help_parts`] cuts a help into.
+const HELP_PARTS: usize = 10;
+
+/// The pieces of [`Key::help_as`]'s result, for joining at compile time: the text, then
+/// ` [env: VAR]`, ` [default: VALUE]` and ` [env: VAR, the value itself]` where they apply.
+const fn help_parts(
+    text: &'static str,
+    env: Option<&'static str>,
+    content_env: Option<&'static str>,
+    default: Option<&'static str>,
+) -> [&'static str; HELP_PARTS] {
+    let mut p = [""; HELP_PARTS];
+    p[0] = text;
+    if let Some(v) = env {
+        (p[1], p[2], p[3]) = (" [env: ", v, "]");
+    }
+    if let Some(d) = default {
+        (p[4], p[5], p[6]) = (" [default: ", d, "]");
+    }
+    if let Some(v) = content_env {
+        (p[7], p[8], p[9]) = (" [env: ", v, ", the value itself]");
+    }
+    p
+}
+
+/// The length of `parts` joined.
+const fn joined_len(parts: &[&str]) -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i < parts.len() {
+        n += parts[i].len();
+        i += 1;
+    }
+    n
+}
+
+/// `parts` joined, as bytes (`N` is [`joined_len`]).
+const fn join<const N: usize>(parts: &[&str]) -> [u8; N] {
+    let mut out = [0u8; N];
+    let (mut at, mut i) = (0, 0);
+    while i < parts.len() {
+        let b = parts[i].as_bytes();
+        let mut j = 0;
+        while j < b.len() {
+            out[at] = b[j];
+            at += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    out
 }
 
 /// A flag's help as clap writes its own: `text [env: VAR] [default: VALUE]`. For the flags that
@@ -858,6 +925,8 @@ mod tests {
             .ends_with("[env: SIGNET_KEY_PASSPHRASE, the value itself]"));
         assert_eq!(Key::CacheDir.help_as("Where"), "Where [env: SIGNET_CACHE_DIR]");
         for st in SETTINGS {
+            // The compile-time join says what the run-time one would.
+            assert_eq!(st.full_help, st.key.help_as(st.help), "{}", st.name);
             // Only prose defaults the table cannot hold ("default: the token URL") may be typed.
             assert!(!st.help.is_empty() && !st.help.contains("[env") && !st.help.contains("[default"));
             assert!(st.default.is_none() || !st.help.contains("default"), "{}", st.name);

@@ -29,6 +29,7 @@ mod pem_file;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod pkcs12;
+mod rsa_crt;
 mod software;
 mod spec;
 pub(crate) use spec::redact_pin_value;
@@ -82,7 +83,8 @@ pub(crate) trait Sign: Send + Sync {
 /// token, or in an ssh-agent.
 ///
 /// **Wiping:** AWS-LC wipes its copy of a key when dropped. *ring*, which signs most RSA keys
-/// here because it is faster for a one-shot signature, does not: its RSA limbs are wiped on free
+/// on CPUs without AVX-512 IFMA because it is faster there for a one-shot signature (with IFMA,
+/// AWS-LC signs them), does not: its RSA limbs are wiped on free
 /// only when the embedding program installs [`crate::alloc::ZeroizeOnFree`] as its global
 /// allocator (`#[global_allocator]`), as the `signet` binary does.
 pub struct SigningKey {

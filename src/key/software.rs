@@ -1,5 +1,6 @@
 //! Keys held in this process's memory: PKCS#8, PKCS#1 and SEC1 private keys, signed with *ring*
-//! (most RSA keys) or AWS-LC (the RSA keys *ring* refuses, EC, Ed25519).
+//! (most RSA keys) or AWS-LC (EC, Ed25519, the RSA keys *ring* refuses, and on CPUs with AVX-512
+//! IFMA the RSA keys *ring* would take too: [`super::rsa_crt`]).
 //!
 //! # Wiping key material
 //!
@@ -214,6 +215,17 @@ fn ring_rsa(key: ring::signature::RsaKeyPair) -> SigningKey {
     SigningKey::from_backend(Box::new(RingRsa { key, jwk }))
 }
 
+/// The CPU-dependent RSA choice: AWS-LC's IFMA exponentiation where the CPU has it (about twice
+/// *ring*'s speed there, benches/signing.rs `rsa2048_*`), else `None` and *ring* signs (on CPUs
+/// without IFMA *ring* is the faster one-shot signer).
+fn crt_rsa(pkcs1: &[u8]) -> Option<SigningKey> {
+    if !super::rsa_crt::preferred() {
+        return None;
+    }
+    let k = super::rsa_crt::CrtRsa::from_pkcs1(pkcs1)?;
+    Some(SigningKey::from_backend(Box::new(k)))
+}
+
 fn aws_lc_rsa(key: RsaKeyPair) -> SigningKey {
     SigningKey::from_backend(Box::new(AwsLcRsa {
         key,
@@ -246,6 +258,9 @@ impl SigningKey {
             OID_RSA => {
                 let bits = rsa_private_modulus_bits(info.private_key.as_bytes()).unwrap_or(0);
                 check_rsa_bits(bits, path)?;
+                if let Some(k) = crt_rsa(info.private_key.as_bytes()) {
+                    return Ok(k);
+                }
                 if let Ok(k) = ring::signature::RsaKeyPair::from_pkcs8(der) {
                     return Ok(ring_rsa(k));
                 }
@@ -295,6 +310,9 @@ impl SigningKey {
             reason: "not a PKCS#1 RSA key",
         })?;
         check_rsa_bits(bits, path)?;
+        if let Some(k) = crt_rsa(der) {
+            return Ok(k);
+        }
         if let Ok(k) = ring::signature::RsaKeyPair::from_der(der) {
             return Ok(ring_rsa(k));
         }

@@ -400,7 +400,13 @@ fn every_key_format_loads_and_signs() {
 #[test]
 fn rsa_keys_ring_refuses_are_signed_by_aws_lc() {
     // *ring* signs RSA keys with e >= 65537 and up to 4096 bits; others (here e = 3) fall back to
-    // AWS-LC. Both paths must produce signatures another implementation accepts.
+    // AWS-LC. Both paths must produce signatures another implementation accepts. On a CPU with
+    // AVX-512 IFMA, AWS-LC signs the keys *ring* takes too (src/key/rsa_crt.rs).
+    #[cfg(target_arch = "x86_64")]
+    let ifma = std::arch::is_x86_feature_detected!("avx512ifma") && std::arch::is_x86_feature_detected!("avx512vl");
+    #[cfg(not(target_arch = "x86_64"))]
+    let ifma = false;
+    let fast = if ifma { "aws-lc" } else { "ring" };
     let sb = Sandbox::new();
     let e3 = sb.path().join("rsa-e3.pem");
     let e3_pub = sb.path().join("rsa-e3.pub.pem");
@@ -423,9 +429,9 @@ fn rsa_keys_ring_refuses_are_signed_by_aws_lc() {
     let cases = [
         (e3_s.to_string(), e3_pub.clone(), "aws-lc"),
         (e3_pkcs1.to_str().unwrap().to_string(), e3_pub.clone(), "aws-lc"),
-        (fixture_str("rsa2048.pkcs8.pem"), fixture("rsa2048.pub.pem"), "ring"),
-        (fixture_str("rsa2048.pkcs1.pem"), fixture("rsa2048.pub.pem"), "ring"),
-        (fixture_str("rsa3072.pkcs8.pem"), sb.path().join("unused"), "ring"),
+        (fixture_str("rsa2048.pkcs8.pem"), fixture("rsa2048.pub.pem"), fast),
+        (fixture_str("rsa2048.pkcs1.pem"), fixture("rsa2048.pub.pem"), fast),
+        (fixture_str("rsa3072.pkcs8.pem"), sb.path().join("unused"), fast),
     ];
     for (key, public, backend) in cases {
         for alg in ["RS256", "PS384"] {
@@ -451,7 +457,7 @@ fn rsa_keys_ring_refuses_are_signed_by_aws_lc() {
                 "{key}: expected {backend}: {}",
                 stderr(&o)
             );
-            if backend == "aws-lc" || key.contains("rsa2048") {
+            if key.contains("e3") || key.contains("rsa2048") {
                 openssl_verify(&stdout(&o), &public);
             }
         }
