@@ -283,7 +283,10 @@ mod tests {
 
     fn pkcs1() -> Vec<u8> {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rsa2048.pkcs1.pem");
-        pem::parse(std::fs::read(p).unwrap()).unwrap().contents().to_vec()
+        pem::parse(crate::files::read(&p, crate::files::FileKind::Key).unwrap())
+            .unwrap()
+            .contents()
+            .to_vec()
     }
 
     /// The key's DER with the last byte of one integer changed (its length, so the DER, stays
@@ -350,7 +353,10 @@ mod tests {
     #[test]
     fn keys_ring_refuses_do_not_take_this_path() {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rsa1024.pkcs8.pem");
-        let der = pem::parse(std::fs::read(p).unwrap()).unwrap().contents().to_vec();
+        let der = pem::parse(crate::files::read(&p, crate::files::FileKind::Key).unwrap())
+            .unwrap()
+            .contents()
+            .to_vec();
         use pkcs8::der::Decode;
         let info = pkcs8::PrivateKeyInfoRef::from_der(&der).unwrap();
         assert!(CrtRsa::from_pkcs1(info.private_key.as_bytes()).is_none(), "1024 bits");
