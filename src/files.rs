@@ -222,6 +222,14 @@ fn refused(reason: String) -> io::Error {
 mod tests {
     use super::*;
 
+    fn mkfifo(dir: &Path) -> std::path::PathBuf {
+        let fifo = dir.join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        fifo
+    }
+
     #[test]
     fn a_file_over_its_kinds_cap_is_refused_before_it_is_read() {
         let dir = tempfile::tempdir().unwrap();
@@ -248,10 +256,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("folder"));
-        let fifo = dir.path().join("fifo");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let fifo = mkfifo(dir.path());
         assert!(read(&fifo, FileKind::Key)
             .unwrap_err()
             .to_string()
@@ -262,10 +267,7 @@ mod tests {
     fn a_passphrase_fifo_is_waited_for_until_its_writer_comes() {
         // Opened before its writer: it must not read as an empty passphrase.
         let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("fifo");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let fifo = mkfifo(dir.path());
         let writer_path = fifo.clone();
         let writer = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(300));
@@ -280,10 +282,7 @@ mod tests {
     fn a_pipe_that_writes_past_the_cap_is_cut_off() {
         // A pipe has no size to check up front: the read itself stops one byte past the cap.
         let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("fifo");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let fifo = mkfifo(dir.path());
         let writer_path = fifo.clone();
         let writer = std::thread::spawn(move || {
             use std::io::Write;

@@ -43,18 +43,21 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> CmdResult {
     };
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => {
-            let name = a.command[0].to_string_lossy();
-            let (code, why) = match e.kind() {
-                std::io::ErrorKind::NotFound => (127, "command not found"),
-                std::io::ErrorKind::PermissionDenied => (126, "permission denied"),
-                _ => (126, "cannot be started"),
-            };
-            output::error(&format!("{name}: {why}"), None);
-            return Err(Failure::Exit(code));
-        }
+        Err(e) => return Err(not_started(&a.command[0], &e)),
     };
     Ok(wait(&mut child, &pending))
+}
+
+/// The child could not be started: its error line, and the shell's codes (127 not found, 126
+/// not executable).
+pub(crate) fn not_started(command: &std::ffi::OsStr, e: &std::io::Error) -> Failure {
+    let (code, why) = match e.kind() {
+        std::io::ErrorKind::NotFound => (127, "command not found"),
+        std::io::ErrorKind::PermissionDenied => (126, "permission denied"),
+        _ => (126, "cannot be started"),
+    };
+    output::error(&format!("{}: {why}", command.to_string_lossy()), None);
+    Failure::Exit(code)
 }
 
 /// The secrets signet reads from its environment, removed from a child's: the child gets the

@@ -3,7 +3,7 @@
 
 use crate::cli::args::{ExecArgs, ServeArgs};
 use crate::cli::cmd::exec;
-use crate::cli::{flag_layer, output, resolve, CmdResult, Ctx, Failure};
+use crate::cli::{flag_layer, output, resolve, CmdResult, Ctx};
 use signet::agent::{Agent, AgentConfig, Bound, Listen, Protocol, Running};
 use signet::config::ConfigError;
 use signet::{Secret, TokenPlan};
@@ -71,14 +71,7 @@ pub fn exec(ctx: &Ctx, a: &ExecArgs, plan: TokenPlan, passphrase_env: Option<&st
         Ok(c) => c,
         Err(e) => {
             running.stop();
-            let name = a.command[0].to_string_lossy();
-            let (code, why) = match e.kind() {
-                std::io::ErrorKind::NotFound => (127, "command not found"),
-                std::io::ErrorKind::PermissionDenied => (126, "permission denied"),
-                _ => (126, "cannot be started"),
-            };
-            output::error(&format!("{name}: {why}"), None);
-            return Err(Failure::Exit(code));
+            return Err(exec::not_started(&a.command[0], &e));
         }
     };
     let code = exec::wait(&mut child, &pending);
