@@ -79,7 +79,7 @@ pub fn read_secret(path: &Path, kind: FileKind) -> io::Result<SecretBytes> {
 
 /// Reads a UTF-8 file of `kind` (configuration, templates).
 pub fn read_text(path: &Path, kind: FileKind) -> io::Result<String> {
-    String::from_utf8(read(path, kind)?).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
+    String::from_utf8(read(path, kind)?).map_err(|_| refused("not UTF-8 text".into()))
 }
 
 /// How long a pipe may take to give its whole content (a passphrase from `pass` or a vault CLI
@@ -214,8 +214,20 @@ fn describe(ft: &std::fs::FileType) -> &'static str {
     }
 }
 
+/// Why signet refused to read a file, already worded for the user (see [`crate::text::io_reason`]).
+#[derive(Debug)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
 fn refused(reason: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, reason)
+    io::Error::new(io::ErrorKind::InvalidInput, Refused(reason))
 }
 
 #[cfg(test)]

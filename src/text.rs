@@ -39,7 +39,7 @@ pub fn io_reason(e: &std::io::Error) -> String {
         std::io::ErrorKind::NotFound => "no such file".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
         // signet's own reasons (crate::files) are already worded for the user.
-        _ if e.raw_os_error().is_none() && e.get_ref().is_some() => e.to_string(),
+        _ if e.get_ref().is_some_and(|r| r.is::<crate::files::Refused>()) => e.to_string(),
         _ => {
             let s = e.to_string();
             s.split(" (os error").next().unwrap_or(&s).to_lowercase()
