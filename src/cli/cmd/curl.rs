@@ -109,7 +109,7 @@ pub fn run(ctx: &Ctx, a: CurlArgs) -> CmdResult {
         let mut w = std::fs::File::from(write_end);
         let _ = w.write_all(header.expose().as_bytes());
     });
-    let code = exec::wait(&mut child, &pending);
+    let code = exec::wait(&mut child, pending);
     let _ = writer.join();
     Ok(code)
 }

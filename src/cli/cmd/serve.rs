@@ -74,7 +74,7 @@ pub fn exec(ctx: &Ctx, a: &ExecArgs, plan: TokenPlan, passphrase_env: Option<&st
             return Err(exec::not_started(&a.command[0], &e));
         }
     };
-    let code = exec::wait(&mut child, &pending);
+    let code = exec::wait(&mut child, pending);
     running.stop();
     Ok(code)
 }
