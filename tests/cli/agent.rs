@@ -4,7 +4,7 @@
 //! guards with raw HTTP over TCP; `serve` on a port and a unix socket; refresh-ahead.
 
 use crate::common::*;
-use signet::issuer::{Client, Issuer, IssuerConfig};
+use signet::issuer::Issuer;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -53,24 +53,6 @@ fn sdk_signet(sb: &Sandbox) -> assert_cmd::Command {
         c.env_remove(v);
     }
     c
-}
-
-/// An issuer in a provider's mode (its template's rules), trusting the fixture key for `client_id`.
-fn provider(
-    name: &str,
-    vars: &[(&str, &str)],
-    client_id: &str,
-    key: &str,
-    cert: Option<&str>,
-    f: impl FnOnce(&mut IssuerConfig),
-) -> Issuer {
-    let t = signet::template::load(name).unwrap();
-    let given: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let vars = t.check_vars(&given).unwrap();
-    let b = load(key, cert, None);
-    let mut cfg = IssuerConfig::for_template(&t, &vars, vec![Client::from_bundle(client_id, &b, None)]);
-    f(&mut cfg);
-    Issuer::start(cfg).unwrap()
 }
 
 fn entra_args(iss: &Issuer) -> Vec<String> {

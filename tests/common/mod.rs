@@ -276,3 +276,21 @@ pub fn refused_port() -> RefusedPort {
         }
     }
 }
+
+/// An issuer in a provider's mode, trusting `key` (+ `cert`) for `client_id`.
+pub fn provider(
+    name: &str,
+    vars: &[(&str, &str)],
+    client_id: &str,
+    key: &str,
+    cert: Option<&str>,
+    f: impl FnOnce(&mut IssuerConfig),
+) -> Issuer {
+    let t = signet::template::load(name).unwrap();
+    let given: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let vars = t.check_vars(&given).unwrap();
+    let b = load(key, cert, None);
+    let mut cfg = IssuerConfig::for_template(&t, &vars, vec![Client::from_bundle(client_id, &b, None)]);
+    f(&mut cfg);
+    Issuer::start(cfg).unwrap()
+}
