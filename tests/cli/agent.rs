@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const KEY: &str = "rsa2048.pkcs8.pem";
@@ -174,15 +174,8 @@ fn google_auth_compute_engine_and_default_get_the_issuers_token() {
 
 /// A running `signet serve`; killed when dropped.
 struct Served {
-    child: Child,
+    child: Reaped,
     env: HashMap<String, String>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Served {
@@ -205,7 +198,10 @@ impl Served {
             let v = rest.split("; export").next().unwrap();
             env.insert(k.to_string(), v.trim_matches('\'').to_string());
         }
-        Served { child, env }
+        Served {
+            child: Reaped(child),
+            env,
+        }
     }
 
     fn addr(&self) -> String {

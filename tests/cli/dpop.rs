@@ -9,7 +9,7 @@ use crate::common::*;
 use crate::oidc;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 const KEY: &str = "p256.pkcs8.pem";
 
@@ -40,15 +40,9 @@ fn thumbprint(key: &str) -> String {
 
 /// The resource server of tests/oidc/resource.mjs, checking tokens of the provider at `issuer`.
 struct Resource {
-    child: Child,
+    // Held for its Drop: the server lives as long as this value.
+    _child: Reaped,
     port: u16,
-}
-
-impl Drop for Resource {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn resource(token_url: &str, nonce: Option<&str>) -> Resource {
@@ -71,7 +65,10 @@ fn resource(token_url: &str, nonce: Option<&str>) -> Resource {
         .strip_prefix("READY ")
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or_else(|| panic!("resource server did not start: {line}"));
-    Resource { child, port }
+    Resource {
+        _child: Reaped(child),
+        port,
+    }
 }
 
 impl Resource {

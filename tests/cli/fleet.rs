@@ -11,16 +11,10 @@ const CACHE_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aab
 const KEY: &str = "p256.pkcs8.pem";
 
 struct Redis {
-    child: Child,
+    // Held for its Drop: the server lives as long as this value.
+    _child: Reaped,
     port: u16,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn free_port() -> u16 {
@@ -92,7 +86,11 @@ fn redis(extra: &[&str], tls: bool) -> Redis {
             exited || logged().contains("Ready to accept connections")
         });
         if ready && !exited {
-            return Redis { child, port, _dir: dir };
+            return Redis {
+                _child: Reaped(child),
+                port,
+                _dir: dir,
+            };
         }
         let _ = child.kill();
         let _ = child.wait();

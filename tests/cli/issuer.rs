@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 
 const KEY: &str = "rsa2048.pkcs8.pem";
 const CERT: &str = "rsa2048.crt.pem";
@@ -12,15 +12,8 @@ const AUD: &str = "https://idp.example.com/token";
 
 /// A running `signet -v issuer …`; killed when dropped.
 struct IssuerProcess {
-    child: Child,
+    child: Reaped,
     base_url: String,
-}
-
-impl Drop for IssuerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl IssuerProcess {
@@ -38,7 +31,10 @@ impl IssuerProcess {
             .unwrap_or_else(|| panic!("not ready: {line}"))
             .trim();
         let base_url = url.strip_suffix("/token").unwrap().to_string();
-        IssuerProcess { child, base_url }
+        IssuerProcess {
+            child: Reaped(child),
+            base_url,
+        }
     }
 
     /// Stops it and returns what it logged.

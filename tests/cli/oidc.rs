@@ -4,18 +4,12 @@
 use crate::common::*;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 pub struct Provider {
-    child: Child,
+    // Held for its Drop: the server lives as long as this value.
+    _child: Reaped,
     pub token_url: String,
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Registers `clients` and starts the provider; returns when it listens.
@@ -49,7 +43,7 @@ pub fn start_with(clients: Value, env: &[(&str, &str)]) -> Provider {
     let parts: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(parts.first(), Some(&"READY"), "provider did not start: {line}");
     Provider {
-        child,
+        _child: Reaped(child),
         token_url: parts[2].to_string(),
     }
 }

@@ -294,3 +294,27 @@ pub fn provider(
     f(&mut cfg);
     Issuer::start(cfg).unwrap()
 }
+
+/// A child process (a server a test started) killed and reaped when dropped, so that no test
+/// leaves one running, whichever way it ends.
+pub struct Reaped(pub std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Reaped {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
