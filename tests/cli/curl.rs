@@ -94,8 +94,8 @@ fn curl_returns_curls_exit_code() {
     assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
 }
 
-/// A stand-in for curl, first on PATH: records its argv (as /proc shows it), its environment and
-/// what the header file held, then exits 9.
+/// A stand-in for curl, first on PATH: records its argv (as /proc shows it), its process id, its
+/// environment and what the header file held, then exits 9.
 fn fake_curl(dir: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let bin = dir.join("bin");
@@ -104,6 +104,7 @@ fn fake_curl(dir: &Path) -> PathBuf {
         r#"#!/bin/sh
 out={out}
 tr '\0' '\n' < /proc/$$/cmdline > "$out/cmdline"
+echo $$ > "$out/pid"
 env > "$out/env"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -165,6 +166,60 @@ fn curl_never_puts_the_token_in_argv_or_the_environment() {
     // a pipe, not a file on disk that could be left behind
     assert!(read("header-arg").starts_with("@/dev/fd/"), "{}", read("header-arg"));
     assert_no_secrets(&format!("{}{}", stdout(&o), stderr(&o)), &[&tok[..20]]);
+}
+
+/// signet becomes curl (exec) rather than running it as a child: signals from the terminal or a
+/// CI runner reach curl itself, and no second process is left to wait for it.
+#[test]
+fn curl_runs_in_signets_own_process() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    let bin = fake_curl(sb.path());
+    let mut c = sb.signet();
+    c.arg("curl")
+        .args(token_flags(&iss))
+        .args(["--url", "https://api.example.com/v1/x"])
+        .env("PATH", path_with(&bin));
+    let mut child = spawn(&c, std::process::Stdio::null());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(9), "curl's exit code");
+    let pid = std::fs::read_to_string(sb.path().join("pid")).unwrap();
+    assert_eq!(pid.trim(), child.id().to_string());
+}
+
+/// A token larger than a pipe's usual 64 KiB still reaches curl whole (the pipe is grown first).
+#[test]
+fn curl_gets_a_header_larger_than_a_pipe_holds() {
+    use std::io::{Read, Write};
+    let big = "a".repeat(300 * 1024);
+    let body = format!(r#"{{"access_token":"{big}","token_type":"Bearer","expires_in":3600}}"#);
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let token_url = format!("http://{}/token", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten().take(1) {
+            let _ = c.set_read_timeout(Some(std::time::Duration::from_millis(500)));
+            let mut buf = [0u8; 65536];
+            let _ = c.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = c.write_all(head.as_bytes());
+            let _ = c.write_all(body.as_bytes());
+        }
+    });
+    let sb = Sandbox::new();
+    let bin = fake_curl(sb.path());
+    let o = sb
+        .signet()
+        .args(["curl", "--key", &fixture_str(KEY), "--client-id", "ci", "--token-url", &token_url])
+        .args(["--url", "https://api.example.com/v1/x"])
+        .env("PATH", path_with(&bin))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(9), "{}", stderr(&o));
+    let header = std::fs::read_to_string(sb.path().join("header")).unwrap();
+    assert_eq!(header, format!("Authorization: Bearer {big}\n"));
 }
 
 #[test]
