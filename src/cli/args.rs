@@ -14,29 +14,16 @@ pub fn parse() -> Result<Cli, clap::Error> {
     parse_from(std::env::args_os().collect())
 }
 
-/// `signet token` served from the cache costs about one process start, and clap building every
-/// subcommand (six of them flatten ~40 flags each) cost about half as much again (measured in
-/// docs/BENCHMARKS.md). So `token` and `assert` are first parsed by a command that knows only
-/// them; anything that parser does not accept (help, a mistake) is parsed again by the whole
-/// command, so that help and error messages are the same either way.
+/// The common lines of `token`, `assert` and `dpop proof` are read without clap
+/// ([`super::fast_args`]); everything else, help and mistakes included, by clap's whole command.
 pub fn parse_from(args: Vec<OsString>) -> Result<Cli, clap::Error> {
-    if let Some(mut lean) = hot_command(&args) {
-        // `_mut` takes the values out of the matches: `from_arg_matches` would clone them all
-        // first (~3% of a cache hit's instructions).
-        let parsed = lean
-            .try_get_matches_from_mut(&args)
-            .and_then(|mut m| Cli::from_arg_matches_mut(&mut m));
-        if let Ok(cli) = parsed {
-            // The parser is not needed again and the process ends soon: freeing its ~40 argument
-            // definitions one by one is time a one-shot command need not spend.
-            std::mem::forget(lean);
-            return Ok(cli);
-        }
+    if let Some(cli) = super::fast_args::parse(&args) {
+        return Ok(cli);
     }
-    // The same for the whole command (`--version`, `exec`, `cache …`, help): dropping its ~250
-    // argument definitions cost more than a third of `signet --version` (the wipe-on-free
-    // allocator wipes every block; callgrind, docs/BENCHMARKS.md). It holds no secret: flag values
-    // live in the matches, which are freed (and wiped) as usual.
+    // Dropping the command's ~250 argument definitions cost more than a third of `signet
+    // --version` (the wipe-on-free allocator wipes every block; callgrind, docs/BENCHMARKS.md).
+    // It holds no secret: flag values live in the matches, which are freed (and wiped) as usual.
+    // `_mut` takes the values out of the matches: `from_arg_matches` would clone them all first.
     let mut full = command();
     let parsed = full
         .try_get_matches_from_mut(args)
@@ -93,34 +80,6 @@ const CACHE: &str = "Cache";
 const OUTPUT: &str = "Output";
 /// See [`KEY`]: DPoP and mTLS.
 const SENDER: &str = "Sender-constrained tokens";
-
-/// The parser for `token` or `assert` alone, when the command line names one of them.
-fn hot_command(args: &[OsString]) -> Option<clap::Command> {
-    let mut it = args.iter().skip(1);
-    while let Some(a) = it.next() {
-        let sub = match a.to_str()? {
-            // The global flags that take a value in the next argument.
-            "--config" | "--profile" => {
-                it.next();
-                continue;
-            }
-            "--" | "-h" | "--help" | "-V" | "--version" => return None,
-            flag if flag.starts_with('-') => continue,
-            "token" => TokenArgs::augment_args(clap::Command::new("token")),
-            // `dpop proof` is called once per request a program makes: it gets the lean parser too.
-            "dpop" => clap::Command::new("dpop")
-                .subcommand_required(true)
-                .subcommand(DpopProofArgs::augment_args(clap::Command::new("proof"))),
-            "assert" => AssertArgs::augment_args(clap::Command::new("assert")),
-            _ => return None,
-        };
-        let root = GlobalArgs::augment_args(clap::Command::new("signet"))
-            .subcommand_required(true)
-            .subcommand(sub);
-        return Some(root);
-    }
-    None
-}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -644,19 +603,6 @@ pub struct SharedCacheArgs {
 mod tests {
     use super::*;
 
-    fn both(line: &str) -> (String, String) {
-        let args: Vec<OsString> = line.split_whitespace().map(OsString::from).collect();
-        let lean = parse_from(args.clone())
-            .map(|c| format!("{c:?}"))
-            .map_err(|e| e.to_string());
-        let full = command()
-            .try_get_matches_from(args)
-            .and_then(|m| Cli::from_arg_matches(&m))
-            .map(|c| format!("{c:?}"))
-            .map_err(|e| e.to_string());
-        (format!("{lean:?}"), format!("{full:?}"))
-    }
-
     #[test]
     fn hiding_flags_from_assert_changes_no_parse() {
         // mut_arg panics on an id that is not there: every hidden id is one of assert's flags.
@@ -686,33 +632,5 @@ mod tests {
             assert!(derived.is_ok(), "{line}: {derived:?}");
             assert_eq!(derived, shown, "{line}");
         }
-    }
-
-    #[test]
-    fn the_lean_parser_reads_what_the_whole_command_reads() {
-        for line in [
-            "signet token --key k.pem --client-id c --token-url http://127.0.0.1:1/t --scope a --scope b -q",
-            "signet -v --profile p token --format json --no-cache",
-            "signet token --dry-run --key k --token-url http://127.0.0.1:1/t",
-            "signet --config c.toml -vv assert --key k --claim a=1 --claim b=2 --x5t",
-            "signet --config=c.toml assert --alg ES256 --lifetime 60",
-            "signet token --format nope",
-            "signet dpop proof --method GET --url https://api.example/x --key k --dpop-key d --no-cache",
-            "signet dpop proof --url https://api.example/x",
-            "signet dpop --help",
-            "signet token --dpop --mtls --client-auth tls",
-            "signet token --no-such-flag",
-            "signet token --help",
-            "signet --help",
-            "signet assert --key",
-            "signet tokn --key k",
-        ] {
-            let (lean, full) = both(line);
-            assert_eq!(lean, full, "{line}");
-        }
-        // The lean parser is used at all (else the test above would compare the whole command with itself).
-        let args: Vec<OsString> = ["signet", "-q", "token"].map(OsString::from).to_vec();
-        assert!(hot_command(&args).is_some());
-        assert!(hot_command(&["signet", "--help", "token"].map(OsString::from)).is_none());
     }
 }

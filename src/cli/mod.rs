@@ -4,6 +4,7 @@
 mod args;
 mod cmd;
 mod exit;
+mod fast_args;
 mod output;
 mod secret_flags;
 

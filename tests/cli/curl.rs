@@ -212,7 +212,15 @@ fn curl_gets_a_header_larger_than_a_pipe_holds() {
     let bin = fake_curl(sb.path());
     let o = sb
         .signet()
-        .args(["curl", "--key", &fixture_str(KEY), "--client-id", "ci", "--token-url", &token_url])
+        .args([
+            "curl",
+            "--key",
+            &fixture_str(KEY),
+            "--client-id",
+            "ci",
+            "--token-url",
+            &token_url,
+        ])
         .args(["--url", "https://api.example.com/v1/x"])
         .env("PATH", path_with(&bin))
         .output()
