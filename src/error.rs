@@ -34,6 +34,10 @@ pub enum Error {
     /// The token cache (fatal only where the cache itself is the job, or its lock timed out).
     #[error(transparent)]
     Cache(#[from] CacheError),
+    /// The token agent (`signet serve`, `exec --serve`).
+    #[cfg(feature = "serve")]
+    #[error(transparent)]
+    Agent(#[from] crate::agent::AgentError),
     /// `--force-refresh` could not get a new token while a still-valid one is cached (and kept).
     /// The contract gives this exit 5 whatever the failure, refusals included: the caller asked
     /// for a new token and has none, though the endpoint may well be right.
@@ -54,6 +58,8 @@ impl Error {
             Error::Inspect(_) => Category::Usage,
             Error::Cache(e) => e.category(),
             Error::Dpop(e) => e.category(),
+            #[cfg(feature = "serve")]
+            Error::Agent(e) => e.category(),
             Error::ForcedRefresh(_) => Category::Network,
         }
     }

@@ -4,7 +4,7 @@
 //! 127.0.0.0/8, `[::1]` and a unix socket that only its owner can open (0600, in a folder no one
 //! else can write to, so nobody can swap the socket for their own).
 
-use crate::config::ConfigError;
+use super::AgentError;
 use std::net::SocketAddr;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -19,15 +19,16 @@ pub enum Listen {
 }
 
 impl std::str::FromStr for Listen {
-    type Err = ConfigError;
+    type Err = AgentError;
 
     /// `127.0.0.1:PORT`, `[::1]:PORT`, `localhost:PORT` (as 127.0.0.1) or `unix:PATH`.
-    fn from_str(s: &str) -> Result<Listen, ConfigError> {
+    fn from_str(s: &str) -> Result<Listen, AgentError> {
         if let Some(path) = s.strip_prefix("unix:") {
             if path.is_empty() {
-                return Err(ConfigError::Usage(
-                    "--listen unix: needs a path (unix:/run/signet/agent.sock)".into(),
-                ));
+                return Err(AgentError::Address {
+                    given: "unix:".into(),
+                    why: "needs a path (unix:/run/signet/agent.sock)",
+                });
             }
             return Ok(Listen::Unix(PathBuf::from(path)));
         }
@@ -37,14 +38,16 @@ impl std::str::FromStr for Listen {
             None => s.parse::<SocketAddr>().ok(),
         };
         let Some(addr) = addr else {
-            return Err(ConfigError::Usage(format!(
-                "--listen {shown} is not an address: give 127.0.0.1:PORT, [::1]:PORT or unix:PATH"
-            )));
+            return Err(AgentError::Address {
+                given: shown,
+                why: "is not an address: give 127.0.0.1:PORT, [::1]:PORT or unix:PATH",
+            });
         };
         if !addr.ip().is_loopback() {
-            return Err(ConfigError::Usage(format!(
-                "--listen {shown} is not a loopback address: the agent hands out tokens, so it listens only on 127.0.0.1, [::1] or a unix socket"
-            )));
+            return Err(AgentError::Address {
+                given: shown,
+                why: "is not a loopback address: the agent hands out tokens, so it listens only on 127.0.0.1, [::1] or a unix socket",
+            });
         }
         Ok(Listen::Tcp(addr))
     }
@@ -63,39 +66,39 @@ impl std::fmt::Display for Listen {
 /// folder beside `path`, made 0600 there, and renamed into place. The folder holding `path` must
 /// not be writable by group or others. A stale socket (nobody answers on it) is replaced; any
 /// other file, or a socket an agent still answers on, is an error.
-pub(super) fn bind_unix(path: &Path) -> Result<std::os::unix::net::UnixListener, ConfigError> {
+pub(super) fn bind_unix(path: &Path) -> Result<std::os::unix::net::UnixListener, AgentError> {
     let shown = path.display();
+    let refuse = |reason: String| AgentError::Bind {
+        address: format!("unix:{shown}"),
+        reason,
+    };
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let meta = std::fs::metadata(&parent).map_err(|e| {
-        ConfigError::Usage(format!(
-            "--listen unix:{shown}: the folder {} cannot be used: {}",
+        refuse(format!(
+            "the folder {} cannot be used: {}",
             parent.display(),
             crate::text::io_reason(&e)
         ))
     })?;
     if meta.permissions().mode() & 0o022 != 0 {
-        return Err(ConfigError::Usage(format!(
-            "--listen unix:{shown}: the folder {} is writable by group or others, who could replace the socket: use a folder only you can write to (e.g. $XDG_RUNTIME_DIR)",
+        return Err(refuse(format!(
+            "the folder {} is writable by group or others, who could replace the socket: use a folder only you can write to (e.g. $XDG_RUNTIME_DIR)",
             parent.display()
         )));
     }
     if let Ok(m) = std::fs::symlink_metadata(path) {
         if !m.file_type().is_socket() {
-            return Err(ConfigError::Usage(format!(
-                "--listen unix:{shown}: a file that is not a socket is in the way"
-            )));
+            return Err(refuse("a file that is not a socket is in the way".into()));
         }
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            return Err(ConfigError::Usage(format!(
-                "--listen unix:{shown}: another agent answers on that socket"
-            )));
+            return Err(refuse("another agent answers on that socket".into()));
         }
         let _ = std::fs::remove_file(path);
     }
-    let fail = |e: std::io::Error| ConfigError::Usage(format!("--listen unix:{shown}: {}", crate::text::io_reason(&e)));
+    let fail = |e: std::io::Error| refuse(crate::text::io_reason(&e));
     let tmp = tempfile::Builder::new()
         .prefix(".signet-agent-")
         .tempdir_in(&parent)

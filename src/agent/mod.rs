@@ -19,16 +19,17 @@
 //! ```
 
 mod azure;
+mod error;
 mod gce;
 mod http;
 mod listen;
 mod metrics;
 mod tokens;
 
+pub use error::AgentError;
 pub use listen::Listen;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::ConfigError;
 use crate::secret::Secret;
 use crate::warning::WarningSink;
 use crate::{Client, TokenPlan};
@@ -53,15 +54,14 @@ pub enum Protocol {
 }
 
 impl std::str::FromStr for Protocol {
-    type Err = ConfigError;
-    fn from_str(s: &str) -> Result<Protocol, ConfigError> {
+    type Err = AgentError;
+    fn from_str(s: &str) -> Result<Protocol, AgentError> {
         match s.trim().to_ascii_lowercase().as_str() {
             "azure" => Ok(Protocol::Azure),
             "gce" => Ok(Protocol::Gce),
-            other => Err(ConfigError::Usage(format!(
-                "--serve-protocol {}: the agent speaks azure and gce",
-                crate::text::sanitize(other, 40)
-            ))),
+            other => Err(AgentError::UnknownProtocol {
+                given: crate::text::sanitize(other, 40),
+            }),
         }
     }
 }
@@ -91,7 +91,7 @@ impl Protocol {
 /// A fresh random secret: 32 bytes from the system's generator, base64url.
 pub fn random_secret() -> Result<Secret<String>, crate::Error> {
     let mut b = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut b).map_err(|_| ConfigError::Usage("the system's random generator failed".into()))?;
+    aws_lc_rs::rand::fill(&mut b).map_err(|_| AgentError::Random)?;
     Ok(Secret::new(crate::b64::encode(b)))
 }
 
@@ -186,18 +186,12 @@ impl Agent {
     /// loopback-only or cannot be bound (a usage error: exit 2).
     pub fn start(plan: TokenPlan, client: Client, cfg: AgentConfig, listen: &Listen) -> Result<Running, crate::Error> {
         if cfg.protocols.is_empty() {
-            return Err(ConfigError::Usage(
-                "the agent needs at least one protocol (--serve-protocol azure,gce)".into(),
-            )
-            .into());
+            return Err(AgentError::NoProtocol.into());
         }
         // The SDKs these protocols serve send a bearer token; a DPoP-bound one is useless to
         // them without a proof per request, which they cannot ask signet for.
         if plan.dpop().is_some() {
-            return Err(ConfigError::Usage(
-                "the agent serves bearer tokens to SDKs, which cannot send DPoP proofs: leave out --dpop/--dpop-key (or the template's dpop) for signet serve and exec --serve; use signet curl or signet dpop proof for DPoP".into(),
-            )
-            .into());
+            return Err(AgentError::Dpop.into());
         }
         // What would fail every request fails here instead, with its exit code: no token URL, a
         // key that cannot be read or decrypted.
@@ -211,7 +205,10 @@ impl Agent {
             .enable_all()
             .thread_name("signet-agent")
             .build()
-            .map_err(|e| ConfigError::Usage(format!("cannot start the agent: {e}")))?;
+            .map_err(|e| AgentError::Runtime {
+                what: "cannot start the agent",
+                reason: e.to_string(),
+            })?;
         let (listener, bound) = {
             let _in = runtime.enter();
             bind(listen)?
@@ -270,16 +267,26 @@ fn bind(listen: &Listen) -> Result<(Listener, Bound), crate::Error> {
                 let a = l.local_addr()?;
                 Ok((l, a))
             };
-            bound()
-                .map(|(l, a)| (Listener::Tcp(l), Bound::Tcp(a)))
-                .map_err(|e| ConfigError::Usage(format!("--listen {addr}: {}", crate::text::io_reason(&e))).into())
+            bound().map(|(l, a)| (Listener::Tcp(l), Bound::Tcp(a))).map_err(|e| {
+                AgentError::Bind {
+                    address: addr.to_string(),
+                    reason: crate::text::io_reason(&e),
+                }
+                .into()
+            })
         }
         Listen::Unix(path) => {
             let std = listen::bind_unix(path)?;
             std.set_nonblocking(true)
                 .and_then(|_| tokio::net::UnixListener::from_std(std))
                 .map(|l| (Listener::Unix(l), Bound::Unix(path.clone())))
-                .map_err(|e| ConfigError::Usage(format!("--listen unix:{}: {e}", path.display())).into())
+                .map_err(|e| {
+                    AgentError::Bind {
+                        address: format!("unix:{}", path.display()),
+                        reason: crate::text::io_reason(&e),
+                    }
+                    .into()
+                })
         }
     }
 }

@@ -202,7 +202,10 @@ impl Tokens {
         let client = self.client.clone();
         let served = tokio::task::spawn_blocking(move || client.get_token(&plan))
             .await
-            .map_err(|_| crate::config::ConfigError::Usage("the token fetch stopped unexpectedly".into()))??;
+            .map_err(|e| super::AgentError::Runtime {
+                what: "the token fetch stopped unexpectedly",
+                reason: e.to_string(),
+            })??;
         if !served.from_cache {
             id.fetches.fetch_add(1, Ordering::Relaxed);
         }

@@ -4,14 +4,13 @@
 use crate::cli::args::{ExecArgs, ServeArgs};
 use crate::cli::cmd::exec;
 use crate::cli::{flag_layer, output, resolve, CmdResult, Ctx};
-use signet::agent::{Agent, AgentConfig, Bound, Listen, Protocol, Running};
-use signet::config::ConfigError;
+use signet::agent::{Agent, AgentConfig, AgentError, Bound, Listen, Protocol, Running};
 use signet::{Secret, TokenPlan};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// The protocols asked for, else those the settings can serve.
-fn protocols(asked: &[String], plan: &TokenPlan) -> Result<Vec<Protocol>, ConfigError> {
+fn protocols(asked: &[String], plan: &TokenPlan) -> Result<Vec<Protocol>, AgentError> {
     if asked.is_empty() {
         return Ok(Protocol::defaults_for(plan));
     }
@@ -92,9 +91,10 @@ fn secret(path: Option<&std::path::Path>) -> Result<Secret<String>, signet::Erro
             let s = text.strip_suffix('\n').unwrap_or(&text);
             let s = s.strip_suffix('\r').unwrap_or(s);
             if s.len() < 16 || s.chars().any(|c| !c.is_ascii_graphic()) {
-                return Err(ConfigError::Usage(format!(
-                    "--secret-file {shown}: the secret must be at least 16 visible ASCII characters (leave the file out and signet writes a random one)"
-                ))
+                return Err(AgentError::SecretFile {
+                    path: shown.to_string(),
+                    reason: "the secret must be at least 16 visible ASCII characters (leave the file out and signet writes a random one)".into(),
+                }
                 .into());
             }
             Ok(Secret::new(s.to_string()))
@@ -109,10 +109,17 @@ fn secret(path: Option<&std::path::Path>) -> Result<Secret<String>, signet::Erro
                 .mode(0o600)
                 .open(path)
                 .and_then(|mut f| f.write_all(format!("{}\n", s.expose()).as_bytes()))
-                .map_err(|e| ConfigError::Usage(format!("--secret-file {shown}: {}", signet::text::io_reason(&e))))?;
+                .map_err(|e| secret_file(&shown, &e))?;
             Ok(s)
         }
-        Err(e) => Err(ConfigError::Usage(format!("--secret-file {shown}: {}", signet::text::io_reason(&e))).into()),
+        Err(e) => Err(secret_file(&shown, &e).into()),
+    }
+}
+
+fn secret_file(shown: &impl std::fmt::Display, e: &std::io::Error) -> AgentError {
+    AgentError::SecretFile {
+        path: shown.to_string(),
+        reason: signet::text::io_reason(e),
     }
 }
 
