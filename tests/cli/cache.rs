@@ -622,6 +622,16 @@ fn a_world_readable_entry_is_tightened_with_a_warning() {
     // Once tightened, no warning.
     let o = cmd(&sb, &iss, &[]).output().unwrap();
     assert!(!stderr(&o).contains("readable"), "{}", stderr(&o));
+    // `cache list` reads every entry: it tightens one too, and says so.
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let o = sb.signet().args(["cache", "list"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("readable by group or others (mode 640)") && stderr(&o).contains("now 600"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
 }
 
 #[test]
