@@ -451,6 +451,14 @@ fn a_permanent_protocol_error_is_not_retried() {
             "a chunk size that is not hex",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n".to_vec(),
         ),
+        (
+            "a chunk size past 64 bits",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffffff\r\n{}\r\n0\r\n\r\n".to_vec(),
+        ),
+        (
+            "a chunk not ended by CRLF",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n".to_vec(),
+        ),
     ];
     let sb = Sandbox::new();
     for (what, answer) in cases {
