@@ -85,6 +85,7 @@ pub fn parse(args: &[OsString]) -> Option<Cli> {
         },
         _ => return None,
     };
+    let counted_before = global.verbose;
     if after_dashes.is_some() && !matches!(cmd, Hot::Curl(_)) {
         return None;
     }
@@ -96,7 +97,8 @@ pub fn parse(args: &[OsString]) -> Option<Cli> {
         if let Some(slot) = global_slot(&mut global, opt) {
             match slot {
                 Slot::Count(n) => {
-                    if inline.is_some() {
+                    // clap keeps the count of the deepest level it appears at, not the sum.
+                    if inline.is_some() || counted_before > 0 {
                         return None;
                     }
                     *n = n.checked_add(count(opt)?)?;
@@ -411,6 +413,11 @@ mod tests {
             "signet token -qv",
             "signet token -k k",
             "signet -q -q token",
+            "signet -v token -v",
+            "signet --verbose token --verbose",
+            "signet -vv curl --url https://api.example/x -v -- -v",
+            "signet -q token --quiet",
+            "signet --config a token --config b",
             "signet tokn --key k",
             "signet dpop",
             "signet dpop prof",
