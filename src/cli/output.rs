@@ -32,18 +32,25 @@ pub fn stdout(text: &str) {
     let _ = out.flush();
 }
 
+/// Writes a line to stderr. A closed stderr is no reason to change the exit code: the line is
+/// lost and the command ends as it would have (`eprintln!` would panic, exit 101).
+fn stderr_line(line: std::fmt::Arguments) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(line).and_then(|_| err.write_all(b"\n"));
+}
+
 /// Writes `warning: …` unless quiet.
 pub fn warn(quiet: bool, msg: &str) {
     if !quiet {
-        eprintln!("warning: {msg}");
+        stderr_line(format_args!("warning: {msg}"));
     }
 }
 
 /// Writes the `error:` line and an optional `hint:` line.
 pub fn error(msg: &str, hint: Option<&str>) {
-    eprintln!("error: {msg}");
+    stderr_line(format_args!("error: {msg}"));
     if let Some(h) = hint {
-        eprintln!("hint: {h}");
+        stderr_line(format_args!("hint: {h}"));
     }
 }
 
@@ -154,6 +161,6 @@ fn render_token_bound(
 /// workflow commands from both streams.
 pub fn github_mask(env: &signet::env::Env, token: &str) {
     if env.get(signet::env::EnvVars::GITHUB_ACTIONS) == Some("true") {
-        eprintln!("::add-mask::{token}");
+        stderr_line(format_args!("::add-mask::{token}"));
     }
 }

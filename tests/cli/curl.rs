@@ -187,6 +187,39 @@ fn curl_runs_in_signets_own_process() {
     assert_eq!(pid.trim(), child.id().to_string());
 }
 
+/// A curl that is on PATH but cannot be started (its interpreter is missing) is named with the
+/// reason, exit 126 as a shell says it, not "not installed"; and a closed stderr does not kill
+/// signet (std resets SIGPIPE for curl just before exec, and signet ignores it again).
+#[test]
+fn a_curl_that_cannot_start_is_named_with_126() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    let bin = sb.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("curl");
+    std::fs::write(&fake, "#!/nonexistent/interpreter\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = sb.signet();
+    c.arg("curl")
+        .args(token_flags(&iss))
+        .args(["--url", "https://api.example.com/v1/x"])
+        .env("PATH", path_with(&bin));
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(126), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("error: ") && err.contains(&format!("{}: cannot be started", fake.display())),
+        "{err}"
+    );
+    assert!(!err.contains("not installed"), "{err}");
+    // The same with nobody reading stderr.
+    let mut child = spawn(&c, std::process::Stdio::null());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(126), "{status:?}");
+}
+
 /// A token larger than a pipe's usual 64 KiB still reaches curl whole (the pipe is grown first).
 #[test]
 fn curl_gets_a_header_larger_than_a_pipe_holds() {

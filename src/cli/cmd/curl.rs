@@ -76,17 +76,13 @@ pub fn run(ctx: &Ctx, a: CurlArgs) -> CmdResult {
     // The whole header goes into the pipe first, then signet becomes curl (exec, same process):
     // curl gets signals, the terminal and the exit status first-hand, and nothing waits for it.
     // A second process and a thread to forward signals cost ~1 ms per call (make bench).
-    let (read_end, write_end) = pipe().map_err(|e| ConfigError::Usage(format!("cannot make a pipe for curl: {e}")))?;
-    hold(&write_end, header.expose().len())?;
-    std::fs::File::from(write_end)
-        .write_all(header.expose().as_bytes())
-        .map_err(|e| ConfigError::Usage(format!("cannot write curl's header into its pipe: {e}")))?;
+    let read_end = header_fd(header.expose().as_bytes())?;
     drop(header);
     let fd: RawFd = std::os::fd::AsRawFd::as_raw_fd(&read_end);
     // SAFETY: clears close-on-exec on a descriptor this function owns, so curl inherits it.
     if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } == -1 {
         let e = std::io::Error::last_os_error();
-        return Err(ConfigError::Usage(format!("cannot hand the header pipe to curl: {e}")).into());
+        return Err(ConfigError::Usage(format!("cannot hand the header to curl: {e}")).into());
     }
     let mut cmd = std::process::Command::new(&curl);
     exec::scrub_secrets(&mut cmd, passphrase_env.as_deref());
@@ -95,35 +91,63 @@ pub fn run(ctx: &Ctx, a: CurlArgs) -> CmdResult {
         cmd.arg("--request").arg(m);
     }
     cmd.args(&a.curl_args).arg("--url").arg(&a.url);
-    // Returns only when curl could not be started.
+    // Returns only when curl could not be started (curl was found, so not "not installed": a
+    // missing interpreter, no permission, a broken binary).
     let e = cmd.exec();
+    // std put SIGPIPE back to its default for curl; signet reports a closed stderr, not dies of it.
+    // SAFETY: sets a signal's disposition; signet has no other thread that handles SIGPIPE.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     drop(read_end);
-    if e.kind() == std::io::ErrorKind::NotFound {
-        return Err(not_installed().into());
-    }
-    output::error(&format!("{}: cannot be started: {e}", curl.display()), None);
+    output::error(
+        &format!("{}: cannot be started: {}", curl.display(), signet::text::io_reason(&e)),
+        None,
+    );
     Err(Failure::Exit(126))
 }
 
-/// Makes the pipe hold `len` bytes, so that the header is written whole before curl reads it: a
-/// pipe holds 64 KiB, and can be grown to /proc/sys/fs/pipe-max-size (1 MiB by default), far over
-/// any header a server accepts.
-fn hold(pipe: &OwnedFd, len: usize) -> Result<(), ConfigError> {
+/// A descriptor curl reads the header from: a pipe holding all of it, else (the pipe cannot be
+/// grown to hold it: a header over /proc/sys/fs/pipe-max-size, or a user past
+/// pipe-user-pages-soft, whose pipes hold 8 KiB) an anonymous in-memory file, 0600. Neither is on
+/// disk; both close with curl.
+fn header_fd(header: &[u8]) -> Result<OwnedFd, ConfigError> {
+    let fail = |e: std::io::Error| ConfigError::Usage(format!("cannot pass the header to curl: {e}"));
+    let (read_end, write_end) = pipe().map_err(fail)?;
+    if hold(&write_end, header.len()) {
+        std::fs::File::from(write_end).write_all(header).map_err(fail)?;
+        return Ok(read_end);
+    }
+    in_memory_file(header).map_err(fail)
+}
+
+/// The header in a memfd (Linux), with its offset at 0 for curl to read.
+fn in_memory_file(header: &[u8]) -> std::io::Result<OwnedFd> {
+    use std::io::{Seek, SeekFrom};
+    // SAFETY: memfd_create takes a C string and flags, and returns a new descriptor or -1.
+    let fd = unsafe { libc::memfd_create(c"signet-curl-header".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor was just created and is owned by nothing else.
+    let mut f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    f.write_all(header)?;
+    f.seek(SeekFrom::Start(0))?;
+    Ok(OwnedFd::from(f))
+}
+
+/// Whether the pipe holds `len` bytes, grown if need be, so that the header is written whole
+/// before curl reads it: a pipe holds 64 KiB, and can be grown to /proc/sys/fs/pipe-max-size
+/// (1 MiB by default).
+fn hold(pipe: &OwnedFd, len: usize) -> bool {
     let fd = std::os::fd::AsRawFd::as_raw_fd(pipe);
     // SAFETY: F_GETPIPE_SZ and F_SETPIPE_SZ read and set a pipe's capacity, on a descriptor owned here.
     let size = unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) };
     if size >= 0 && len <= size as usize {
-        return Ok(());
+        return true;
     }
     let wanted = libc::c_int::try_from(len).unwrap_or(libc::c_int::MAX);
     // SAFETY: as above.
-    if unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, wanted) } >= wanted {
-        return Ok(());
-    }
-    Err(ConfigError::Usage(format!(
-        "the token's header is {len} bytes, more than a pipe to curl can hold (see /proc/sys/fs/pipe-max-size): \
-         no server accepts a header that large; use signet token and send it yourself"
-    )))
+    unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, wanted) >= wanted }
 }
 
 fn not_installed() -> ConfigError {
@@ -245,6 +269,25 @@ mod tests {
         assert_eq!(m(&["-XDELETE"]), "DELETE");
         assert_eq!(m(&["-I"]), "HEAD");
         assert_eq!(m(&["-T", "f"]), "PUT");
+    }
+
+    #[test]
+    fn a_header_no_pipe_holds_goes_in_a_0600_memory_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let header = b"Authorization: Bearer abc\n".repeat(1000);
+        let fd = in_memory_file(&header).unwrap();
+        let n = std::os::fd::AsRawFd::as_raw_fd(&fd);
+        // What curl does with @/dev/fd/N: opens the path and reads it from the start.
+        let path = format!("/dev/fd/{n}");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(std::fs::read(&path).unwrap(), header);
+        // Closed on exec unless handed to curl.
+        // SAFETY: F_GETFD only reads the descriptor's flags.
+        assert_eq!(
+            unsafe { libc::fcntl(n, libc::F_GETFD) } & libc::FD_CLOEXEC,
+            libc::FD_CLOEXEC
+        );
     }
 
     #[test]
