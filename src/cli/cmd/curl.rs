@@ -272,6 +272,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods)] // reads back what the test wrote
     fn a_header_no_pipe_holds_goes_in_a_0600_memory_file() {
         use std::os::unix::fs::PermissionsExt;
         let header = b"Authorization: Bearer abc\n".repeat(1000);
