@@ -281,6 +281,41 @@ fn curl_refuses_before_fetching_a_token() {
             None,
             "not an HTTP method",
         ),
+        // curl sends -H headers to every URL among its arguments, and custom ones through redirects.
+        (
+            vec![
+                "--url",
+                "https://api.example.com/",
+                "--",
+                "-s",
+                "http://elsewhere.example.com/x",
+            ],
+            None,
+            "would get the token too",
+        ),
+        (
+            vec![
+                "--url",
+                "https://api.example.com/",
+                "--",
+                "--url",
+                "https://other.example.com/",
+            ],
+            None,
+            "give the one URL with signet curl --url",
+        ),
+        (
+            vec![
+                "--url",
+                "https://api.example.com/",
+                "--header-name",
+                "X-Tok",
+                "--",
+                "-sL",
+            ],
+            None,
+            "leave out -L",
+        ),
     ] {
         let mut c = sb.signet();
         c.arg("curl").args(token_flags(&iss)).args(&extra);

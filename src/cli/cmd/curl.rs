@@ -19,6 +19,7 @@ pub fn run(ctx: &Ctx, a: CurlArgs) -> CmdResult {
     if let Some(m) = &a.request {
         check_method(m)?;
     }
+    let seen = read_curl_args(&a.curl_args)?;
     let curl = find_on_path("curl", ctx.env.get(EnvVars::PATH)).ok_or_else(not_installed)?;
     let mut flags = flag_layer(&a.signing, &a.exchange)?;
     if let Some(h) = &a.header_name {
@@ -28,6 +29,16 @@ pub fn run(ctx: &Ctx, a: CurlArgs) -> CmdResult {
     // A template's header (1E's X-Tachyon-Authenticate, JD Edwards' jde-AIS-Auth) as `--format header` uses it.
     let header_name = r.settings.str(Key::HeaderName).map(String::from);
     let passphrase_env = r.settings.str(Key::PassphraseEnv).map(String::from);
+    if let Some(h) = header_name
+        .as_deref()
+        .filter(|h| seen.location && !h.eq_ignore_ascii_case("authorization"))
+    {
+        return Err(ConfigError::Usage(format!(
+            "-L with the header {}: curl sends a custom header to every host a redirect names (it drops only Authorization): leave out -L",
+            signet::text::sanitize(h, 60)
+        ))
+        .into());
+    }
     let plan = crate::cli::cmd::token::plan(ctx, r)?;
     if a.dry_run {
         let mut out = ctx.client().dry_run(&plan)?.render();
@@ -61,10 +72,7 @@ pub fn run(ctx: &Ctx, a: CurlArgs) -> CmdResult {
     );
     if served.dpop.is_some() {
         // The proof for the request curl makes: its method and URL, with ath for this token.
-        let method = a
-            .request
-            .clone()
-            .unwrap_or_else(|| curl_method(&a.curl_args).to_string());
+        let method = a.request.clone().unwrap_or_else(|| seen.method());
         let proof = client
             .dpop_proof(&served, &method, &a.url, None)
             .map_err(Failure::Lib)?;
@@ -156,34 +164,131 @@ fn not_installed() -> ConfigError {
     )
 }
 
-/// The method curl will use when no --request is given, as curl picks it from its options: the
-/// DPoP proof's `htm` must be the method actually sent. The last `-X`/`--request` among the curl
-/// arguments wins, as in curl.
-fn curl_method(args: &[std::ffi::OsString]) -> &str {
-    let mut method = "GET";
-    let mut it = args.iter().filter_map(|a| a.to_str());
-    while let Some(a) = it.next() {
-        match a {
-            "-X" | "--request" => {
-                if let Some(m) = it.next() {
-                    method = m;
-                }
-            }
-            x if x.starts_with("--request=") => method = &x["--request=".len()..],
-            x if x.starts_with("-X") && x.len() > 2 => method = &x[2..],
-            "-I" | "--head" => method = "HEAD",
-            "-T" | "--upload-file" => method = "PUT",
-            // Data makes curl POST, unless a method was already named (a later -X still wins).
-            x if method == "GET" && is_data_option(x) => method = "POST",
-            _ => {}
-        }
-    }
-    method
+/// curl's short options that take a value (curl(1)): in a cluster (`-sXPUT`) the rest of the
+/// word is the value, else the next argument.
+const SHORT_WITH_VALUE: &[u8] = b"AbcCdDeEFHKmoPQrtTuUwxXyYz";
+
+/// curl's long options whose value is a URL that does not get the request's headers.
+const URL_VALUED: &[&str] = &["--proxy", "--preproxy", "--referer", "--doh-url"];
+
+/// What signet needs to know of curl's own arguments, read as curl reads them.
+#[derive(Debug, Default, PartialEq)]
+struct Seen {
+    /// The last `-X`/`--request`.
+    request: Option<String>,
+    head: bool,
+    get: bool,
+    upload: bool,
+    data: bool,
+    /// `-L`/`--location`: curl follows redirects, sending custom headers to every host.
+    location: bool,
 }
 
-/// curl's options that send a request body (and so make it POST by default).
-fn is_data_option(a: &str) -> bool {
-    a.starts_with("--data") || a.starts_with("--form") || matches!(a, "-d" | "-F" | "--json")
+impl Seen {
+    /// The method curl sends, as it picks it: the DPoP proof's `htm` must be that method. `-X`
+    /// wins wherever it is; `-G` makes data part of a GET's URL.
+    fn method(&self) -> String {
+        if let Some(m) = &self.request {
+            return m.clone();
+        }
+        match () {
+            _ if self.head => "HEAD",
+            _ if self.get => "GET",
+            _ if self.upload => "PUT",
+            _ if self.data => "POST",
+            _ => "GET",
+        }
+        .into()
+    }
+}
+
+/// Reads curl's arguments, refusing those that would send the token somewhere signet has not
+/// checked: another URL in plain http (curl sends `-H` headers to every URL it is given),
+/// `--url`/`--next` (give the URL with signet's `--url`), `--location-trusted` (Authorization to
+/// any host a redirect names).
+fn read_curl_args(args: &[std::ffi::OsString]) -> Result<Seen, ConfigError> {
+    let refuse = |what: &str, why: &str| {
+        Err(ConfigError::Usage(format!(
+            "curl's argument {} {why}",
+            signet::text::sanitize(what, 100)
+        )))
+    };
+    let mut seen = Seen::default();
+    let mut it = args.iter().map(|a| a.to_string_lossy());
+    while let Some(a) = it.next() {
+        let a = a.as_ref();
+        if let Some(long) = a.strip_prefix("--").filter(|l| !l.is_empty()) {
+            let (name, inline) = match long.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (long, None),
+            };
+            let mut value = || inline.clone().or_else(|| it.next().map(|v| v.into_owned()));
+            match name {
+                "url" | "next" => {
+                    return refuse(a, "would send the token to another request: give the one URL with signet curl --url")
+                }
+                "location-trusted" => {
+                    return refuse(a, "would send the token to any host a redirect names: leave it out (curl's -L keeps Authorization to the first host)")
+                }
+                "location" => seen.location = true,
+                "request" => seen.request = value(),
+                "head" => seen.head = true,
+                "get" => seen.get = true,
+                "upload-file" => {
+                    seen.upload = true;
+                    value();
+                }
+                n if n.starts_with("data") || n.starts_with("form") || n == "json" => {
+                    seen.data = true;
+                    value();
+                }
+                _ if URL_VALUED.contains(&format!("--{name}").as_str()) => {
+                    value();
+                }
+                _ => {}
+            }
+        } else if let Some(cluster) = a.strip_prefix('-').filter(|c| !c.is_empty()) {
+            let bytes = cluster.as_bytes();
+            for (i, &b) in bytes.iter().enumerate() {
+                if b == b':' {
+                    return refuse(
+                        a,
+                        "(--next) would send the token to another request: give the one URL with signet curl --url",
+                    );
+                }
+                if SHORT_WITH_VALUE.contains(&b) {
+                    let rest = &cluster[i + 1..];
+                    let v = if rest.is_empty() {
+                        it.next().map(|v| v.into_owned())
+                    } else {
+                        Some(rest.to_string())
+                    };
+                    match b {
+                        b'X' => seen.request = v,
+                        b'd' | b'F' => seen.data = true,
+                        b'T' => seen.upload = true,
+                        _ => {}
+                    }
+                    break;
+                }
+                match b {
+                    b'I' => seen.head = true,
+                    b'G' => seen.get = true,
+                    b'L' => seen.location = true,
+                    _ => {}
+                }
+            }
+        } else if let Ok(u) = url::Url::parse(a) {
+            // curl fetches every URL among its arguments, each with signet's header.
+            if u.has_host() && check_url(a).is_err() {
+                return refuse(
+                    a,
+                    "is a URL that would get the token too, and it is not https (or http to a loopback host): leave it out, or use https",
+                );
+            }
+        }
+    }
+    Ok(seen)
 }
 
 /// The URL must be one a bearer token may travel to: https, or http to a loopback host.
@@ -260,15 +365,62 @@ mod tests {
 
     #[test]
     fn the_proof_names_the_method_curl_sends() {
-        let m = |a: &[&str]| curl_method(&a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>()).to_string();
+        let m = |a: &[&str]| {
+            read_curl_args(&a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>())
+                .unwrap()
+                .method()
+        };
         assert_eq!(m(&[]), "GET");
         assert_eq!(m(&["-s", "-d", "x=1"]), "POST");
         assert_eq!(m(&["--data-raw", "x"]), "POST");
         assert_eq!(m(&["-d", "x", "-X", "PUT"]), "PUT");
+        assert_eq!(m(&["-X", "PUT", "-d", "x"]), "PUT");
         assert_eq!(m(&["--request=PATCH"]), "PATCH");
         assert_eq!(m(&["-XDELETE"]), "DELETE");
         assert_eq!(m(&["-I"]), "HEAD");
         assert_eq!(m(&["-T", "f"]), "PUT");
+        // -G puts the data in a GET's query; clusters of short options as curl reads them.
+        assert_eq!(m(&["-G", "-d", "q=1"]), "GET");
+        assert_eq!(m(&["-sX", "PUT"]), "PUT");
+        assert_eq!(m(&["-sXPATCH"]), "PATCH");
+        assert_eq!(m(&["-sI"]), "HEAD");
+        assert_eq!(m(&["-dx=1"]), "POST");
+        assert_eq!(m(&["-sGd", "q=1"]), "GET");
+        // A value is not read as options: -o's file, -H's header.
+        assert_eq!(m(&["-o", "-X", "-H", "X-I: 1"]), "GET");
+        assert_eq!(m(&["-oX"]), "GET");
+    }
+
+    #[test]
+    fn curl_args_that_would_send_the_token_elsewhere_are_refused() {
+        let read = |a: &[&str]| read_curl_args(&a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>());
+        for bad in [
+            &["-s", "http://localhost.example.com/x"][..],
+            &["http://10.0.0.1/"],
+            &["ftp://files.example.com/"],
+            &["--url", "https://api.example.com/"],
+            &["--url=https://api.example.com/"],
+            &["--next"],
+            &["-:"],
+            &["-s:"],
+            &["--location-trusted"],
+        ] {
+            let e = read(bad).unwrap_err().to_string();
+            assert!(e.starts_with("curl's argument"), "{bad:?}: {e}");
+        }
+        for good in [
+            &["-s", "-o", "/dev/null"][..],
+            &["https://api.example.com/other"],
+            &["http://127.0.0.1:8080/x"],
+            &["-x", "http://proxy.corp:3128"],
+            &["--proxy", "http://proxy.corp:3128"],
+            &["-e", "http://referer.example.com/"],
+            &["-H", "X-Note: see http://example.com/"],
+            &["-L"],
+        ] {
+            assert!(read(good).is_ok(), "{good:?}");
+        }
+        assert!(read(&["-sL"]).unwrap().location);
     }
 
     #[test]
