@@ -95,6 +95,10 @@ impl<E: Into<signet::Error>> From<E> for Failure {
 pub type CmdResult = Result<i32, Failure>;
 
 pub fn main() -> std::process::ExitCode {
+    if let Some(text) = args::version_only() {
+        output::stdout(text);
+        return std::process::ExitCode::SUCCESS;
+    }
     let cli = match args::parse() {
         Ok(c) => c,
         Err(e) => {
