@@ -223,6 +223,13 @@ fn read_curl_args(args: &[std::ffi::OsString]) -> Result<Seen, ConfigError> {
                 None => (long, None),
             };
             let mut value = || inline.clone().or_else(|| it.next().map(|v| v.into_owned()));
+            // curl takes any unambiguous start of a long option's name (`--location-t` is
+            // `--location-trusted`, `--nex` is `--next`): a start of a refused one is refused.
+            let abbreviates = |full: &str| full.starts_with(name) && name != full && name != "location";
+            let name = match ["url", "next", "location-trusted"].into_iter().find(|f| abbreviates(f)) {
+                Some(full) => full,
+                None => name,
+            };
             match name {
                 "url" | "next" => {
                     return refuse(a, "would send the token to another request: give the one URL with signet curl --url")
@@ -231,6 +238,7 @@ fn read_curl_args(args: &[std::ffi::OsString]) -> Result<Seen, ConfigError> {
                     return refuse(a, "would send the token to any host a redirect names: leave it out (curl's -L keeps Authorization to the first host)")
                 }
                 "location" => seen.location = true,
+                "no-location" => seen.location = false,
                 "request" => seen.request = value(),
                 "head" => seen.head = true,
                 "get" => seen.get = true,
@@ -404,6 +412,10 @@ mod tests {
             &["-:"],
             &["-s:"],
             &["--location-trusted"],
+            // curl's abbreviations of them
+            &["--location-t"],
+            &["--nex"],
+            &["--ur", "https://api.example.com/"],
         ] {
             let e = read(bad).unwrap_err().to_string();
             assert!(e.starts_with("curl's argument"), "{bad:?}: {e}");
@@ -417,10 +429,13 @@ mod tests {
             &["-e", "http://referer.example.com/"],
             &["-H", "X-Note: see http://example.com/"],
             &["-L"],
+            &["--location"],
+            &["--no-location"],
         ] {
             assert!(read(good).is_ok(), "{good:?}");
         }
         assert!(read(&["-sL"]).unwrap().location);
+        assert!(!read(&["-L", "--no-location"]).unwrap().location);
     }
 
     #[test]
