@@ -563,7 +563,8 @@ fn serve_prints_the_client_environment_and_stops_on_sigterm() {
     let (code, _) = agent.terminate();
     assert_eq!(code, Some(0));
     assert!(TcpStream::connect(&addr).is_err(), "still listening after SIGTERM");
-    // a second agent with the same file uses the same secret
+    // a second agent with the same file uses the same secret, and says so when others can read it
+    std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let again = Served::start(&serve_cmd(
         &sb,
         iss.token_url(),
@@ -573,6 +574,9 @@ fn serve_prints_the_client_environment_and_stops_on_sigterm() {
         azure_get(&again.addr(), "api://a", &format!("X-IDENTITY-HEADER: {secret}")).status,
         200
     );
+    let (_, err) = again.terminate();
+    assert!(err.contains("secret file") && err.contains("(mode 644)"), "{err}");
+    assert!(!err.contains(&secret), "{err}");
 }
 
 #[test]

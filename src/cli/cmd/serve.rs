@@ -80,13 +80,24 @@ pub fn exec(ctx: &Ctx, a: &ExecArgs, plan: TokenPlan, passphrase_env: Option<&st
 
 /// The secret: read from `--secret-file` when it exists (one trailing newline ignored), else
 /// generated, and written there (0600, never over another file) when a path is given.
-fn secret(path: Option<&std::path::Path>) -> Result<Secret<String>, signet::Error> {
+fn secret(ctx: &Ctx, path: Option<&std::path::Path>) -> Result<Secret<String>, signet::Error> {
     let Some(path) = path else {
         return signet::agent::random_secret();
     };
     let shown = path.display();
-    match signet::key::read_secret_file(path) {
+    // A passphrase's kind of file: at most 64 KiB, and a pipe will do (`--secret-file <(vault …)`).
+    match signet::files::read_secret(path, signet::files::FileKind::Passphrase) {
         Ok(bytes) => {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(m) = std::fs::metadata(path) {
+                let mode = m.permissions().mode();
+                if m.is_file() && mode & 0o077 != 0 {
+                    ctx.warn(&format!(
+                        "the agent's secret file {shown} is readable by group or others (mode {:o}): whoever reads it can get tokens from the agent; chmod 600 it",
+                        mode & 0o777
+                    ));
+                }
+            }
             let text = String::from_utf8_lossy(bytes.as_ref()).to_string();
             let s = text.strip_suffix('\n').unwrap_or(&text);
             let s = s.strip_suffix('\r').unwrap_or(s);
@@ -164,7 +175,7 @@ pub fn run(ctx: &Ctx, a: ServeArgs) -> CmdResult {
     let r = resolve(ctx, flag_layer(&a.signing, &a.exchange)?)?;
     let plan = crate::cli::cmd::token::plan(ctx, r)?;
     let protocols = protocols(&a.serve_protocol, &plan)?;
-    let secret = secret(a.secret_file.as_deref())?;
+    let secret = secret(ctx, a.secret_file.as_deref())?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         let _ = signal_hook::flag::register(sig, stop.clone());
