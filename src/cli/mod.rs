@@ -3,6 +3,7 @@
 
 mod args;
 mod cmd;
+mod curl_args;
 mod exit;
 mod fast_args;
 mod output;
@@ -140,6 +141,9 @@ pub fn main() -> std::process::ExitCode {
             .with_max_level(level)
             .with_target(false)
             .without_time()
+            // A log line that cannot be written (stderr closed) is dropped: tracing's own report
+            // of it would panic, and the command would exit 101 instead of with its code.
+            .log_internal_errors(false)
             .try_init();
     }
     let ctx = Ctx {

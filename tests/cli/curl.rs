@@ -78,6 +78,28 @@ fn curl_sends_the_token_in_the_header_with_the_method_and_args() {
     assert_eq!(iss.request_count(), 1, "the cached token was used");
 }
 
+/// A plain-http --url (loopback only) is fetched from that host, never through a proxy that
+/// http_proxy names (which would see the token).
+#[test]
+fn plain_http_to_loopback_goes_through_no_proxy() {
+    let sb = Sandbox::new();
+    let iss = issuer_trusting("ci", KEY, None);
+    let (url, seen) = serve_once();
+    let proxy = refused_port();
+    let o = sb
+        .signet()
+        .arg("curl")
+        .args(token_flags(&iss))
+        .args(["--url", &url, "--", "-sS"])
+        .env("http_proxy", format!("http://127.0.0.1:{}", proxy.port))
+        .env("HTTP_PROXY", format!("http://127.0.0.1:{}", proxy.port))
+        .env_remove("NO_PROXY")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(seen.join().unwrap().starts_with("GET /api/items HTTP/1.1\r\n"));
+}
+
 #[test]
 fn curl_returns_curls_exit_code() {
     let sb = Sandbox::new();

@@ -216,28 +216,31 @@ fn a_huge_timeout_lifetime_or_min_ttl_is_a_usage_error_not_a_panic() {
 fn a_closed_stderr_keeps_the_exit_code() {
     use std::os::fd::FromRawFd;
     let sb = Sandbox::new();
-    let mut fds = [0; 2];
-    // SAFETY: pipe writes two new descriptors into the array.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-    // SAFETY: both were just created; the read end is closed at once, the write end owned below.
-    let write_end = unsafe {
-        libc::close(fds[0]);
-        std::os::fd::OwnedFd::from_raw_fd(fds[1])
-    };
-    let mut c = sb.signet();
-    c.args(["token", "--key", "/nonexistent/key.pem"]);
-    let mut p = std::process::Command::new(c.get_program());
-    for (k, v) in c.get_envs() {
-        match v {
-            Some(v) => p.env(k, v),
-            None => p.env_remove(k),
+    // Without and with -v (tracing's own report of a failed write would panic too).
+    for verbose in [&[][..], &["-v"], &["-vv"]] {
+        let mut fds = [0; 2];
+        // SAFETY: pipe writes two new descriptors into the array.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: both were just created; the read end is closed at once, the write end owned below.
+        let write_end = unsafe {
+            libc::close(fds[0]);
+            std::os::fd::OwnedFd::from_raw_fd(fds[1])
         };
+        let mut c = sb.signet();
+        c.args(verbose).args(["token", "--key", "/nonexistent/key.pem"]);
+        let mut p = std::process::Command::new(c.get_program());
+        for (k, v) in c.get_envs() {
+            match v {
+                Some(v) => p.env(k, v),
+                None => p.env_remove(k),
+            };
+        }
+        let status = p
+            .args(c.get_args())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::from(write_end))
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(2), "{verbose:?}: {status:?}");
     }
-    let status = p
-        .args(c.get_args())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::from(write_end))
-        .status()
-        .unwrap();
-    assert_eq!(status.code(), Some(2), "{status:?}");
 }

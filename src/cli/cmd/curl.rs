@@ -19,7 +19,9 @@ pub fn run(ctx: &Ctx, a: CurlArgs) -> CmdResult {
     if let Some(m) = &a.request {
         check_method(m)?;
     }
-    let seen = read_curl_args(&a.curl_args)?;
+    let url_is_http = a.url.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("http:"));
+    let seen =
+        crate::cli::curl_args::read(&a.curl_args, url_is_http, |u| check_url(u).is_ok()).map_err(ConfigError::Usage)?;
     let curl = find_on_path("curl", ctx.env.get(EnvVars::PATH)).ok_or_else(not_installed)?;
     let mut flags = flag_layer(&a.signing, &a.exchange)?;
     if let Some(h) = &a.header_name {
@@ -95,6 +97,10 @@ pub fn run(ctx: &Ctx, a: CurlArgs) -> CmdResult {
     let mut cmd = std::process::Command::new(&curl);
     exec::scrub_secrets(&mut cmd, passphrase_env.as_deref());
     cmd.arg("--header").arg(format!("@/dev/fd/{fd}"));
+    if url_is_http {
+        // Plain http goes to the loopback host --url names, not to a proxy from http_proxy.
+        cmd.arg("--noproxy").arg("*");
+    }
     if let Some(m) = &a.request {
         cmd.arg("--request").arg(m);
     }
@@ -164,143 +170,26 @@ fn not_installed() -> ConfigError {
     )
 }
 
-/// curl's short options that take a value (curl(1)): in a cluster (`-sXPUT`) the rest of the
-/// word is the value, else the next argument.
-const SHORT_WITH_VALUE: &[u8] = b"AbcCdDeEFHKmoPQrtTuUwxXyYz";
-
-/// curl's long options whose value is a URL that does not get the request's headers.
-const URL_VALUED: &[&str] = &["--proxy", "--preproxy", "--referer", "--doh-url"];
-
-/// What signet needs to know of curl's own arguments, read as curl reads them.
-#[derive(Debug, Default, PartialEq)]
-struct Seen {
-    /// The last `-X`/`--request`.
-    request: Option<String>,
-    head: bool,
-    get: bool,
-    upload: bool,
-    data: bool,
-    /// `-L`/`--location`: curl follows redirects, sending custom headers to every host.
-    location: bool,
-}
-
-impl Seen {
-    /// The method curl sends, as it picks it: the DPoP proof's `htm` must be that method. `-X`
-    /// wins wherever it is; `-G` makes data part of a GET's URL.
-    fn method(&self) -> String {
-        if let Some(m) = &self.request {
-            return m.clone();
-        }
-        match () {
-            _ if self.head => "HEAD",
-            _ if self.get => "GET",
-            _ if self.upload => "PUT",
-            _ if self.data => "POST",
-            _ => "GET",
-        }
-        .into()
-    }
-}
-
-/// Reads curl's arguments, refusing those that would send the token somewhere signet has not
-/// checked: another URL in plain http (curl sends `-H` headers to every URL it is given),
-/// `--url`/`--next` (give the URL with signet's `--url`), `--location-trusted` (Authorization to
-/// any host a redirect names).
-fn read_curl_args(args: &[std::ffi::OsString]) -> Result<Seen, ConfigError> {
-    let refuse = |what: &str, why: &str| {
-        Err(ConfigError::Usage(format!(
-            "curl's argument {} {why}",
-            signet::text::sanitize(what, 100)
-        )))
-    };
-    let mut seen = Seen::default();
-    let mut it = args.iter().map(|a| a.to_string_lossy());
-    while let Some(a) = it.next() {
-        let a = a.as_ref();
-        if let Some(long) = a.strip_prefix("--").filter(|l| !l.is_empty()) {
-            let (name, inline) = match long.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (long, None),
-            };
-            let mut value = || inline.clone().or_else(|| it.next().map(|v| v.into_owned()));
-            // curl takes any unambiguous start of a long option's name (`--location-t` is
-            // `--location-trusted`, `--nex` is `--next`): a start of a refused one is refused.
-            let abbreviates = |full: &str| full.starts_with(name) && name != full && name != "location";
-            let name = match ["url", "next", "location-trusted"].into_iter().find(|f| abbreviates(f)) {
-                Some(full) => full,
-                None => name,
-            };
-            match name {
-                "url" | "next" => {
-                    return refuse(a, "would send the token to another request: give the one URL with signet curl --url")
-                }
-                "location-trusted" => {
-                    return refuse(a, "would send the token to any host a redirect names: leave it out (curl's -L keeps Authorization to the first host)")
-                }
-                "location" => seen.location = true,
-                "no-location" => seen.location = false,
-                "request" => seen.request = value(),
-                "head" => seen.head = true,
-                "get" => seen.get = true,
-                "upload-file" => {
-                    seen.upload = true;
-                    value();
-                }
-                n if n.starts_with("data") || n.starts_with("form") || n == "json" => {
-                    seen.data = true;
-                    value();
-                }
-                _ if URL_VALUED.contains(&format!("--{name}").as_str()) => {
-                    value();
-                }
-                _ => {}
-            }
-        } else if let Some(cluster) = a.strip_prefix('-').filter(|c| !c.is_empty()) {
-            let bytes = cluster.as_bytes();
-            for (i, &b) in bytes.iter().enumerate() {
-                if b == b':' {
-                    return refuse(
-                        a,
-                        "(--next) would send the token to another request: give the one URL with signet curl --url",
-                    );
-                }
-                if SHORT_WITH_VALUE.contains(&b) {
-                    let rest = &cluster[i + 1..];
-                    let v = if rest.is_empty() {
-                        it.next().map(|v| v.into_owned())
-                    } else {
-                        Some(rest.to_string())
-                    };
-                    match b {
-                        b'X' => seen.request = v,
-                        b'd' | b'F' => seen.data = true,
-                        b'T' => seen.upload = true,
-                        _ => {}
-                    }
-                    break;
-                }
-                match b {
-                    b'I' => seen.head = true,
-                    b'G' => seen.get = true,
-                    b'L' => seen.location = true,
-                    _ => {}
-                }
-            }
-        } else if let Ok(u) = url::Url::parse(a) {
-            // curl fetches every URL among its arguments, each with signet's header.
-            if u.has_host() && check_url(a).is_err() {
-                return refuse(
-                    a,
-                    "is a URL that would get the token too, and it is not https (or http to a loopback host): leave it out, or use https",
-                );
-            }
-        }
-    }
-    Ok(seen)
-}
-
 /// The URL must be one a bearer token may travel to: https, or http to a loopback host.
 fn check_url(url: &str) -> Result<(), ConfigError> {
+    // curl reads URLs by RFC 3986 and this check by WHATWG's rules, which differ on a few
+    // characters: `http://127.0.0.1\@evil.example/` is loopback here and evil.example to curl.
+    // Such characters, and curl's globs ({a,b}, [1-9]), are refused rather than guessed at.
+    let odd = url
+        .chars()
+        .find(|c| !c.is_ascii_graphic() || "\\{}|^\"<>`".contains(*c));
+    let brackets_ok = || {
+        let after = url.split_once("://").map_or("", |(_, r)| r);
+        let ipv6 = after.starts_with('[') && after.find(']').is_some_and(|i| !after[i + 1..].contains(['[', ']']));
+        !url.contains(['[', ']']) || ipv6 && !after[1..].contains('[')
+    };
+    if odd.is_some() || !brackets_ok() {
+        return Err(ConfigError::Usage(format!(
+            "--url '{}' has a character curl may read differently from signet ({}): write the URL percent-encoded",
+            signet::text::sanitize(url, 200),
+            odd.map_or("a glob bracket".to_string(), |c| format!("{c:?}"))
+        )));
+    }
     let u = url::Url::parse(url)
         .map_err(|e| ConfigError::Usage(format!("invalid --url '{}': {e}", signet::text::sanitize(url, 200))))?;
     match u.scheme() {
@@ -363,79 +252,23 @@ mod tests {
         assert!(check_url("http://api.example.com/").is_err());
         assert!(check_url("file:///etc/passwd").is_err());
         assert!(check_url("api.example.com").is_err());
+        assert!(check_url("http://[::1]:8080/x").is_ok());
+        for odd in [
+            "http://127.0.0.1\\@evil.example.com/",
+            "http://127.0.0.1/{a,b}",
+            "http://127.0.0.1/[1-9]",
+            "http://[::1]/[1-2]",
+            "https://api.example.com/a b",
+            "http://127.0.0.1/\tx",
+        ] {
+            assert!(check_url(odd).is_err(), "{odd}");
+        }
         for m in ["GET", "POST", "PROPFIND"] {
             assert!(check_method(m).is_ok(), "{m}");
         }
         for m in ["", "-o", "GET /x", "GET\n"] {
             assert!(check_method(m).is_err(), "{m:?}");
         }
-    }
-
-    #[test]
-    fn the_proof_names_the_method_curl_sends() {
-        let m = |a: &[&str]| {
-            read_curl_args(&a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>())
-                .unwrap()
-                .method()
-        };
-        assert_eq!(m(&[]), "GET");
-        assert_eq!(m(&["-s", "-d", "x=1"]), "POST");
-        assert_eq!(m(&["--data-raw", "x"]), "POST");
-        assert_eq!(m(&["-d", "x", "-X", "PUT"]), "PUT");
-        assert_eq!(m(&["-X", "PUT", "-d", "x"]), "PUT");
-        assert_eq!(m(&["--request=PATCH"]), "PATCH");
-        assert_eq!(m(&["-XDELETE"]), "DELETE");
-        assert_eq!(m(&["-I"]), "HEAD");
-        assert_eq!(m(&["-T", "f"]), "PUT");
-        // -G puts the data in a GET's query; clusters of short options as curl reads them.
-        assert_eq!(m(&["-G", "-d", "q=1"]), "GET");
-        assert_eq!(m(&["-sX", "PUT"]), "PUT");
-        assert_eq!(m(&["-sXPATCH"]), "PATCH");
-        assert_eq!(m(&["-sI"]), "HEAD");
-        assert_eq!(m(&["-dx=1"]), "POST");
-        assert_eq!(m(&["-sGd", "q=1"]), "GET");
-        // A value is not read as options: -o's file, -H's header.
-        assert_eq!(m(&["-o", "-X", "-H", "X-I: 1"]), "GET");
-        assert_eq!(m(&["-oX"]), "GET");
-    }
-
-    #[test]
-    fn curl_args_that_would_send_the_token_elsewhere_are_refused() {
-        let read = |a: &[&str]| read_curl_args(&a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>());
-        for bad in [
-            &["-s", "http://localhost.example.com/x"][..],
-            &["http://10.0.0.1/"],
-            &["ftp://files.example.com/"],
-            &["--url", "https://api.example.com/"],
-            &["--url=https://api.example.com/"],
-            &["--next"],
-            &["-:"],
-            &["-s:"],
-            &["--location-trusted"],
-            // curl's abbreviations of them
-            &["--location-t"],
-            &["--nex"],
-            &["--ur", "https://api.example.com/"],
-        ] {
-            let e = read(bad).unwrap_err().to_string();
-            assert!(e.starts_with("curl's argument"), "{bad:?}: {e}");
-        }
-        for good in [
-            &["-s", "-o", "/dev/null"][..],
-            &["https://api.example.com/other"],
-            &["http://127.0.0.1:8080/x"],
-            &["-x", "http://proxy.corp:3128"],
-            &["--proxy", "http://proxy.corp:3128"],
-            &["-e", "http://referer.example.com/"],
-            &["-H", "X-Note: see http://example.com/"],
-            &["-L"],
-            &["--location"],
-            &["--no-location"],
-        ] {
-            assert!(read(good).is_ok(), "{good:?}");
-        }
-        assert!(read(&["-sL"]).unwrap().location);
-        assert!(!read(&["-L", "--no-location"]).unwrap().location);
     }
 
     #[test]
