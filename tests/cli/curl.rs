@@ -58,6 +58,8 @@ fn path_with(dir: &Path) -> String {
 #[test]
 fn curl_sends_the_token_in_the_header_with_the_method_and_args() {
     let sb = Sandbox::new();
+    // curl runs with -q: a ~/.curlrc (whose options signet cannot check) is not read.
+    std::fs::write(sb.path().join(".curlrc"), "header = \"X-From-Curlrc: 1\"\n").unwrap();
     let iss = issuer_trusting("ci", KEY, None);
     let tok = token(&sb, &iss);
     let (url, seen) = serve_once();
@@ -74,6 +76,7 @@ fn curl_sends_the_token_in_the_header_with_the_method_and_args() {
     assert!(head.starts_with("PUT /api/items HTTP/1.1\r\n"), "{head}");
     let lower = head.to_ascii_lowercase();
     assert!(lower.contains("\r\nx-extra: 1\r\n"), "{head}");
+    assert!(!lower.contains("x-from-curlrc"), "{head}");
     assert!(head.contains(&format!("\r\nAuthorization: Bearer {tok}\r\n")), "{head}");
     assert_eq!(iss.request_count(), 1, "the cached token was used");
 }
@@ -175,6 +178,7 @@ fn curl_never_puts_the_token_in_argv_or_the_environment() {
     assert_eq!(
         args,
         [
+            "-q",
             "--header",
             read("header-arg").trim(),
             "--request",

@@ -44,7 +44,15 @@ pub fn run(ctx: &Ctx, a: CurlArgs) -> CmdResult {
     let plan = crate::cli::cmd::token::plan(ctx, r)?;
     if a.dry_run {
         let mut out = ctx.client().dry_run(&plan)?.render();
-        let mut argv = vec![curl.display().to_string(), "--header".into(), "@/dev/fd/N".into()];
+        let mut argv = vec![
+            curl.display().to_string(),
+            "-q".into(),
+            "--header".into(),
+            "@/dev/fd/N".into(),
+        ];
+        if url_is_http {
+            argv.extend(["--noproxy".into(), "'*'".into()]);
+        }
         if let Some(m) = &a.request {
             argv.extend(["--request".into(), m.clone()]);
         }
@@ -96,7 +104,9 @@ pub fn run(ctx: &Ctx, a: CurlArgs) -> CmdResult {
     }
     let mut cmd = std::process::Command::new(&curl);
     exec::scrub_secrets(&mut cmd, passphrase_env.as_deref());
-    cmd.arg("--header").arg(format!("@/dev/fd/{fd}"));
+    // -q (first, or curl ignores it): no ~/.curlrc, whose options (`location-trusted`, a `url`)
+    // signet cannot check any more than a -K file's; the request is what this command line says.
+    cmd.arg("-q").arg("--header").arg(format!("@/dev/fd/{fd}"));
     if url_is_http {
         // Plain http goes to the loopback host --url names, not to a proxy from http_proxy.
         cmd.arg("--noproxy").arg("*");
