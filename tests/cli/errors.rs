@@ -228,15 +228,7 @@ fn a_closed_stderr_keeps_the_exit_code() {
         };
         let mut c = sb.signet();
         c.args(verbose).args(["token", "--key", "/nonexistent/key.pem"]);
-        let mut p = std::process::Command::new(c.get_program());
-        for (k, v) in c.get_envs() {
-            match v {
-                Some(v) => p.env(k, v),
-                None => p.env_remove(k),
-            };
-        }
-        let status = p
-            .args(c.get_args())
+        let status = std_command(&c)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::from(write_end))
             .status()

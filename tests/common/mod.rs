@@ -208,8 +208,9 @@ pub fn assert_no_secrets(text: &str, extra: &[&str]) {
     }
 }
 
-/// Starts an assert_cmd command as a child process (same program, arguments and environment).
-pub fn spawn(c: &Command, stdout: std::process::Stdio) -> std::process::Child {
+/// An assert_cmd command as a std one (same program, arguments and environment), for a test
+/// that sets up the child's descriptors itself.
+pub fn std_command(c: &Command) -> std::process::Command {
     let mut p = std::process::Command::new(c.get_program());
     for (k, v) in c.get_envs() {
         match v {
@@ -217,7 +218,13 @@ pub fn spawn(c: &Command, stdout: std::process::Stdio) -> std::process::Child {
             None => p.env_remove(k),
         };
     }
-    p.args(c.get_args())
+    p.args(c.get_args());
+    p
+}
+
+/// Starts an assert_cmd command as a child process, its stderr piped.
+pub fn spawn(c: &Command, stdout: std::process::Stdio) -> std::process::Child {
+    std_command(c)
         .stdout(stdout)
         .stderr(std::process::Stdio::piped())
         .spawn()
