@@ -395,7 +395,7 @@ pub struct CurlArgs {
     /// Sign, and print the token request that would be sent and the curl command (assertions decoded, secrets hidden); send nothing, touch no cache, run nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// More arguments for curl (after --)
+    /// More arguments for curl (after --), read as curl reads them: any URL among them gets the token too and must be https (or http to a loopback host); -K/--config, --next, --url, --location-trusted and -- are refused
     #[arg(last = true, value_name = "CURL_ARGS")]
     pub curl_args: Vec<std::ffi::OsString>,
 }
