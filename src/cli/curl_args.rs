@@ -21,13 +21,40 @@ pub struct Seen {
     request: Option<String>,
     head: bool,
     get: bool,
-    upload: bool,
+    /// The last `-T`/`--upload-file`.
+    upload: Option<String>,
     data: bool,
     /// `-L`/`--location` (undone by `--no-location`): curl follows redirects.
     pub location: bool,
 }
 
 impl Seen {
+    /// The URL curl requests for `url`: with `-T FILE` and a URL with no file part (its path ends
+    /// in `/`), curl appends FILE's name, percent-encoded but for unreserved characters (stdin,
+    /// `-` or `.`, has no name). The DPoP proof's `htu` must be that URL.
+    pub fn request_url(&self, url: &str) -> String {
+        let Some(file) = self.upload.as_deref().filter(|f| !matches!(*f, "-" | ".")) else {
+            return url.to_string();
+        };
+        let name = file.rsplit('/').next().unwrap_or(file);
+        let Ok(mut u) = url::Url::parse(url) else {
+            return url.to_string();
+        };
+        if name.is_empty() || !u.path().ends_with('/') {
+            return url.to_string();
+        }
+        let mut path = u.path().to_string();
+        for b in name.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                path.push(b as char);
+            } else {
+                path.push_str(&format!("%{b:02X}"));
+            }
+        }
+        u.set_path(&path);
+        u.to_string()
+    }
+
     /// The method curl sends, as it picks it: `-X` wins wherever it is; then `-I`, an upload
     /// (`-T`), data made part of a GET's URL by `-G`, data (POST).
     pub fn method(&self) -> String {
@@ -36,7 +63,7 @@ impl Seen {
         }
         match () {
             _ if self.head => "HEAD",
-            _ if self.upload => "PUT",
+            _ if self.upload.is_some() => "PUT",
             _ if self.get => "GET",
             _ if self.data => "POST",
             _ => "GET",
@@ -146,7 +173,7 @@ fn apply(seen: &mut Seen, name: &str, value: Option<String>, url_is_http: bool) 
         "request" => seen.request = value,
         "head" => seen.head = true,
         "get" => seen.get = true,
-        "upload-file" => seen.upload = true,
+        "upload-file" => seen.upload = value,
         n if DATA.contains(&n) => seen.data = true,
         n if url_is_http && ELSEWHERE.contains(&n) => {
             return Err("would send the plain-http request, and its token, to another host: use https".into())
@@ -503,6 +530,32 @@ mod tests {
         ] {
             assert_eq!(read_args(args, false).unwrap().method(), method, "{args:?}");
         }
+    }
+
+    #[test]
+    fn an_upload_to_a_folder_url_names_the_file() {
+        let url = |args: &[&str], u: &str| read_args(args, false).unwrap().request_url(u);
+        assert_eq!(
+            url(&["-T", "dir/report 1.csv"], "https://api.example.com/up/"),
+            "https://api.example.com/up/report%201.csv"
+        );
+        assert_eq!(
+            url(&["-T", "a.txt"], "https://api.example.com"),
+            "https://api.example.com/a.txt"
+        );
+        assert_eq!(
+            url(&["-T", "a.txt"], "https://api.example.com/up/?v=1"),
+            "https://api.example.com/up/a.txt?v=1"
+        );
+        assert_eq!(
+            url(&["-T", "a.txt"], "https://api.example.com/up/b.txt"),
+            "https://api.example.com/up/b.txt"
+        );
+        assert_eq!(
+            url(&["-T", "-"], "https://api.example.com/up/"),
+            "https://api.example.com/up/"
+        );
+        assert_eq!(url(&[], "https://api.example.com/up/"), "https://api.example.com/up/");
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub fn run(ctx: &Ctx, a: CurlArgs) -> CmdResult {
         // The proof for the request curl makes: its method and URL, with ath for this token.
         let method = a.request.clone().unwrap_or_else(|| seen.method());
         let proof = client
-            .dpop_proof(&served, &method, &a.url, None)
+            .dpop_proof(&served, &method, &seen.request_url(&a.url), None)
             .map_err(Failure::Lib)?;
         header.push_str(&format!("DPoP: {}\n", proof.expose()));
     }
