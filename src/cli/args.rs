@@ -9,21 +9,6 @@ use signet::env::EnvVars;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-/// Parses the process's arguments.
-pub fn parse() -> Result<Cli, clap::Error> {
-    parse_from(std::env::args_os().collect())
-}
-
-/// `--version` alone, answered without clap ([`super::fast_args::version`]).
-pub fn version_only() -> Option<&'static str> {
-    let mut args = std::env::args_os();
-    let (first, second, third) = (args.next(), args.next(), args.next());
-    match (first, second, third) {
-        (Some(a), Some(b), None) => super::fast_args::version(&[a, b]),
-        _ => None,
-    }
-}
-
 /// The common lines of `token`, `assert` and `dpop proof` are read without clap
 /// ([`super::fast_args`]); everything else, help and mistakes included, by clap's whole command.
 pub fn parse_from(args: Vec<OsString>) -> Result<Cli, clap::Error> {

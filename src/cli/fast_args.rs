@@ -42,15 +42,7 @@ pub fn parse(args: &[OsString]) -> Option<Cli> {
             break w;
         }
         let (opt, inline) = split(w)?;
-        match global_slot(&mut global, opt)? {
-            Slot::Count(n) => {
-                if inline.is_some() {
-                    return None;
-                }
-                *n = n.checked_add(count(opt)?)?;
-            }
-            slot => slot.set(inline, &mut it)?,
-        }
+        global_slot(&mut global, opt)?.set(inline, &mut it)?;
     };
     let mut cmd = match name {
         "token" => Hot::Token(TokenArgs {
@@ -95,16 +87,11 @@ pub fn parse(args: &[OsString]) -> Option<Cli> {
     while let Some(w) = it.next() {
         let (opt, inline) = split(w)?;
         if let Some(slot) = global_slot(&mut global, opt) {
-            match slot {
-                Slot::Count(n) => {
-                    // clap keeps the count of the deepest level it appears at, not the sum.
-                    if inline.is_some() || counted_before > 0 {
-                        return None;
-                    }
-                    *n = n.checked_add(count(opt)?)?;
-                }
-                slot => slot.set(inline, &mut it)?,
+            // clap keeps the count of the deepest level it appears at, not the sum.
+            if matches!(slot, Slot::Count(..)) && counted_before > 0 {
+                return None;
             }
+            slot.set(inline, &mut it)?;
             continue;
         }
         let slot = match (&mut cmd, opt) {
@@ -184,7 +171,8 @@ enum Slot<'a, 'w> {
     Strs(&'a mut Vec<String>),
     Paths(&'a mut Vec<PathBuf>),
     Flag(&'a mut bool),
-    Count(&'a mut u8),
+    /// `-v`, `-vv`, `--verbose`: the count and how much this word adds to it.
+    Count(&'a mut u8, u8),
 }
 
 impl<'w> Slot<'_, 'w> {
@@ -205,6 +193,7 @@ impl<'w> Slot<'_, 'w> {
             Slot::Strs(v) => v.push(value()?.to_string()),
             Slot::Paths(v) => v.push(PathBuf::from(value()?)),
             Slot::Flag(b) if !*b && inline.is_none() => *b = true,
+            Slot::Count(n, more) if inline.is_none() => *n = n.checked_add(more)?,
             // Given twice (clap: "cannot be used multiple times"), or a flag given a value.
             _ => return None,
         }
@@ -225,18 +214,11 @@ fn split(w: &str) -> Option<(&str, Option<&str>)> {
     (short == "q" || (!short.is_empty() && short.bytes().all(|b| b == b'v'))).then_some((w, None))
 }
 
-/// How many times `-v`, `-vv` or `--verbose` says "more".
-fn count(opt: &str) -> Option<u8> {
-    match opt {
-        "--verbose" => Some(1),
-        _ => u8::try_from(opt.len() - 1).ok(),
-    }
-}
-
 fn global_slot<'a, 'w>(g: &'a mut GlobalArgs, opt: &str) -> Option<Slot<'a, 'w>> {
     Some(match opt {
-        "--verbose" => Slot::Count(&mut g.verbose),
-        o if o.starts_with("-v") && !o.starts_with("--") => Slot::Count(&mut g.verbose),
+        "--verbose" => Slot::Count(&mut g.verbose, 1),
+        // `split` lets through only `-v`, `-vv`, … among short words.
+        o if o.starts_with("-v") => Slot::Count(&mut g.verbose, u8::try_from(o.len() - 1).ok()?),
         "--quiet" | "-q" => Slot::Flag(&mut g.quiet),
         "--config" => Slot::Path(&mut g.config),
         "--profile" => Slot::Str(&mut g.profile),

@@ -96,11 +96,12 @@ impl<E: Into<signet::Error>> From<E> for Failure {
 pub type CmdResult = Result<i32, Failure>;
 
 pub fn main() -> std::process::ExitCode {
-    if let Some(text) = args::version_only() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(text) = fast_args::version(&argv) {
         output::stdout(text);
         return std::process::ExitCode::SUCCESS;
     }
-    let cli = match args::parse() {
+    let cli = match args::parse_from(argv) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
