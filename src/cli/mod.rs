@@ -33,6 +33,13 @@ impl Ctx {
         output::warn(self.quiet, msg);
     }
 
+    /// Where the library's own warnings go when it takes a sink (a cache store, the agent): the
+    /// same `warning:` lines, unless quiet.
+    pub fn warning_sink(&self) -> signet::WarningSink {
+        let quiet = self.quiet;
+        std::sync::Arc::new(move |w: &signet::Warning| output::warn(quiet, &w.message))
+    }
+
     /// The library's token client, its warnings printed as `warning:` lines. With -v a retry is
     /// already logged as it happens, so its warning would say it twice.
     pub fn client(&self) -> signet::Client {

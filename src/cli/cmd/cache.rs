@@ -52,11 +52,12 @@ fn open_store(ctx: &Ctx, cache_dir: Option<PathBuf>, a: &SharedCacheArgs) -> Res
     }
     let d = dir(ctx, cache_dir)?;
     // Reading an entry group or others could read makes it 0600: `cache list` says so, as `token` does.
-    let quiet = ctx.quiet;
-    let warn: signet::WarningSink = std::sync::Arc::new(move |w: &signet::Warning| output::warn(quiet, &w.message));
-    Ok(FileStore::open_existing(&d)
-        .map_err(cache_err)?
-        .map(|f| (Box::new(f.with_warnings(warn)) as Box<dyn TokenStore>, false)))
+    Ok(FileStore::open_existing(&d).map_err(cache_err)?.map(|f| {
+        (
+            Box::new(f.with_warnings(ctx.warning_sink())) as Box<dyn TokenStore>,
+            false,
+        )
+    }))
 }
 
 pub fn run(ctx: &Ctx, c: CacheCommand) -> CmdResult {

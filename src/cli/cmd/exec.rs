@@ -118,8 +118,9 @@ pub fn wait(child: &mut std::process::Child, watch: Watch) -> i32 {
     }
 }
 
-/// A word as a POSIX shell would need it quoted to read it back as one word.
-fn shell_word(w: &str) -> String {
+/// A word as a POSIX shell would need it quoted to read it back as one word: as is when it needs
+/// no quoting (as `ssh-agent -s` prints its socket), else in single quotes.
+pub fn shell_word(w: &str) -> String {
     let plain = !w.is_empty()
         && w.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b));

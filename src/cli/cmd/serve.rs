@@ -25,10 +25,9 @@ fn protocols(asked: &[String], plan: &TokenPlan) -> Result<Vec<Protocol>, AgentE
 }
 
 fn config(ctx: &Ctx, protocols: Vec<Protocol>, secret: Secret<String>) -> AgentConfig {
-    let quiet = ctx.quiet;
     let mut cfg = AgentConfig::new(protocols, secret);
     cfg.access_log = ctx.verbose > 0;
-    cfg.warn = Arc::new(move |w: &signet::Warning| output::warn(quiet, &w.message));
+    cfg.warn = ctx.warning_sink();
     cfg
 }
 
@@ -134,27 +133,14 @@ fn secret_file(shown: &impl std::fmt::Display, e: &std::io::Error) -> AgentError
     }
 }
 
-/// A value as one POSIX shell word: as is when it needs no quoting (as `ssh-agent -s` prints its
-/// socket), else in single quotes.
-fn sh(w: &str) -> String {
-    let plain = !w.is_empty()
-        && w.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+,".contains(&b));
-    if plain {
-        w.to_string()
-    } else {
-        format!("'{}'", w.replace('\'', r"'\''"))
-    }
-}
-
 /// The client environment as `ssh-agent -s` prints it. With `--secret-file` the secret is not
 /// printed (stdout may go to a journal): the assignment reads the file.
 fn env_lines(running: &Running, secret_file: Option<&std::path::Path>) -> String {
     let mut out = String::new();
     for (k, v) in running.client_env() {
         let value = match (k, secret_file) {
-            ("IDENTITY_HEADER", Some(p)) => format!("\"$(cat {})\"", sh(&p.display().to_string())),
-            _ => sh(v.expose()),
+            ("IDENTITY_HEADER", Some(p)) => format!("\"$(cat {})\"", exec::shell_word(&p.display().to_string())),
+            _ => exec::shell_word(v.expose()),
         };
         out.push_str(&format!("{k}={value}; export {k};\n"));
     }
