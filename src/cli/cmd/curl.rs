@@ -15,11 +15,10 @@ use std::path::{Path, PathBuf};
 
 pub fn run(ctx: &Ctx, a: CurlArgs) -> CmdResult {
     // Everything that can be refused is refused before a token is fetched.
-    check_url(&a.url)?;
+    let url_is_http = check_url(&a.url)?.scheme() == "http";
     if let Some(m) = &a.request {
         check_method(m)?;
     }
-    let url_is_http = a.url.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("http:"));
     let seen =
         crate::cli::curl_args::read(&a.curl_args, url_is_http, |u| check_url(u).is_ok()).map_err(ConfigError::Usage)?;
     let curl = find_on_path("curl", ctx.env.get(EnvVars::PATH)).ok_or_else(not_installed)?;
@@ -181,19 +180,20 @@ fn not_installed() -> ConfigError {
 }
 
 /// The URL must be one a bearer token may travel to: https, or http to a loopback host.
-fn check_url(url: &str) -> Result<(), ConfigError> {
+/// The URL as parsed, for what else depends on it (plain http or not).
+fn check_url(url: &str) -> Result<url::Url, ConfigError> {
     // curl reads URLs by RFC 3986 and this check by WHATWG's rules, which differ on a few
     // characters: `http://127.0.0.1\@evil.example/` is loopback here and evil.example to curl.
     // Such characters, and curl's globs ({a,b}, [1-9]), are refused rather than guessed at.
     let odd = url
         .chars()
         .find(|c| !c.is_ascii_graphic() || "\\{}|^\"<>`".contains(*c));
-    let brackets_ok = || {
-        let after = url.split_once("://").map_or("", |(_, r)| r);
-        let ipv6 = after.starts_with('[') && after.find(']').is_some_and(|i| !after[i + 1..].contains(['[', ']']));
-        !url.contains(['[', ']']) || ipv6 && !after[1..].contains('[')
-    };
-    if odd.is_some() || !brackets_ok() {
+    // Brackets only around an IPv6 host (`http://[::1]:8080/`): any other pair is a glob.
+    let brackets_ok = !url.contains(['[', ']'])
+        || url.split_once("://").is_some_and(|(_, rest)| rest.starts_with('['))
+            && url.matches('[').count() == 1
+            && url.matches(']').count() == 1;
+    if odd.is_some() || !brackets_ok {
         return Err(ConfigError::Usage(format!(
             "--url '{}' has a character curl may read differently from signet ({}): write the URL percent-encoded",
             signet::text::sanitize(url, 200),
@@ -203,8 +203,8 @@ fn check_url(url: &str) -> Result<(), ConfigError> {
     let u = url::Url::parse(url)
         .map_err(|e| ConfigError::Usage(format!("invalid --url '{}': {e}", signet::text::sanitize(url, 200))))?;
     match u.scheme() {
-        "https" => Ok(()),
-        "http" if signet::exchange::is_loopback(&u) => Ok(()),
+        "https" => Ok(u),
+        "http" if signet::exchange::is_loopback(&u) => Ok(u),
         "http" => Err(ConfigError::Usage(format!(
             "refusing to send the token over plain http to {}: use https (plain http is allowed only for loopback hosts)",
             signet::text::sanitize(url, 200)
